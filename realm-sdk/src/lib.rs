@@ -1,0 +1,52 @@
+//! realm-sdk: what a payload needs to run as an Arm CCA realm.
+//!
+//! It follows the *Realm Management Monitor specification*, Arm DEN0137 RMM 1.0-rel0, and is
+//! tested against the reference RMM, TF-RMM v0.8.0 (RSI 1.0), and against an RMM offering
+//! RSI 1.0 and 1.1 (TF-RMM v0.9.0), through the software model in `rmm-model`.
+//!
+//! - [`rsi`]: every RSI 1.0 command as a typed function over a [`Conduit`], with
+//!   [`RsiError`](rsi::RsiError) telling an RMM refusal from a malformed reply or argument;
+//! - [`psci`]: the PSCI calls a realm makes (the RMM forwards them to the host);
+//! - [`Realm`]: a handle that negotiates the RSI version, reads the realm configuration once
+//!   and knows the IPA width, the hash algorithm and the unprotected-alias bit;
+//! - `rt` (feature `rt`, `aarch64-unknown-none` only): a bare-metal runtime with entry, stack,
+//!   BSS, exception vectors, panic handler, console (host call or PL011) and heap.
+//!
+//! # Addresses
+//!
+//! RSI takes intermediate physical addresses (IPAs). The safe functions here take Rust
+//! references and pass their address as the IPA, which is right when virtual and
+//! intermediate physical addresses coincide: a realm that runs with the MMU off or with an
+//! identity map, as the `rt` runtime does. A kernel with its own translation uses the
+//! `unsafe` functions in [`rsi::raw`], which take IPAs.
+//!
+//! # Example
+//!
+//! ```
+//! use realm_sdk::{Realm, RemIndex};
+//! # let mut conduit = rmm_model::sim::Simulator::new(rmm_model::RealmConfig::default());
+//! // `conduit` is `cca_abi::smccc::Smc` in a realm; here it is the software RMM model.
+//! let mut realm = Realm::new(&mut conduit)?;
+//! realm.measurement_extend(RemIndex::REM0, b"boot stage 1")?;
+//! let rem = realm.measurement_read(RemIndex::REM0.into())?;
+//! assert_eq!(rem.as_bytes().len(), realm.hash_algorithm().digest_len());
+//! # Ok::<(), realm_sdk::rsi::RsiError>(())
+//! ```
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+
+pub mod addr;
+pub mod attest;
+pub mod psci;
+mod realm;
+pub mod rsi;
+
+#[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+#[allow(unsafe_code, reason = "the runtime sets up the machine; each block is justified")]
+pub mod rt;
+
+pub use addr::{Ipa, MeasurementIndex, RemIndex};
+pub use cca_abi::measurement::{HashAlgorithm, Measurement};
+pub use cca_abi::smccc::{Conduit, Smc};
+pub use cca_abi::{AbiVersion, rsi::Ripas};
+pub use realm::Realm;

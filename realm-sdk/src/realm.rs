@@ -1,0 +1,169 @@
+//! The [`Realm`] handle.
+
+use cca_abi::AbiVersion;
+use cca_abi::measurement::{HashAlgorithm, MAX_MEASUREMENT_SIZE, Measurement};
+use cca_abi::rsi::{RPV_SIZE, RipasChangeDestroyed, RsiHostCall, RsiRealmConfig, RsiResponse};
+use cca_abi::smccc::Conduit;
+
+use crate::addr::{Ipa, MeasurementIndex, RemIndex};
+use crate::attest::{self, TokenError};
+use crate::rsi::{self, BadReply, Ripas, RsiError};
+
+/// A realm's view of itself: the negotiated RSI revision and its configuration, read once.
+///
+/// Every RSI call is available as a method; the free functions in [`crate::rsi`] are the same
+/// calls without the handle.
+pub struct Realm<C: Conduit> {
+    conduit: C,
+    version: AbiVersion,
+    ipa_width: u8,
+    hash_algorithm: HashAlgorithm,
+    rpv: [u8; RPV_SIZE],
+}
+
+impl<C: Conduit> Realm<C> {
+    /// Negotiates the RSI revision ([`rsi::negotiate_version`]) and reads the realm
+    /// configuration with `RSI_REALM_CONFIG` into a granule on the stack.
+    pub fn new(mut conduit: C) -> Result<Self, RsiError> {
+        let version = rsi::negotiate_version(&mut conduit)?;
+        let mut config = RsiRealmConfig::zeroed();
+        rsi::realm_config(&mut conduit, &mut config)?;
+        let ipa_width = match u8::try_from(config.ipa_width) {
+            Ok(w @ 1..=64) => w,
+            _ => return Err(BadReply::IpaWidth(config.ipa_width).into()),
+        };
+        let hash_algorithm = HashAlgorithm::from_encoding(config.hash_algo.into())
+            .ok_or(BadReply::HashAlgorithm(config.hash_algo))?;
+        Ok(Self {
+            conduit,
+            version,
+            ipa_width,
+            hash_algorithm,
+            rpv: config.rpv,
+        })
+    }
+
+    /// The negotiated RSI revision.
+    pub fn version(&self) -> AbiVersion {
+        self.version
+    }
+
+    /// The realm's IPA width in bits.
+    pub fn ipa_width(&self) -> u8 {
+        self.ipa_width
+    }
+
+    /// The realm's hash algorithm (of the RIM and the REMs).
+    pub fn hash_algorithm(&self) -> HashAlgorithm {
+        self.hash_algorithm
+    }
+
+    /// The Realm Personalization Value the host chose.
+    pub fn personalization_value(&self) -> &[u8; RPV_SIZE] {
+        &self.rpv
+    }
+
+    /// The top IPA bit: set, it selects the unprotected (shared with the host) alias of an
+    /// address; clear, the protected one (DEN0137 A5.2.2).
+    pub fn unprotected_bit(&self) -> u64 {
+        1 << (self.ipa_width - 1)
+    }
+
+    /// The unprotected alias of `ipa`, through which the realm shares memory with the host.
+    pub fn unprotected_alias(&self, ipa: Ipa) -> Ipa {
+        Ipa(ipa.0 | self.unprotected_bit())
+    }
+
+    /// Returns whether `ipa` lies in the protected half of the IPA space.
+    pub fn is_protected(&self, ipa: Ipa) -> bool {
+        ipa.0 < self.unprotected_bit()
+    }
+
+    /// The conduit, for calls the handle does not wrap (PSCI, for example).
+    pub fn conduit(&mut self) -> &mut C {
+        &mut self.conduit
+    }
+
+    /// `RSI_FEATURES` register `index`.
+    pub fn features(&mut self, index: u64) -> Result<u64, RsiError> {
+        rsi::features(&mut self.conduit, index)
+    }
+
+    /// `RSI_MEASUREMENT_READ` of `index`, as a digest of the realm's algorithm.
+    pub fn measurement_read(&mut self, index: MeasurementIndex) -> Result<Measurement, RsiError> {
+        rsi::measurement_read(&mut self.conduit, index, self.hash_algorithm)
+    }
+
+    /// The Realm Initial Measurement.
+    pub fn rim(&mut self) -> Result<Measurement, RsiError> {
+        self.measurement_read(MeasurementIndex::RIM)
+    }
+
+    /// The four REMs, REM[0] to REM[3].
+    pub fn rems(&mut self) -> Result<[Measurement; 4], RsiError> {
+        let mut rems = [Measurement::zero(self.hash_algorithm); 4];
+        for (rem, index) in rems.iter_mut().zip(RemIndex::ALL) {
+            *rem = self.measurement_read(index.into())?;
+        }
+        Ok(rems)
+    }
+
+    /// Extends REM `index` with `data`.
+    ///
+    /// Data of up to 64 bytes is extended as it is: `REM = H(REM ‖ data)`. Longer data is
+    /// first hashed with the realm's algorithm and its digest extended: `REM = H(REM ‖
+    /// H(data))`. A verifier replaying an event log must follow the same convention.
+    pub fn measurement_extend(&mut self, index: RemIndex, data: &[u8]) -> Result<(), RsiError> {
+        if data.len() <= MAX_MEASUREMENT_SIZE {
+            rsi::measurement_extend(&mut self.conduit, index, data)
+        } else {
+            let digest = self.hash_algorithm.hash(&[data]);
+            rsi::measurement_extend(&mut self.conduit, index, digest.as_bytes())
+        }
+    }
+
+    /// Gets an attestation token for `challenge` into `buffer`; see
+    /// [`attest::attestation_token`].
+    pub fn attestation_token<'b>(
+        &mut self,
+        challenge: &[u8],
+        buffer: &'b mut [u8],
+    ) -> Result<&'b [u8], TokenError> {
+        attest::attestation_token(&mut self.conduit, challenge, buffer)
+    }
+
+    /// Changes the RIPAS of `[base, top)` to `ripas`, calling `RSI_IPA_STATE_SET` until the
+    /// host has changed the whole range.
+    ///
+    /// # Errors
+    ///
+    /// [`RsiError::HostRejected`] if the host rejects the request or stops making progress;
+    /// the RMM's status or [`RsiError::BadArgument`] otherwise.
+    pub fn set_ripas(
+        &mut self,
+        base: Ipa,
+        top: Ipa,
+        ripas: Ripas,
+        destroyed: RipasChangeDestroyed,
+    ) -> Result<(), RsiError> {
+        let mut at = base;
+        while at < top {
+            let change = rsi::ipa_state_set(&mut self.conduit, at, top, ripas, destroyed)?;
+            if change.response == RsiResponse::Reject || change.next <= at {
+                return Err(RsiError::HostRejected { next: change.next });
+            }
+            at = change.next;
+        }
+        Ok(())
+    }
+
+    /// `RSI_IPA_STATE_GET`: the RIPAS at `base` and where that run ends (capped at `end`).
+    pub fn ripas(&mut self, base: Ipa, end: Ipa) -> Result<(Ripas, Ipa), RsiError> {
+        rsi::ipa_state_get(&mut self.conduit, base, end)
+    }
+
+    /// `RSI_HOST_CALL` with `call`; the host's reply is in `call.gprs` afterwards.
+    pub fn host_call(&mut self, call: &mut RsiHostCall) -> Result<(), RsiError> {
+        rsi::host_call(&mut self.conduit, call)
+    }
+}

@@ -1,0 +1,520 @@
+//! The Realm Services Interface: every RSI 1.0 command (DEN0137 1.0-rel0 chapter B5).
+//!
+//! Each function encodes its command with [`RsiCommand`], makes one call through the
+//! [`Conduit`] and decodes the reply. The RMM's refusals come back as the [`RsiError`]
+//! variant of their status; a reply that breaks the specification (an unknown RIPAS value, a
+//! byte count larger than the buffer, ...) is [`RsiError::BadReply`], and an argument the
+//! function can tell is wrong before calling is [`RsiError::BadArgument`].
+
+use core::fmt;
+
+use cca_abi::measurement::{HashAlgorithm, MAX_MEASUREMENT_SIZE, Measurement};
+use cca_abi::rsi::{
+    CHALLENGE_SIZE, MAX_EXTEND_SIZE, RipasChangeDestroyed, RsiCommand, RsiHostCall, RsiRealmConfig,
+    RsiResponse, RsiStatus, VersionReply,
+};
+use cca_abi::smccc::{Conduit, unpack_bytes};
+use cca_abi::{AbiVersion, GRANULE_SIZE};
+
+use crate::addr::{Ipa, MeasurementIndex, RemIndex};
+pub use cca_abi::rsi::Ripas;
+
+/// Why an RSI call failed.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum RsiError {
+    /// `RSI_ERROR_INPUT`: the RMM found an argument invalid.
+    ErrorInput,
+    /// `RSI_ERROR_STATE`: the call is not valid in the current state.
+    ErrorState,
+    /// `RSI_INCOMPLETE` where the call cannot be incomplete.
+    Incomplete,
+    /// `RSI_ERROR_UNKNOWN`: the RMM failed internally.
+    ErrorUnknown,
+    /// `RSI_ERROR_DEVICE`: a device assignment error (RSI 1.1).
+    ErrorDevice,
+    /// `SMC_UNKNOWN`: the RMM does not implement the command.
+    NotSupported,
+    /// A status the specification does not define.
+    Unknown(u64),
+    /// The RMM implements no RSI revision this crate speaks (1.0 or 1.1).
+    UnsupportedVersion {
+        /// Lowest revision the RMM reported.
+        lower: AbiVersion,
+        /// Highest revision the RMM reported.
+        higher: AbiVersion,
+    },
+    /// The reply broke the specification.
+    BadReply(BadReply),
+    /// An argument was refused before calling the RMM.
+    BadArgument(BadArgument),
+    /// The host rejected a RIPAS change, or stopped making progress, at `next`.
+    HostRejected {
+        /// First address the host did not change.
+        next: Ipa,
+    },
+}
+
+/// A reply that breaks the specification.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum BadReply {
+    /// `RSI_VERSION` returned a revision with reserved bits set.
+    Version(u64),
+    /// `RSI_REALM_CONFIG` reported a hash algorithm the specification does not define.
+    HashAlgorithm(u8),
+    /// `RSI_REALM_CONFIG` reported an IPA width outside 1 to 64.
+    IpaWidth(u64),
+    /// A RIPAS value the specification does not define.
+    Ripas(u64),
+    /// A RIPAS change response the specification does not define.
+    Response(u64),
+    /// An address outside the range the call was about (IPA_STATE_GET/SET progress).
+    Progress(u64),
+    /// `RSI_ATTESTATION_TOKEN_CONTINUE` claimed more bytes than the buffer had room for.
+    TokenLength(u64),
+}
+
+/// An argument refused before calling the RMM.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum BadArgument {
+    /// More than 64 bytes to extend a REM with.
+    ExtendTooLong(usize),
+    /// More than 64 bytes of challenge.
+    ChallengeTooLong(usize),
+    /// A range whose base is not below its top, or not granule aligned.
+    Range,
+    /// A token buffer chunk that crosses a granule boundary.
+    CrossesGranule,
+    /// A RIPAS a realm may not request (only EMPTY and RAM).
+    Ripas(Ripas),
+}
+
+impl RsiError {
+    /// The error for a status other than `RSI_SUCCESS`; `None` for success.
+    #[must_use]
+    pub const fn from_status(status: RsiStatus) -> Option<Self> {
+        Some(match status {
+            RsiStatus::Success => return None,
+            RsiStatus::ErrorInput => Self::ErrorInput,
+            RsiStatus::ErrorState => Self::ErrorState,
+            RsiStatus::Incomplete => Self::Incomplete,
+            RsiStatus::ErrorUnknown => Self::ErrorUnknown,
+            RsiStatus::ErrorDevice => Self::ErrorDevice,
+            RsiStatus::NotSupported => Self::NotSupported,
+            RsiStatus::Unknown(v) => Self::Unknown(v),
+        })
+    }
+
+    /// The RMM status behind this error; `None` for errors found locally.
+    #[must_use]
+    pub const fn status(&self) -> Option<RsiStatus> {
+        Some(match *self {
+            Self::ErrorInput => RsiStatus::ErrorInput,
+            Self::ErrorState => RsiStatus::ErrorState,
+            Self::Incomplete => RsiStatus::Incomplete,
+            Self::ErrorUnknown => RsiStatus::ErrorUnknown,
+            Self::ErrorDevice => RsiStatus::ErrorDevice,
+            Self::NotSupported => RsiStatus::NotSupported,
+            Self::Unknown(v) => RsiStatus::Unknown(v),
+            Self::UnsupportedVersion { .. } => RsiStatus::ErrorInput,
+            Self::BadReply(_) | Self::BadArgument(_) | Self::HostRejected { .. } => return None,
+        })
+    }
+}
+
+impl From<BadReply> for RsiError {
+    fn from(e: BadReply) -> Self {
+        Self::BadReply(e)
+    }
+}
+
+impl From<BadArgument> for RsiError {
+    fn from(e: BadArgument) -> Self {
+        Self::BadArgument(e)
+    }
+}
+
+impl fmt::Display for RsiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ErrorInput => f.write_str("the RMM refused an argument (RSI_ERROR_INPUT)"),
+            Self::ErrorState => {
+                f.write_str("the RMM refused the call in this state (RSI_ERROR_STATE)")
+            }
+            Self::Incomplete => f.write_str("the RMM reported RSI_INCOMPLETE unexpectedly"),
+            Self::ErrorUnknown => f.write_str("the RMM failed internally (RSI_ERROR_UNKNOWN)"),
+            Self::ErrorDevice => f.write_str("device assignment error (RSI_ERROR_DEVICE)"),
+            Self::NotSupported => f.write_str("the RMM does not implement this call (SMC_UNKNOWN)"),
+            Self::Unknown(v) => write!(f, "the RMM returned an undefined status {v:#x}"),
+            Self::UnsupportedVersion { lower, higher } => write!(
+                f,
+                "the RMM offers RSI {lower} to {higher}; this SDK speaks RSI 1.0 and 1.1"
+            ),
+            Self::BadReply(r) => write!(f, "malformed reply from the RMM: {r:?}"),
+            Self::BadArgument(a) => write!(f, "invalid argument: {a:?}"),
+            Self::HostRejected { next } => {
+                write!(f, "the host rejected the RIPAS change at {next}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for RsiError {}
+
+fn check(status: u64) -> Result<(), RsiError> {
+    RsiError::from_status(RsiStatus::from_raw(status)).map_or(Ok(()), Err)
+}
+
+/// The revisions this crate speaks, best first.
+pub const SUPPORTED_VERSIONS: [AbiVersion; 2] = [AbiVersion::V1_1, AbiVersion::V1_0];
+
+/// `RSI_VERSION`: asks for `requested` and returns the raw reply (status, lower, higher).
+///
+/// Use [`negotiate_version`] to pick a revision; this is the single call.
+pub fn version(conduit: &mut impl Conduit, requested: AbiVersion) -> VersionReply {
+    let r = conduit.call(
+        RsiCommand::Version {
+            requested: requested.encode(),
+        }
+        .to_regs(),
+    );
+    VersionReply::from_regs(&r)
+}
+
+/// Negotiates the RSI revision: the best of [`SUPPORTED_VERSIONS`] the RMM implements.
+///
+/// DEN0137 B5.3.10: the RMM answers SUCCESS for a revision it implements; otherwise
+/// `RSI_ERROR_INPUT` with the revisions it does implement in `x1`/`x2`. A 1.0 RMM
+/// (TF-RMM v0.8.0) refuses 1.1 and accepts 1.0; a 1.1 RMM accepts 1.1 at once. An RMM whose
+/// revisions share nothing with ours gives [`RsiError::UnsupportedVersion`].
+pub fn negotiate_version(conduit: &mut impl Conduit) -> Result<AbiVersion, RsiError> {
+    let mut last = None;
+    for wanted in SUPPORTED_VERSIONS {
+        let reply = version(conduit, wanted);
+        let (lower, higher) = reply.versions().ok_or(BadReply::Version(
+            if AbiVersion::decode(reply.lower).is_none() {
+                reply.lower
+            } else {
+                reply.higher
+            },
+        ))?;
+        match reply.status {
+            RsiStatus::Success => return Ok(wanted),
+            RsiStatus::ErrorInput => last = Some((lower, higher)),
+            other => return Err(RsiError::from_status(other).unwrap_or(RsiError::Unknown(0))),
+        }
+    }
+    let (lower, higher) = last.unwrap_or((AbiVersion::new(0, 0), AbiVersion::new(0, 0)));
+    Err(RsiError::UnsupportedVersion { lower, higher })
+}
+
+/// `RSI_FEATURES`: reads feature register `index` (`RsiFeatureRegister0` for index 0).
+pub fn features(conduit: &mut impl Conduit, index: u64) -> Result<u64, RsiError> {
+    let r = conduit.call(RsiCommand::Features { index }.to_regs());
+    check(r[0])?;
+    Ok(r[1])
+}
+
+/// `RSI_MEASUREMENT_READ`: the raw 64-byte measurement slot of `index` (`x1..x8`).
+pub fn measurement_read_slot(
+    conduit: &mut impl Conduit,
+    index: MeasurementIndex,
+) -> Result<[u8; MAX_MEASUREMENT_SIZE], RsiError> {
+    raw::measurement_read(conduit, u64::from(index.get()))
+}
+
+/// `RSI_MEASUREMENT_READ`: the measurement `index` as a digest of `algorithm`.
+pub fn measurement_read(
+    conduit: &mut impl Conduit,
+    index: MeasurementIndex,
+    algorithm: HashAlgorithm,
+) -> Result<Measurement, RsiError> {
+    Ok(Measurement::from_slot(
+        algorithm,
+        measurement_read_slot(conduit, index)?,
+    ))
+}
+
+/// `RSI_MEASUREMENT_EXTEND`: extends REM `index` with `data` (at most 64 bytes).
+///
+/// The RMM computes `REM = H(REM ‖ data)`. Longer data must be hashed first; see
+/// [`crate::Realm::measurement_extend`].
+pub fn measurement_extend(
+    conduit: &mut impl Conduit,
+    index: RemIndex,
+    data: &[u8],
+) -> Result<(), RsiError> {
+    if data.len() > MAX_EXTEND_SIZE {
+        return Err(BadArgument::ExtendTooLong(data.len()).into());
+    }
+    let mut value = [0; MAX_EXTEND_SIZE];
+    value[..data.len()].copy_from_slice(data);
+    raw::measurement_extend(conduit, u64::from(index.get()), data.len() as u64, &value)
+}
+
+/// `RSI_ATTESTATION_TOKEN_INIT`: starts a token for `challenge` and returns the RMM's upper
+/// bound on the token size in bytes.
+///
+/// A challenge shorter than 64 bytes is zero-padded, as Linux's CCA guest driver does.
+pub fn attestation_token_init(
+    conduit: &mut impl Conduit,
+    challenge: &[u8],
+) -> Result<u64, RsiError> {
+    if challenge.len() > CHALLENGE_SIZE {
+        return Err(BadArgument::ChallengeTooLong(challenge.len()).into());
+    }
+    let mut c = [0; CHALLENGE_SIZE];
+    c[..challenge.len()].copy_from_slice(challenge);
+    let r = conduit.call(RsiCommand::AttestationTokenInit { challenge: c }.to_regs());
+    check(r[0])?;
+    Ok(r[1])
+}
+
+/// Progress of `RSI_ATTESTATION_TOKEN_CONTINUE`.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum TokenProgress {
+    /// `RSI_INCOMPLETE`: `written` bytes were copied and more remain (or signing is still
+    /// under way, with 0 bytes written); call again.
+    Incomplete {
+        /// Bytes copied by this call.
+        written: usize,
+    },
+    /// `RSI_SUCCESS`: the last `written` bytes were copied; the token is complete.
+    Done {
+        /// Bytes copied by this call.
+        written: usize,
+    },
+}
+
+/// `RSI_ATTESTATION_TOKEN_CONTINUE` into `chunk`, which must lie within one granule.
+///
+/// The RMM writes at most `chunk.len()` bytes at the start of `chunk`. `chunk` may start
+/// anywhere in the granule: its granule is passed as `x1` and its offset as `x2`.
+pub fn attestation_token_continue(
+    conduit: &mut impl Conduit,
+    chunk: &mut [u8],
+) -> Result<TokenProgress, RsiError> {
+    let ipa = Ipa::of_mut(chunk).0;
+    let offset = ipa & (GRANULE_SIZE as u64 - 1);
+    if offset + chunk.len() as u64 > GRANULE_SIZE as u64 {
+        return Err(BadArgument::CrossesGranule.into());
+    }
+    // SAFETY: `chunk` is an exclusively borrowed buffer of `chunk.len()` bytes at this IPA
+    // (identity mapping, see the crate docs), so the RMM may write `size` bytes there.
+    #[allow(unsafe_code, reason = "the RMM writes the chunk")]
+    unsafe {
+        raw::attestation_token_continue(conduit, Ipa(ipa - offset), offset, chunk.len() as u64)
+    }
+}
+
+/// `RSI_REALM_CONFIG`: has the RMM write the realm configuration into `config`.
+pub fn realm_config(
+    conduit: &mut impl Conduit,
+    config: &mut RsiRealmConfig,
+) -> Result<(), RsiError> {
+    // SAFETY: `config` is an exclusively borrowed, granule-aligned granule at this IPA.
+    #[allow(unsafe_code, reason = "the RMM writes the granule")]
+    unsafe {
+        raw::realm_config(conduit, Ipa::of_mut(config))
+    }
+}
+
+/// Result of one `RSI_IPA_STATE_SET` call.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct RipasChange {
+    /// First address the change did not reach: the top of the range if the host changed all
+    /// of it.
+    pub next: Ipa,
+    /// Whether the host accepted or rejected the request.
+    pub response: RsiResponse,
+}
+
+/// `RSI_IPA_STATE_SET`: asks the host to change the RIPAS of `[base, top)` to `ripas`.
+///
+/// The host may change only part of the range: [`RipasChange::next`] says where it stopped.
+/// Only `EMPTY` and `RAM` may be requested. Making memory `EMPTY` discards its content, so
+/// the range must not hold live Rust objects; that is why this takes addresses and is safe
+/// only to *request*: the caller owns what lives there.
+///
+/// # Errors
+///
+/// [`BadArgument::Range`] for an unaligned or empty range, [`BadArgument::Ripas`] for a
+/// RIPAS other than `EMPTY` or `RAM`, the RMM's status otherwise.
+pub fn ipa_state_set(
+    conduit: &mut impl Conduit,
+    base: Ipa,
+    top: Ipa,
+    ripas: Ripas,
+    destroyed: RipasChangeDestroyed,
+) -> Result<RipasChange, RsiError> {
+    if !matches!(ripas, Ripas::Empty | Ripas::Ram) {
+        return Err(BadArgument::Ripas(ripas).into());
+    }
+    if !(base.is_granule_aligned() && top.is_granule_aligned() && base < top) {
+        return Err(BadArgument::Range.into());
+    }
+    raw::ipa_state_set(conduit, base, top, ripas.to_raw(), destroyed.to_raw())
+}
+
+/// `RSI_IPA_STATE_GET`: the RIPAS at `base` and where the run of that RIPAS ends (capped at
+/// `end`).
+pub fn ipa_state_get(
+    conduit: &mut impl Conduit,
+    base: Ipa,
+    end: Ipa,
+) -> Result<(Ripas, Ipa), RsiError> {
+    let r = conduit.call(
+        RsiCommand::IpaStateGet {
+            base: base.0,
+            end: end.0,
+        }
+        .to_regs(),
+    );
+    check(r[0])?;
+    if r[1] <= base.0 || r[1] > end.0 {
+        return Err(BadReply::Progress(r[1]).into());
+    }
+    let ripas = Ripas::from_raw(r[2]).ok_or(BadReply::Ripas(r[2]))?;
+    Ok((ripas, Ipa(r[1])))
+}
+
+/// `RSI_HOST_CALL`: exits to the host with `call`; on return `call.gprs` hold the host's reply.
+pub fn host_call(conduit: &mut impl Conduit, call: &mut RsiHostCall) -> Result<(), RsiError> {
+    // SAFETY: `call` is an exclusively borrowed, 256-byte aligned `RsiHostCall` at this IPA.
+    #[allow(unsafe_code, reason = "the RMM reads and writes the structure")]
+    unsafe {
+        raw::host_call(conduit, Ipa::of_mut(call))
+    }
+}
+
+/// RSI calls that take IPAs, for kernels whose virtual addresses are not IPAs, and for tests
+/// of the RMM's own checks. They check nothing themselves.
+#[allow(unsafe_code, reason = "the RMM accesses memory at caller-given IPAs")]
+pub mod raw {
+    use super::*;
+
+    /// `RSI_MEASUREMENT_READ` with a raw index (0 to 4 are valid).
+    pub fn measurement_read(
+        conduit: &mut impl Conduit,
+        index: u64,
+    ) -> Result<[u8; MAX_MEASUREMENT_SIZE], RsiError> {
+        let r = conduit.call(RsiCommand::MeasurementRead { index }.to_regs());
+        check(r[0])?;
+        let mut slot = [0; MAX_MEASUREMENT_SIZE];
+        unpack_bytes(&r[1..9], &mut slot);
+        Ok(slot)
+    }
+
+    /// `RSI_MEASUREMENT_EXTEND` with a raw index and size.
+    pub fn measurement_extend(
+        conduit: &mut impl Conduit,
+        index: u64,
+        size: u64,
+        value: &[u8; MAX_EXTEND_SIZE],
+    ) -> Result<(), RsiError> {
+        let r = conduit.call(
+            RsiCommand::MeasurementExtend {
+                index,
+                size,
+                value: *value,
+            }
+            .to_regs(),
+        );
+        check(r[0])
+    }
+
+    /// `RSI_ATTESTATION_TOKEN_CONTINUE` at a granule IPA, offset and size.
+    ///
+    /// # Safety
+    ///
+    /// The RMM may write `size` bytes at `granule + offset`; that memory must be protected
+    /// realm memory the caller owns and no Rust reference may be live on it.
+    pub unsafe fn attestation_token_continue(
+        conduit: &mut impl Conduit,
+        granule: Ipa,
+        offset: u64,
+        size: u64,
+    ) -> Result<TokenProgress, RsiError> {
+        let r = conduit.call(
+            RsiCommand::AttestationTokenContinue {
+                granule: granule.0,
+                offset,
+                size,
+            }
+            .to_regs(),
+        );
+        let status = RsiStatus::from_raw(r[0]);
+        if !matches!(status, RsiStatus::Success | RsiStatus::Incomplete) {
+            check(r[0])?;
+        }
+        if r[1] > size {
+            return Err(BadReply::TokenLength(r[1]).into());
+        }
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "bounded by size, a buffer length"
+        )]
+        let written = r[1] as usize;
+        Ok(if status == RsiStatus::Success {
+            TokenProgress::Done { written }
+        } else {
+            TokenProgress::Incomplete { written }
+        })
+    }
+
+    /// `RSI_REALM_CONFIG` at an IPA.
+    ///
+    /// # Safety
+    ///
+    /// The RMM writes the 4 KiB granule at `ipa`; it must be protected realm memory the
+    /// caller owns with no live Rust reference on it.
+    pub unsafe fn realm_config(conduit: &mut impl Conduit, ipa: Ipa) -> Result<(), RsiError> {
+        check(conduit.call(RsiCommand::RealmConfig { ipa: ipa.0 }.to_regs())[0])
+    }
+
+    /// `RSI_IPA_STATE_SET` with raw RIPAS and flags.
+    pub fn ipa_state_set(
+        conduit: &mut impl Conduit,
+        base: Ipa,
+        top: Ipa,
+        ripas: u64,
+        flags: u64,
+    ) -> Result<RipasChange, RsiError> {
+        let r = conduit.call(
+            RsiCommand::IpaStateSet {
+                base: base.0,
+                top: top.0,
+                ripas,
+                flags,
+            }
+            .to_regs(),
+        );
+        check(r[0])?;
+        if r[1] < base.0 || r[1] > top.0 {
+            return Err(BadReply::Progress(r[1]).into());
+        }
+        let response = RsiResponse::from_raw(r[2]).ok_or(BadReply::Response(r[2]))?;
+        Ok(RipasChange {
+            next: Ipa(r[1]),
+            response,
+        })
+    }
+
+    /// `RSI_IPA_STATE_GET` with raw bounds.
+    pub fn ipa_state_get(
+        conduit: &mut impl Conduit,
+        base: Ipa,
+        end: Ipa,
+    ) -> Result<(Ripas, Ipa), RsiError> {
+        super::ipa_state_get(conduit, base, end)
+    }
+
+    /// `RSI_HOST_CALL` at an IPA.
+    ///
+    /// # Safety
+    ///
+    /// The RMM reads and writes the 256 bytes at `ipa`, which must hold an `RsiHostCall` the
+    /// caller owns with no live Rust reference on it.
+    pub unsafe fn host_call(conduit: &mut impl Conduit, ipa: Ipa) -> Result<(), RsiError> {
+        check(conduit.call(RsiCommand::HostCall { ipa: ipa.0 }.to_regs())[0])
+    }
+}
