@@ -15,3 +15,7 @@ pub const CONSOLE_WRITE: u16 = 0x0C01;
 
 /// Most bytes one console write carries: 30 registers of 8 bytes.
 pub const CONSOLE_WRITE_MAX: usize = 30 * 8;
+
+/// Entry convention of realm-sdk's runtime: bit 0 of the REC's `x0` at entry selects the
+/// PL011 console at the unprotected alias of the board's UART instead of host calls.
+pub const ENTRY_CONSOLE_PL011: u64 = 1 << 0;

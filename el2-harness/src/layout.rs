@@ -1,0 +1,21 @@
+//! The harness's memory map and boot-information block (see `harness.ld`).
+
+/// Where the runner puts the boot information (`-device loader,addr=...,data=...`).
+pub const BOOT_INFO_PA: u64 = 0x4100_0000;
+/// `BOOT_INFO_PA + 0x00`: this magic ("REALMIMG", little-endian).
+pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"REALMIMG");
+/// `BOOT_INFO_PA + 0x08`: size of the realm image in bytes.
+pub const BOOT_INFO_IMAGE_SIZE: u64 = 0x08;
+/// `BOOT_INFO_PA + 0x10`: the realm's `x0` at entry.
+pub const BOOT_INFO_ENTRY_X0: u64 = 0x10;
+
+/// Physical address the runner loads the realm image to (`-device loader,file=...`).
+pub const REALM_RAM_PA: u64 = 0x4200_0000;
+/// IPA of realm RAM: the `REALM_RAM` origin of `linker/qemu-virt-realm.ld`.
+pub const REALM_RAM_IPA: u64 = 0x8000_0000;
+/// Size of realm RAM.
+pub const REALM_RAM_SIZE: u64 = 32 << 20;
+/// The realm's IPA width; the unprotected alias bit is bit 38.
+pub const IPA_WIDTH: u8 = 39;
+/// QEMU virt PL011 UART0.
+pub const UART_PA: u64 = 0x0900_0000;

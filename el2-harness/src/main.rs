@@ -1,0 +1,33 @@
+//! el2-harness: runs a realm payload on QEMU without an RMM.
+//!
+//! QEMU's `virt` machine (with `virtualization=on`) enters this program at NS-EL2. It plays
+//! two roles for one realm:
+//!
+//! - **the RMM**: it maps the payload, loaded unmodified by the runner at a physical address,
+//!   as the realm's protected RAM through stage 2, runs it at EL1 with `HCR_EL2.TSC` so every
+//!   `SMC` traps, and answers RSI, PSCI and SMCCC calls with `rmm-model`, which implements
+//!   them as TF-RMM v0.8.0 does; it computes the RIM of the realm the way the RMM would
+//!   measure the host's build described in [`measure`];
+//! - **the host**: it prints console host calls, accepts RIPAS changes and stops when the
+//!   realm calls PSCI `SYSTEM_OFF` or `SYSTEM_RESET`.
+//!
+//! What it does not model: GIC and timers for the realm, more than one REC, emulated MMIO
+//! (the UART's unprotected alias is mapped straight to the UART), and RIPAS enforcement on
+//! the realm's own memory accesses (only the RMM's accesses check RIPAS).
+#![cfg_attr(target_os = "none", no_std, no_main)]
+#![cfg_attr(target_os = "none", allow(unsafe_code, reason = "a bare-metal EL2 program"))]
+
+#[cfg(target_os = "none")]
+mod console;
+#[cfg(target_os = "none")]
+mod harness;
+#[cfg(target_os = "none")]
+mod stage2;
+#[cfg(target_os = "none")]
+mod switch;
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("el2-harness runs at EL2 on QEMU: build it with `--target aarch64-unknown-none`");
+    std::process::exit(2);
+}

@@ -1,0 +1,183 @@
+//! The console: `embedded_io::Write` over `RSI_HOST_CALL` or a PL011 UART at the
+//! unprotected alias of the board's UART address.
+//!
+//! The host-call console follows this project's convention
+//! ([`cca_abi::hostcall::CONSOLE_WRITE`]) and works under any host that implements it (the
+//! EL2 harness, rmi-shim's host). The PL011 console writes to the UART the host emulates
+//! at the unprotected alias of `__realm_pl011_ipa` (set by the board's linker file).
+
+use core::fmt;
+use core::ptr::NonNull;
+
+use arm_pl011_uart::{PL011Registers, Uart};
+use cca_abi::hostcall::{CONSOLE_WRITE, CONSOLE_WRITE_MAX};
+use cca_abi::rsi::{HOST_CALL_GPRS, RsiHostCall};
+use cca_abi::smccc::{Smc, pack_bytes};
+use embedded_io::{ErrorKind, ErrorType, Write};
+use safe_mmio::UniqueMmioPointer;
+use spin::Mutex;
+
+use crate::rsi::{self, RsiError};
+use crate::{Ipa, Realm};
+
+/// Why console output failed.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum ConsoleError {
+    /// `RSI_HOST_CALL` failed.
+    HostCall(RsiError),
+    /// The PL011 reported an error.
+    Uart,
+}
+
+impl fmt::Display for ConsoleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::HostCall(e) => write!(f, "console host call failed: {e}"),
+            Self::Uart => f.write_str("PL011 error"),
+        }
+    }
+}
+
+impl core::error::Error for ConsoleError {}
+
+impl embedded_io::Error for ConsoleError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Other
+    }
+}
+
+/// Console output through `RSI_HOST_CALL`, up to 240 bytes per exit.
+pub struct HostCallConsole {
+    call: RsiHostCall,
+}
+
+impl HostCallConsole {
+    /// A console with its own host-call structure.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            call: RsiHostCall { imm: CONSOLE_WRITE, reserved_02: [0; 6], gprs: [0; HOST_CALL_GPRS] },
+        }
+    }
+}
+
+impl Default for HostCallConsole {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ErrorType for HostCallConsole {
+    type Error = ConsoleError;
+}
+
+impl Write for HostCallConsole {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, ConsoleError> {
+        let n = buf.len().min(CONSOLE_WRITE_MAX);
+        if n == 0 {
+            return Ok(0);
+        }
+        self.call.imm = CONSOLE_WRITE;
+        self.call.gprs = [0; HOST_CALL_GPRS];
+        self.call.gprs[0] = n as u64;
+        pack_bytes(&buf[..n], &mut self.call.gprs[1..]);
+        rsi::host_call(&mut Smc, &mut self.call).map_err(ConsoleError::HostCall)?;
+        // The host says how much it took; never more than offered.
+        #[allow(clippy::cast_possible_truncation, reason = "clamped to n")]
+        Ok((self.call.gprs[0] as usize).min(n))
+    }
+
+    fn flush(&mut self) -> Result<(), ConsoleError> {
+        Ok(())
+    }
+}
+
+/// The console in use.
+pub enum Console {
+    /// Output through host calls.
+    HostCall(HostCallConsole),
+    /// Output through a PL011 at the unprotected alias.
+    Pl011(Uart<'static>),
+}
+
+impl ErrorType for Console {
+    type Error = ConsoleError;
+}
+
+impl Write for Console {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, ConsoleError> {
+        match self {
+            Self::HostCall(c) => c.write(buf),
+            Self::Pl011(u) => u.write(buf).map_err(|_| ConsoleError::Uart),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), ConsoleError> {
+        match self {
+            Self::HostCall(c) => c.flush(),
+            Self::Pl011(u) => u.flush().map_err(|_| ConsoleError::Uart),
+        }
+    }
+}
+
+impl Console {
+    /// A short name of the console: `"host call"` or `"pl011"`.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::HostCall(_) => "host call",
+            Self::Pl011(_) => "pl011",
+        }
+    }
+}
+
+/// The console `print!` and `println!` write to.
+pub static CONSOLE: Mutex<Console> = Mutex::new(Console::HostCall(HostCallConsole::new()));
+
+unsafe extern "C" {
+    /// IPA of the board's PL011 (protected alias), from the board's linker file.
+    static __realm_pl011_ipa: u8;
+}
+
+/// Switches the console to the PL011 at the unprotected alias of the board's UART.
+pub fn use_pl011(realm: &Realm<Smc>) {
+    let ipa = realm.unprotected_alias(Ipa((&raw const __realm_pl011_ipa).addr() as u64));
+    #[allow(clippy::cast_possible_truncation, reason = "IPAs fit in usize on aarch64")]
+    let Some(regs) = NonNull::new(ipa.0 as usize as *mut PL011Registers) else { return };
+    // SAFETY: the board's linker file names the UART the host emulates; with the MMU off the
+    // unprotected alias of its IPA reaches it, and only this console accesses it.
+    let uart = Uart::new(unsafe { UniqueMmioPointer::new(regs) });
+    *CONSOLE.lock() = Console::Pl011(uart);
+}
+
+/// Writes formatted text to the console; used by `print!` and `println!`. Errors are
+/// dropped: there is nowhere to report them.
+pub fn _print(args: fmt::Arguments<'_>) {
+    let _ = CONSOLE.lock().write_fmt(args);
+}
+
+/// Prints even while the console is locked (from a panic or an exception taken while
+/// printing), through a fresh host-call console.
+pub fn emergency_print(args: fmt::Arguments<'_>) {
+    match CONSOLE.try_lock() {
+        Some(mut console) => {
+            let _ = console.write_fmt(args);
+        }
+        None => {
+            let _ = HostCallConsole::new().write_fmt(args);
+        }
+    }
+}
+
+/// Prints to the realm console.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::rt::console::_print(format_args!($($arg)*)) };
+}
+
+/// Prints a line to the realm console.
+#[macro_export]
+macro_rules! println {
+    () => { $crate::print!("\n") };
+    ($($arg:tt)*) => { $crate::rt::console::_print(format_args!("{}\n", format_args!($($arg)*))) };
+}

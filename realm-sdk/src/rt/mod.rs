@@ -1,0 +1,103 @@
+//! A bare-metal runtime for realm payloads (feature `rt`, `aarch64-unknown-none`).
+//!
+//! It provides what a payload needs to run at R-EL1 straight from the host's load:
+//!
+//! - `_start` ([`entry`](self)): enables FP/SIMD, installs the exception vectors, sets the
+//!   stack, zeroes BSS, initialises the heap, negotiates RSI and reads the realm
+//!   configuration, selects the console and calls the payload's `main`;
+//! - exception vectors that report the exception class and addresses, then switch the realm
+//!   off with PSCI `SYSTEM_OFF`;
+//! - a panic handler that reports the panic and switches the realm off;
+//! - a console ([`console`]) implementing `embedded_io::Write`, over `RSI_HOST_CALL` or a
+//!   PL011 at the unprotected alias of the board's UART;
+//! - a global heap (`linked_list_allocator` behind a spin lock).
+//!
+//! The MMU stays off: virtual addresses are IPAs, which is what realm-sdk's safe RSI
+//! functions assume. The image is linked with `linker/realm.ld` and a board's MEMORY file.
+//!
+//! # Entry registers
+//!
+//! The host sets `x0..x7` of the REC (`RmiRecParams.gprs`). The runtime passes `x0..x3` to
+//! `main` in [`EntryArgs`] and reads one convention of this project from `x0`: bit 0
+//! ([`cca_abi::hostcall::ENTRY_CONSOLE_PL011`]) selects the PL011 console; otherwise the
+//! console uses host calls.
+//!
+//! # Declaring `main`
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! use realm_sdk::{Realm, Smc, println, rt::EntryArgs};
+//!
+//! realm_sdk::entry!(main);
+//!
+//! fn main(realm: &mut Realm<Smc>, _args: EntryArgs) {
+//!     println!("RSI {}", realm.version());
+//! }
+//! ```
+//! When `main` returns the runtime switches the realm off with PSCI `SYSTEM_OFF`.
+
+pub mod console;
+mod entry;
+mod exceptions;
+mod heap;
+
+use cca_abi::smccc::Smc;
+
+use crate::{Realm, psci};
+
+/// Registers `x0..x3` the host set when it created the REC.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct EntryArgs(pub [u64; 4]);
+
+/// Declares the payload's `main`: `fn(&mut Realm<Smc>, EntryArgs)`.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[unsafe(export_name = "__realm_sdk_main")]
+        fn __realm_sdk_main(
+            realm: &mut $crate::Realm<$crate::Smc>,
+            args: $crate::rt::EntryArgs,
+        ) {
+            $main(realm, args)
+        }
+    };
+}
+
+unsafe extern "Rust" {
+    /// Defined by [`entry!`] with the signature it checks.
+    fn __realm_sdk_main(realm: &mut Realm<Smc>, args: EntryArgs);
+}
+
+/// Switches the realm off with PSCI `SYSTEM_OFF`; if the RMM refuses, waits forever.
+pub fn system_off() -> ! {
+    let _ = psci::system_off(&mut Smc);
+    loop {
+        aarch64_cpu::asm::wfi();
+    }
+}
+
+/// Called by `_start` with the entry registers, on the runtime's stack, BSS zeroed.
+#[unsafe(no_mangle)]
+extern "C" fn __realm_sdk_start(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
+    heap::init();
+    let mut realm = match Realm::new(Smc) {
+        Ok(realm) => realm,
+        Err(e) => {
+            crate::println!("realm-sdk: RSI initialisation failed: {e}");
+            system_off();
+        }
+    };
+    if x0 & cca_abi::hostcall::ENTRY_CONSOLE_PL011 != 0 {
+        console::use_pl011(&realm);
+    }
+    // SAFETY: `__realm_sdk_main` is defined by `entry!`, which checks its signature.
+    unsafe { __realm_sdk_main(&mut realm, EntryArgs([x0, x1, x2, x3])) };
+    system_off();
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    console::emergency_print(format_args!("realm-sdk: panic: {info}\n"));
+    system_off();
+}

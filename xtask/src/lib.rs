@@ -1,0 +1,321 @@
+//! Build and run helpers for realm payloads: used by `cargo xtask` and by the system tests.
+//!
+//! - [`build_aarch64`] builds workspace packages for `aarch64-unknown-none`;
+//! - [`flat_image`] turns a payload ELF into the flat binary a host loads at the realm's IPA
+//!   (what `objcopy -O binary` does, without needing binutils);
+//! - [`Qemu`] runs a payload on `qemu-system-aarch64` under the EL2 harness and collects
+//!   its console output.
+
+use std::fmt;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The bare-metal target.
+pub const TARGET: &str = "aarch64-unknown-none";
+
+/// Physical address where the harness expects the realm image (`el2-harness/src/layout.rs`).
+pub const HARNESS_IMAGE_PA: u64 = 0x4200_0000;
+/// Physical address of the harness's boot information block.
+pub const HARNESS_BOOT_INFO_PA: u64 = 0x4100_0000;
+/// Magic of the boot information block ("REALMIMG", little-endian).
+pub const HARNESS_BOOT_MAGIC: u64 = u64::from_le_bytes(*b"REALMIMG");
+/// Realm payloads in `examples/`, by package name.
+pub const EXAMPLES: &[&str] = &["hello"];
+
+/// Why a build or a run failed.
+#[derive(Debug)]
+pub enum Error {
+    /// A command could not be started or its I/O failed.
+    Io(String, io::Error),
+    /// `cargo build` failed.
+    Build(String),
+    /// The payload ELF is not what a realm image needs.
+    Elf(&'static str),
+    /// QEMU is not installed.
+    NoQemu,
+    /// QEMU did not finish in time; the output so far is attached.
+    Timeout(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(what, e) => write!(f, "{what}: {e}"),
+            Self::Build(what) => write!(f, "build failed: {what}"),
+            Self::Elf(what) => write!(f, "bad payload ELF: {what}"),
+            Self::NoQemu => f.write_str(
+                "qemu-system-aarch64 not found (Debian: apt-get install qemu-system-arm)",
+            ),
+            Self::Timeout(out) => write!(f, "QEMU did not stop in time; output so far:\n{out}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The workspace root.
+#[must_use]
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_path_buf()
+}
+
+/// Where `cargo build --target aarch64-unknown-none --release` puts binaries.
+#[must_use]
+pub fn aarch64_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    target.join(TARGET).join("release")
+}
+
+/// Builds `packages` for `aarch64-unknown-none` in release mode.
+pub fn build_aarch64(packages: &[&str]) -> Result<(), Error> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace_root()).args(["build", "--release", "--target", TARGET]);
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    let status = cmd.status().map_err(|e| Error::Io("running cargo".into(), e))?;
+    if status.success() { Ok(()) } else { Err(Error::Build(packages.join(", "))) }
+}
+
+/// A flat realm image: the loadable bytes of a payload from its lowest load address.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct FlatImage {
+    /// Address of the first byte (the realm IPA the host loads it to).
+    pub load_address: u64,
+    /// Entry point from the ELF header.
+    pub entry: u64,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+fn u16_at(b: &[u8], off: usize) -> Result<u16, Error> {
+    b.get(off..off + 2).map(|s| u16::from_le_bytes([s[0], s[1]])).ok_or(Error::Elf("truncated"))
+}
+
+fn u32_at(b: &[u8], off: usize) -> Result<u32, Error> {
+    b.get(off..off + 4)
+        .map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))
+        .ok_or(Error::Elf("truncated"))
+}
+
+fn u64_at(b: &[u8], off: usize) -> Result<u64, Error> {
+    b.get(off..off + 8)
+        .map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes")))
+        .ok_or(Error::Elf("truncated"))
+}
+
+/// Converts an AArch64 ELF64 executable into a flat image: every `PT_LOAD` segment's file
+/// bytes placed at its physical address relative to the lowest one, gaps zero-filled.
+/// Segments with no file bytes (BSS, stack, heap) are left out, as `objcopy -O binary` does.
+pub fn flat_image(elf: &[u8]) -> Result<FlatImage, Error> {
+    const PT_LOAD: u32 = 1;
+    const EM_AARCH64: u16 = 183;
+    if elf.get(..4) != Some(b"\x7fELF") || elf.get(4) != Some(&2) || elf.get(5) != Some(&1) {
+        return Err(Error::Elf("not a little-endian ELF64 file"));
+    }
+    if u16_at(elf, 18)? != EM_AARCH64 {
+        return Err(Error::Elf("not an AArch64 executable"));
+    }
+    let entry = u64_at(elf, 24)?;
+    let phoff = usize::try_from(u64_at(elf, 32)?).map_err(|_| Error::Elf("phoff"))?;
+    let phentsize = usize::from(u16_at(elf, 54)?);
+    let phnum = usize::from(u16_at(elf, 56)?);
+    let mut segments = Vec::new();
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        if u32_at(elf, ph)? != PT_LOAD {
+            continue;
+        }
+        let offset = usize::try_from(u64_at(elf, ph + 8)?).map_err(|_| Error::Elf("offset"))?;
+        let paddr = u64_at(elf, ph + 24)?;
+        let filesz = usize::try_from(u64_at(elf, ph + 32)?).map_err(|_| Error::Elf("filesz"))?;
+        if filesz == 0 {
+            continue;
+        }
+        let data = elf.get(offset..offset + filesz).ok_or(Error::Elf("segment past end"))?;
+        segments.push((paddr, data));
+    }
+    let load_address = segments.iter().map(|s| s.0).min().ok_or(Error::Elf("nothing to load"))?;
+    let end = segments.iter().map(|s| s.0 + s.1.len() as u64).max().unwrap_or(load_address);
+    let len = usize::try_from(end - load_address).map_err(|_| Error::Elf("image too large"))?;
+    if len > 256 << 20 {
+        return Err(Error::Elf("segments span more than 256 MiB"));
+    }
+    let mut bytes = vec![0; len];
+    for (paddr, data) in segments {
+        let at = (paddr - load_address) as usize;
+        bytes[at..at + data.len()].copy_from_slice(data);
+    }
+    Ok(FlatImage { load_address, entry, bytes })
+}
+
+/// Builds the example `name` and returns its flat image, also written next to the ELF as
+/// `<name>.bin`.
+pub fn build_payload(name: &str) -> Result<(PathBuf, FlatImage), Error> {
+    build_aarch64(&[name])?;
+    let elf_path = aarch64_dir().join(name);
+    let elf = std::fs::read(&elf_path).map_err(|e| Error::Io(elf_path.display().to_string(), e))?;
+    let image = flat_image(&elf)?;
+    if image.entry != image.load_address {
+        return Err(Error::Elf("entry point is not the first byte of the image"));
+    }
+    let bin = elf_path.with_extension("bin");
+    std::fs::write(&bin, &image.bytes).map_err(|e| Error::Io(bin.display().to_string(), e))?;
+    Ok((bin, image))
+}
+
+/// Builds the EL2 harness and returns the path of its ELF.
+pub fn build_harness() -> Result<PathBuf, Error> {
+    build_aarch64(&["el2-harness"])?;
+    Ok(aarch64_dir().join("el2-harness"))
+}
+
+/// A QEMU run of a realm payload under the EL2 harness.
+#[derive(Clone, Debug)]
+pub struct Qemu {
+    /// The harness ELF.
+    pub harness: PathBuf,
+    /// The flat realm image.
+    pub image: PathBuf,
+    /// Size of the image in bytes.
+    pub image_size: u64,
+    /// The realm's `x0` at entry (bit 0: PL011 console).
+    pub entry_x0: u64,
+    /// How long QEMU may run.
+    pub timeout: Duration,
+}
+
+impl Qemu {
+    /// Returns whether `qemu-system-aarch64` can be started.
+    #[must_use]
+    pub fn available() -> bool {
+        Command::new("qemu-system-aarch64")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// The command line.
+    #[must_use]
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new("qemu-system-aarch64");
+        cmd.args(["-M", "virt,virtualization=on,gic-version=3", "-cpu", "max", "-smp", "1"])
+            .args(["-m", "1G", "-nodefaults", "-display", "none", "-serial", "stdio"])
+            .arg("-kernel")
+            .arg(&self.harness)
+            .arg("-device")
+            .arg(format!(
+                "loader,file={},addr={HARNESS_IMAGE_PA:#x},force-raw=on",
+                self.image.display()
+            ));
+        for (offset, value) in [(0, HARNESS_BOOT_MAGIC), (8, self.image_size), (16, self.entry_x0)] {
+            cmd.arg("-device").arg(format!(
+                "loader,addr={:#x},data={value:#x},data-len=8",
+                HARNESS_BOOT_INFO_PA + offset
+            ));
+        }
+        cmd
+    }
+
+    /// Runs QEMU to the end and returns what the serial port printed.
+    pub fn run(&self) -> Result<String, Error> {
+        if !Self::available() {
+            return Err(Error::NoQemu);
+        }
+        let mut child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| Error::Io("starting qemu-system-aarch64".into(), e))?;
+        let mut stdout = child.stdout.take().expect("piped");
+        let reader = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = stdout.read_to_end(&mut out);
+            out
+        });
+        let start = Instant::now();
+        let timed_out = loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break false,
+                Ok(None) if start.elapsed() > self.timeout => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break true;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => return Err(Error::Io("waiting for QEMU".into(), e)),
+            }
+        };
+        let out = String::from_utf8_lossy(&reader.join().unwrap_or_default()).replace("\r\n", "\n");
+        if timed_out { Err(Error::Timeout(out)) } else { Ok(out) }
+    }
+}
+
+/// Builds the harness and the payload `name`, then runs it on QEMU.
+pub fn run_example(name: &str, entry_x0: u64) -> Result<String, Error> {
+    let harness = build_harness()?;
+    let (image, flat) = build_payload(name)?;
+    Qemu { harness, image, image_size: flat.bytes.len() as u64, entry_x0, timeout: Duration::from_secs(60) }
+        .run()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal ELF64 with two PT_LOAD segments and a gap between them.
+    fn elf() -> Vec<u8> {
+        let mut e = vec![0u8; 0x200];
+        e[..4].copy_from_slice(b"\x7fELF");
+        e[4] = 2;
+        e[5] = 1;
+        e[18..20].copy_from_slice(&183u16.to_le_bytes());
+        e[24..32].copy_from_slice(&0x8000_0000u64.to_le_bytes());
+        e[32..40].copy_from_slice(&0x40u64.to_le_bytes());
+        e[54..56].copy_from_slice(&56u16.to_le_bytes());
+        e[56..58].copy_from_slice(&3u16.to_le_bytes());
+        let seg = |e: &mut Vec<u8>, i: usize, off: u64, paddr: u64, filesz: u64| {
+            let ph = 0x40 + i * 56;
+            e[ph..ph + 4].copy_from_slice(&1u32.to_le_bytes());
+            e[ph + 8..ph + 16].copy_from_slice(&off.to_le_bytes());
+            e[ph + 24..ph + 32].copy_from_slice(&paddr.to_le_bytes());
+            e[ph + 32..ph + 40].copy_from_slice(&filesz.to_le_bytes());
+        };
+        seg(&mut e, 0, 0x100, 0x8000_0000, 4);
+        seg(&mut e, 1, 0x104, 0x8000_0010, 2);
+        seg(&mut e, 2, 0, 0x8000_1000, 0); // BSS: no file bytes
+        e[0x100..0x106].copy_from_slice(&[1, 2, 3, 4, 5, 6]);
+        e
+    }
+
+    #[test]
+    fn flat_image_places_segments_and_fills_gaps() {
+        let img = flat_image(&elf()).unwrap();
+        assert_eq!(img.load_address, 0x8000_0000);
+        assert_eq!(img.entry, 0x8000_0000);
+        let mut want = vec![0; 0x12];
+        want[..4].copy_from_slice(&[1, 2, 3, 4]);
+        want[0x10..].copy_from_slice(&[5, 6]);
+        assert_eq!(img.bytes, want);
+    }
+
+    #[test]
+    fn flat_image_rejects_bad_input_without_panicking() {
+        let good = elf();
+        for len in 0..good.len() {
+            let _ = flat_image(&good[..len]);
+        }
+        assert!(matches!(flat_image(b"not an elf"), Err(Error::Elf(_))));
+        let mut other = good.clone();
+        other[18] = 62; // x86-64
+        assert!(matches!(flat_image(&other), Err(Error::Elf("not an AArch64 executable"))));
+    }
+}

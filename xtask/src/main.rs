@@ -1,0 +1,48 @@
+//! `cargo xtask`: build realm payloads and run them on QEMU.
+//!
+//! ```text
+//! cargo xtask demo              build and run the `hello` realm on QEMU (EL2 harness + model)
+//! cargo xtask run NAME [--pl011]  run the example NAME; --pl011 selects the PL011 console
+//! cargo xtask image NAME        build NAME and write its flat image; print path and size
+//! ```
+
+use std::process::ExitCode;
+
+use xtask::{EXAMPLES, build_payload, run_example};
+
+fn usage() -> ExitCode {
+    eprintln!("usage: cargo xtask demo | run NAME [--pl011] | image NAME");
+    eprintln!("examples: {}", EXAMPLES.join(", "));
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["demo"] => run_example("hello", 0).map(|out| print!("{out}")),
+        ["run", name, rest @ ..] if EXAMPLES.contains(name) => {
+            let pl011 = rest == ["--pl011"];
+            if !rest.is_empty() && !pl011 {
+                return usage();
+            }
+            run_example(name, u64::from(pl011)).map(|out| print!("{out}"))
+        }
+        ["image", name] if EXAMPLES.contains(name) => build_payload(name).map(|(path, image)| {
+            println!(
+                "{}: {} bytes, loads at {:#x}",
+                path.display(),
+                image.bytes.len(),
+                image.load_address
+            );
+        }),
+        _ => return usage(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
