@@ -1,0 +1,94 @@
+//! Helpers for the end-to-end tests in `tests/`: running payloads on QEMU and comparing
+//! their output with the checked-in expectations in `expected/`.
+
+use std::path::PathBuf;
+
+/// Returns whether QEMU tests must run: QEMU is present, or we are in CI (where its absence
+/// is a failure, never a silent skip). Prints the reason when they are skipped.
+#[must_use]
+pub fn qemu_or_skip(test: &str) -> bool {
+    if xtask::Qemu::available() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: qemu-system-aarch64 is missing in CI (.ci/run installs it)"
+    );
+    eprintln!("{test}: skipped: qemu-system-aarch64 not found (apt-get install qemu-system-arm)");
+    false
+}
+
+/// Reads `expected/<name>` from this crate.
+#[must_use]
+pub fn expected(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("expected").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Compares `output` with `expected` line by line. In the expectation, `{hex32}` stands for
+/// 32 bytes of lower-case hex (a SHA-256 digest) and `{number}` for a decimal number; every
+/// other character must match exactly. Returns the values the placeholders matched, in
+/// order, or a description of the first difference.
+pub fn match_output(expected: &str, output: &str) -> Result<Vec<String>, String> {
+    let out: Vec<&str> = output.lines().collect();
+    let exp: Vec<&str> = expected.lines().collect();
+    let mut captures = Vec::new();
+    for (i, e) in exp.iter().enumerate() {
+        let Some(o) = out.get(i) else {
+            return Err(format!("output ends before expected line {}: {e}", i + 1));
+        };
+        match_line(e, o, &mut captures)
+            .map_err(|why| format!("line {}: {why}\n  expected: {e}\n  got:      {o}", i + 1))?;
+    }
+    if out.len() > exp.len() {
+        return Err(format!("unexpected extra output from line {}: {}", exp.len() + 1, out[exp.len()]));
+    }
+    Ok(captures)
+}
+
+fn match_line(pattern: &str, line: &str, captures: &mut Vec<String>) -> Result<(), String> {
+    let mut rest = line;
+    let mut pat = pattern;
+    while !pat.is_empty() {
+        if let Some(p) = pat.strip_prefix("{hex32}") {
+            let hex: String = rest.chars().take_while(|c| matches!(c, '0'..='9' | 'a'..='f')).collect();
+            if hex.len() != 64 {
+                return Err(format!("expected 64 hex digits at `{rest}`"));
+            }
+            rest = &rest[64..];
+            captures.push(hex);
+            pat = p;
+        } else if let Some(p) = pat.strip_prefix("{number}") {
+            let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if n.is_empty() {
+                return Err(format!("expected a number at `{rest}`"));
+            }
+            rest = &rest[n.len()..];
+            captures.push(n);
+            pat = p;
+        } else {
+            let c = pat.chars().next().expect("non-empty");
+            rest = rest.strip_prefix(c).ok_or_else(|| format!("differs at `{rest}`"))?;
+            pat = &pat[c.len_utf8()..];
+        }
+    }
+    if rest.is_empty() { Ok(()) } else { Err(format!("trailing `{rest}`")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_capture_and_literals_must_match() {
+        let exp = "a {number} bytes\nRIM {hex32}\n";
+        let h = "ab".repeat(32);
+        let caps = match_output(exp, &format!("a 12 bytes\nRIM {h}\n")).unwrap();
+        assert_eq!(caps, vec!["12".to_string(), h.clone()]);
+        assert!(match_output(exp, &format!("a 12 bytes\nRIM {h}x\n")).is_err());
+        assert!(match_output(exp, "a 12 bytes\n").is_err());
+        assert!(match_output(exp, &format!("a 12 bytes\nRIM {h}\nmore\n")).is_err());
+        assert!(match_output(exp, &format!("b 12 bytes\nRIM {h}\n")).is_err());
+        assert!(match_output(exp, &format!("a x bytes\nRIM {h}\n")).is_err());
+    }
+}
