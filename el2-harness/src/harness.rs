@@ -5,6 +5,7 @@ extern crate alloc;
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
 
+use ::smccc::psci::PSCI_SYSTEM_OFF;
 use aarch64_cpu::registers::{
     CNTHCTL_EL2, ELR_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, Readable, SCTLR_EL1, VBAR_EL1,
     VMPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
@@ -13,7 +14,6 @@ use cca_abi::hostcall::{CONSOLE_WRITE, CONSOLE_WRITE_MAX};
 use cca_abi::measurement::HashAlgorithm;
 use cca_abi::rsi::HOST_CALL_GPRS;
 use cca_abi::smccc::{self, Conduit, Regs, Smc, unpack_bytes};
-use ::smccc::psci::PSCI_SYSTEM_OFF;
 use linked_list_allocator::Heap;
 use rmm_model::memory::{RealmMemory, Unmapped};
 use rmm_model::token::NoAttestation;
@@ -21,9 +21,9 @@ use rmm_model::{HostResponse, RealmConfig, RealmModel, RecExit, RsiRevisions, St
 use spin::Mutex;
 
 use crate::console::{self, log};
-use el2_harness::layout::*;
 use crate::stage2::{self, Stage2};
 use crate::switch::{GuestContext, enter_guest};
+use el2_harness::layout::*;
 
 struct LockedHeap(Mutex<Heap>);
 
@@ -33,7 +33,10 @@ static HEAP: LockedHeap = LockedHeap(Mutex::new(Heap::empty()));
 // SAFETY: `Heap` hands out disjoint blocks of the requested layout; the mutex serialises it.
 unsafe impl GlobalAlloc for LockedHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.0.lock().allocate_first_fit(layout).map_or(ptr::null_mut(), NonNull::as_ptr)
+        self.0
+            .lock()
+            .allocate_first_fit(layout)
+            .map_or(ptr::null_mut(), NonNull::as_ptr)
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -129,7 +132,8 @@ extern "C" fn __harness_main() -> ! {
     }
     // SAFETY: the runner loaded `image_size` bytes at REALM_RAM_PA, inside the realm RAM
     // backing; nothing writes it while the RIM is computed.
-    let image = unsafe { core::slice::from_raw_parts(REALM_RAM_PA as *const u8, image_size as usize) };
+    let image =
+        unsafe { core::slice::from_raw_parts(REALM_RAM_PA as *const u8, image_size as usize) };
     let Some(rim) = el2_harness::measure::rim(image, entry_x0) else {
         log!("realm image too large");
         power_off();
@@ -203,7 +207,10 @@ fn run(model: &mut RealmModel<NoAttestation>, ctx: &mut GuestContext) {
                 return;
             }
             _ => {
-                log!("unexpected exit: vector {vector}, ESR {esr:#x}, PC {:#x}", ctx.elr);
+                log!(
+                    "unexpected exit: vector {vector}, ESR {esr:#x}, PC {:#x}",
+                    ctx.elr
+                );
                 return;
             }
         }
@@ -226,20 +233,32 @@ fn host(exit: &RecExit) -> Option<HostResponse> {
             }
             Some(HostResponse::HostCall { gprs: reply })
         }
-        RecExit::RipasChange { top, .. } => Some(HostResponse::Ripas { progress: *top, reject: false }),
-        RecExit::Psci { fid: 0x8400_0008, .. } => {
+        RecExit::RipasChange { top, .. } => Some(HostResponse::Ripas {
+            progress: *top,
+            reject: false,
+        }),
+        RecExit::Psci {
+            fid: 0x8400_0008, ..
+        } => {
             log!("realm called PSCI SYSTEM_OFF");
             None
         }
-        RecExit::Psci { fid: 0x8400_0009, .. } => {
+        RecExit::Psci {
+            fid: 0x8400_0009, ..
+        } => {
             log!("realm called PSCI SYSTEM_RESET");
             None
         }
-        RecExit::Psci { fid: 0x8400_0002, .. } => {
+        RecExit::Psci {
+            fid: 0x8400_0002, ..
+        } => {
             log!("realm called PSCI CPU_OFF on its only REC");
             None
         }
-        RecExit::Psci { fid: 0x8400_0001 | 0xC400_0001, .. } => Some(HostResponse::Resume),
+        RecExit::Psci {
+            fid: 0x8400_0001 | 0xC400_0001,
+            ..
+        } => Some(HostResponse::Resume),
         RecExit::Psci { fid, .. } => {
             // Only CPU_ON and AFFINITY_INFO need completion; the harness runs one REC.
             log!("PSCI {fid:#x} refused: the harness runs one REC");

@@ -15,7 +15,10 @@
 //! (the UART's unprotected alias is mapped straight to the UART), and RIPAS enforcement on
 //! the realm's own memory accesses (only the RMM's accesses check RIPAS).
 #![cfg_attr(target_os = "none", no_std, no_main)]
-#![cfg_attr(target_os = "none", allow(unsafe_code, reason = "a bare-metal EL2 program"))]
+#![cfg_attr(
+    target_os = "none",
+    allow(unsafe_code, reason = "a bare-metal EL2 program")
+)]
 
 #[cfg(target_os = "none")]
 mod console;

@@ -57,7 +57,11 @@ pub fn rim(image: &[u8], entry_x0: u64) -> Option<Measurement> {
     }
     let mut gprs = [0; 8];
     gprs[0] = entry_x0;
-    let rec = MeasuredRecParams { flags: RecCreateFlags::RUNNABLE.to_raw(), pc: REALM_RAM_IPA, gprs };
+    let rec = MeasuredRecParams {
+        flags: RecCreateFlags::RUNNABLE.to_raw(),
+        pc: REALM_RAM_IPA,
+        gprs,
+    };
     rim.rec_create_measured(&rec);
     Some(rim.measurement())
 }

@@ -35,7 +35,11 @@ pub struct Stage2 {
 impl Stage2 {
     /// Empty tables.
     pub const fn new() -> Self {
-        Self { root: Table([0; ENTRIES]), ram: Table([0; ENTRIES]), mmio: Table([0; ENTRIES]) }
+        Self {
+            root: Table([0; ENTRIES]),
+            ram: Table([0; ENTRIES]),
+            mmio: Table([0; ENTRIES]),
+        }
     }
 
     /// Maps realm RAM (normal memory, executable) and the UART's unprotected alias (device
@@ -53,7 +57,8 @@ impl Stage2 {
 
         let alias = UART_PA | (1 << (IPA_WIDTH - 1));
         let uart_block = UART_PA & !(BLOCK_2M - 1);
-        self.mmio.0[l2(alias)] = uart_block | AF | S2AP_RW | MEMATTR_DEVICE_NGNRE | XN | VALID_BLOCK;
+        self.mmio.0[l2(alias)] =
+            uart_block | AF | S2AP_RW | MEMATTR_DEVICE_NGNRE | XN | VALID_BLOCK;
         self.root.0[l1(alias)] = (&raw const self.mmio).addr() as u64 | VALID_TABLE;
 
         (&raw const self.root).addr() as u64
@@ -62,5 +67,10 @@ impl Stage2 {
 
 /// `VTCR_EL2`: T0SZ = 64 - 39, SL0 = 1 (level 1), inner/outer write-back cacheable walks,
 /// inner shareable, 4 KiB granule, 40-bit PA, bit 31 RES1.
-pub const VTCR: u64 =
-    (64 - IPA_WIDTH as u64) | (1 << 6) | (1 << 8) | (1 << 10) | (0b11 << 12) | (0b010 << 16) | (1 << 31);
+pub const VTCR: u64 = (64 - IPA_WIDTH as u64)
+    | (1 << 6)
+    | (1 << 8)
+    | (1 << 10)
+    | (0b11 << 12)
+    | (0b010 << 16)
+    | (1 << 31);

@@ -40,7 +40,15 @@ impl GuestContext {
     pub const fn new(pc: u64, spsr: u64, x0: u64) -> Self {
         let mut x = [0; 31];
         x[0] = x0;
-        Self { x, elr: pc, spsr, host_sp: 0, fpsr: 0, fpcr: 0, q: [0; 32] }
+        Self {
+            x,
+            elr: pc,
+            spsr,
+            host_sp: 0,
+            fpsr: 0,
+            fpcr: 0,
+            q: [0; 32],
+        }
     }
 }
 

@@ -15,7 +15,10 @@ fn main() {
     let linker = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../linker");
     let board = env::var("REALM_BOARD").unwrap_or_else(|_| "qemu-virt-realm".into());
     let board_file = linker.join(format!("{board}.ld"));
-    assert!(board_file.exists(), "REALM_BOARD={board}: no linker/{board}.ld");
+    assert!(
+        board_file.exists(),
+        "REALM_BOARD={board}: no linker/{board}.ld"
+    );
     for file in [&board_file, &linker.join("realm.ld")] {
         println!("cargo:rerun-if-changed={}", file.display());
         println!("cargo:rustc-link-arg-bins=-T{}", file.display());

@@ -42,7 +42,10 @@ mod realm;
 pub mod rsi;
 
 #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
-#[allow(unsafe_code, reason = "the runtime sets up the machine; each block is justified")]
+#[allow(
+    unsafe_code,
+    reason = "the runtime sets up the machine; each block is justified"
+)]
 pub mod rt;
 
 pub use addr::{Ipa, MeasurementIndex, RemIndex};

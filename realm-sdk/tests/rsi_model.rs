@@ -177,10 +177,8 @@ fn realm_config_rejects_empty_memory() {
     let page = Pages::<4096>::new();
     s.host_set_ripas(page.ipa(), page.ipa() + 4096, Ripas::Empty);
     // SAFETY: the page is ours and no reference to it is live during the call.
-    assert_eq!(
-        unsafe { raw::realm_config(&mut s, Ipa(page.ipa())) },
-        Err(RsiError::ErrorInput)
-    );
+    let result = unsafe { raw::realm_config(&mut s, Ipa(page.ipa())) };
+    assert_eq!(result, Err(RsiError::ErrorInput));
 }
 
 // ---- RSI_MEASUREMENT_READ (B5.3.6) and RSI_MEASUREMENT_EXTEND (B5.3.5) ----
@@ -242,7 +240,6 @@ fn measurement_extend_follows_the_rmm_rule() {
             realm.measurement_read(RemIndex::REM1.into()).unwrap(),
             Measurement::zero(alg)
         );
-        drop(realm);
         assert_eq!(s.model().rems()[0], expected);
     }
 }
@@ -580,7 +577,6 @@ fn ipa_state_set_partial_progress_is_followed() {
         .set_ripas(b, t, Ripas::Empty, RipasChangeDestroyed::NoChange)
         .unwrap();
     assert_eq!(realm.ripas(b, t).unwrap(), (Ripas::Empty, t));
-    drop(realm);
     let changes = s
         .exits()
         .iter()

@@ -125,6 +125,7 @@ pub const fn rec_mpidr(index: usize) -> u64 {
 }
 
 /// Why the REC stopped and what the host has to do (`RmiRecExit` reasons).
+#[allow(clippy::large_enum_variant, reason = "moved once per REC exit; boxing would allocate on every host call")]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum RecExit {
     /// `RMI_EXIT_HOST_CALL`: the realm called `RSI_HOST_CALL`.
@@ -162,6 +163,7 @@ pub enum RecExit {
 }
 
 /// What [`RealmModel::handle_smc`] did.
+#[allow(clippy::large_enum_variant, reason = "moved once per REC exit; boxing would allocate on every host call")]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum Step {
     /// The call completed; the result is in the registers and the realm resumes.
@@ -171,6 +173,7 @@ pub enum Step {
 }
 
 /// The host's answer when it enters the REC again after an exit.
+#[allow(clippy::large_enum_variant, reason = "moved once per REC exit; boxing would allocate on every host call")]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum HostResponse {
     /// After [`RecExit::HostCall`]: the registers to copy back into the `RsiHostCall`.
@@ -343,10 +346,10 @@ impl<I: TokenIssuer> RealmModel<I> {
         } else {
             self.handle_psci(rec, regs)
         };
-        if let Step::Exit(exit) = &step {
-            if !matches!(exit, RecExit::DataAbort { .. }) {
-                self.recs[rec].pending = Some(exit.clone());
-            }
+        if let Step::Exit(exit) = &step
+            && !matches!(exit, RecExit::DataAbort { .. })
+        {
+            self.recs[rec].pending = Some(exit.clone());
         }
         step
     }

@@ -59,17 +59,18 @@ impl RipasMap {
             return;
         };
         let (mut s, mut e) = (start, end);
-        if let Some((&ps, &(pe, pr))) = self.ranges.range(..start).next_back() {
-            if pe == start && pr == r {
-                self.ranges.remove(&start);
-                s = ps;
-            }
+        if let Some((&ps, &(pe, pr))) = self.ranges.range(..start).next_back()
+            && pe == start
+            && pr == r
+        {
+            self.ranges.remove(&start);
+            s = ps;
         }
-        if let Some(&(ne, nr)) = self.ranges.get(&end) {
-            if nr == r {
-                self.ranges.remove(&end);
-                e = ne;
-            }
+        if let Some(&(ne, nr)) = self.ranges.get(&end)
+            && nr == r
+        {
+            self.ranges.remove(&end);
+            e = ne;
         }
         self.ranges.insert(s, (e, r));
     }
@@ -83,10 +84,10 @@ impl RipasMap {
     /// The RIPAS at `base` and the end of the run of that RIPAS, capped at `end`.
     #[must_use]
     pub fn run(&self, base: u64, end: u64) -> (Ripas, u64) {
-        if let Some((_, &(e, r))) = self.ranges.range(..=base).next_back() {
-            if e > base {
-                return (r, e.min(end));
-            }
+        if let Some((_, &(e, r))) = self.ranges.range(..=base).next_back()
+            && e > base
+        {
+            return (r, e.min(end));
         }
         let next = self
             .ranges

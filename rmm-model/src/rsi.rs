@@ -276,7 +276,7 @@ impl<I: TokenIssuer> RealmModel<I> {
     /// cannot cross a granule), protected and RAM (ERROR_INPUT). The REC exits with the
     /// immediate and the 31 registers.
     fn host_call(&mut self, ipa: u64, regs: &mut Regs, mem: &mut dyn RealmMemory) -> Step {
-        if ipa % HOST_CALL_ALIGN != 0
+        if !ipa.is_multiple_of(HOST_CALL_ALIGN)
             || !self.in_par(ipa, HOST_CALL_ALIGN)
             || !self.ripas.is_ram(ipa, HOST_CALL_ALIGN)
         {

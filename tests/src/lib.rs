@@ -21,7 +21,9 @@ pub fn qemu_or_skip(test: &str) -> bool {
 /// Reads `expected/<name>` from this crate.
 #[must_use]
 pub fn expected(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("expected").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("expected")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -41,7 +43,11 @@ pub fn match_output(expected: &str, output: &str) -> Result<Vec<String>, String>
             .map_err(|why| format!("line {}: {why}\n  expected: {e}\n  got:      {o}", i + 1))?;
     }
     if out.len() > exp.len() {
-        return Err(format!("unexpected extra output from line {}: {}", exp.len() + 1, out[exp.len()]));
+        return Err(format!(
+            "unexpected extra output from line {}: {}",
+            exp.len() + 1,
+            out[exp.len()]
+        ));
     }
     Ok(captures)
 }
@@ -51,7 +57,10 @@ fn match_line(pattern: &str, line: &str, captures: &mut Vec<String>) -> Result<(
     let mut pat = pattern;
     while !pat.is_empty() {
         if let Some(p) = pat.strip_prefix("{hex32}") {
-            let hex: String = rest.chars().take_while(|c| matches!(c, '0'..='9' | 'a'..='f')).collect();
+            let hex: String = rest
+                .chars()
+                .take_while(|c| matches!(c, '0'..='9' | 'a'..='f'))
+                .collect();
             if hex.len() != 64 {
                 return Err(format!("expected 64 hex digits at `{rest}`"));
             }
@@ -68,11 +77,17 @@ fn match_line(pattern: &str, line: &str, captures: &mut Vec<String>) -> Result<(
             pat = p;
         } else {
             let c = pat.chars().next().expect("non-empty");
-            rest = rest.strip_prefix(c).ok_or_else(|| format!("differs at `{rest}`"))?;
+            rest = rest
+                .strip_prefix(c)
+                .ok_or_else(|| format!("differs at `{rest}`"))?;
             pat = &pat[c.len_utf8()..];
         }
     }
-    if rest.is_empty() { Ok(()) } else { Err(format!("trailing `{rest}`")) }
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("trailing `{rest}`"))
+    }
 }
 
 #[cfg(test)]

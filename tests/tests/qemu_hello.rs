@@ -27,14 +27,20 @@ fn run_hello(entry_x0: u64, console: &str) {
     .run()
     .expect("run QEMU");
     let exp = expected("hello.txt").replace("CONSOLE", console);
-    let captures = match_output(&exp, &output).unwrap_or_else(|e| panic!("{test}: {e}\n--- output ---\n{output}"));
+    let captures = match_output(&exp, &output)
+        .unwrap_or_else(|e| panic!("{test}: {e}\n--- output ---\n{output}"));
     let [size, harness_rim, realm_rim] = captures.as_slice() else {
         panic!("{test}: expected three captures, got {captures:?}");
     };
     assert_eq!(size.parse::<usize>().unwrap(), image.bytes.len());
-    let offline = el2_harness::measure::rim(&image.bytes, entry_x0).expect("image fits").to_string();
+    let offline = el2_harness::measure::rim(&image.bytes, entry_x0)
+        .expect("image fits")
+        .to_string();
     assert_eq!(harness_rim, &offline, "{test}: harness RIM vs offline RIM");
-    assert_eq!(realm_rim, &offline, "{test}: RIM read by the realm vs offline RIM");
+    assert_eq!(
+        realm_rim, &offline,
+        "{test}: RIM read by the realm vs offline RIM"
+    );
 }
 
 #[test]

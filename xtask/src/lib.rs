@@ -58,7 +58,10 @@ impl std::error::Error for Error {}
 /// The workspace root.
 #[must_use]
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is in the workspace")
+        .to_path_buf()
 }
 
 /// Where `cargo build --target aarch64-unknown-none --release` puts binaries.
@@ -73,12 +76,19 @@ pub fn aarch64_dir() -> PathBuf {
 pub fn build_aarch64(packages: &[&str]) -> Result<(), Error> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace_root()).args(["build", "--release", "--target", TARGET]);
+    cmd.current_dir(workspace_root())
+        .args(["build", "--release", "--target", TARGET]);
     for p in packages {
         cmd.args(["-p", p]);
     }
-    let status = cmd.status().map_err(|e| Error::Io("running cargo".into(), e))?;
-    if status.success() { Ok(()) } else { Err(Error::Build(packages.join(", "))) }
+    let status = cmd
+        .status()
+        .map_err(|e| Error::Io("running cargo".into(), e))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Build(packages.join(", ")))
+    }
 }
 
 /// A flat realm image: the loadable bytes of a payload from its lowest load address.
@@ -93,7 +103,9 @@ pub struct FlatImage {
 }
 
 fn u16_at(b: &[u8], off: usize) -> Result<u16, Error> {
-    b.get(off..off + 2).map(|s| u16::from_le_bytes([s[0], s[1]])).ok_or(Error::Elf("truncated"))
+    b.get(off..off + 2)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
+        .ok_or(Error::Elf("truncated"))
 }
 
 fn u32_at(b: &[u8], off: usize) -> Result<u32, Error> {
@@ -136,11 +148,21 @@ pub fn flat_image(elf: &[u8]) -> Result<FlatImage, Error> {
         if filesz == 0 {
             continue;
         }
-        let data = elf.get(offset..offset + filesz).ok_or(Error::Elf("segment past end"))?;
+        let data = elf
+            .get(offset..offset + filesz)
+            .ok_or(Error::Elf("segment past end"))?;
         segments.push((paddr, data));
     }
-    let load_address = segments.iter().map(|s| s.0).min().ok_or(Error::Elf("nothing to load"))?;
-    let end = segments.iter().map(|s| s.0 + s.1.len() as u64).max().unwrap_or(load_address);
+    let load_address = segments
+        .iter()
+        .map(|s| s.0)
+        .min()
+        .ok_or(Error::Elf("nothing to load"))?;
+    let end = segments
+        .iter()
+        .map(|s| s.0 + s.1.len() as u64)
+        .max()
+        .unwrap_or(load_address);
     let len = usize::try_from(end - load_address).map_err(|_| Error::Elf("image too large"))?;
     if len > 256 << 20 {
         return Err(Error::Elf("segments span more than 256 MiB"));
@@ -150,7 +172,11 @@ pub fn flat_image(elf: &[u8]) -> Result<FlatImage, Error> {
         let at = (paddr - load_address) as usize;
         bytes[at..at + data.len()].copy_from_slice(data);
     }
-    Ok(FlatImage { load_address, entry, bytes })
+    Ok(FlatImage {
+        load_address,
+        entry,
+        bytes,
+    })
 }
 
 /// Builds the example `name` and returns its flat image, also written next to the ELF as
@@ -205,16 +231,35 @@ impl Qemu {
     #[must_use]
     pub fn command(&self) -> Command {
         let mut cmd = Command::new("qemu-system-aarch64");
-        cmd.args(["-M", "virt,virtualization=on,gic-version=3", "-cpu", "max", "-smp", "1"])
-            .args(["-m", "1G", "-nodefaults", "-display", "none", "-serial", "stdio"])
-            .arg("-kernel")
-            .arg(&self.harness)
-            .arg("-device")
-            .arg(format!(
-                "loader,file={},addr={HARNESS_IMAGE_PA:#x},force-raw=on",
-                self.image.display()
-            ));
-        for (offset, value) in [(0, HARNESS_BOOT_MAGIC), (8, self.image_size), (16, self.entry_x0)] {
+        cmd.args([
+            "-M",
+            "virt,virtualization=on,gic-version=3",
+            "-cpu",
+            "max",
+            "-smp",
+            "1",
+        ])
+        .args([
+            "-m",
+            "1G",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+        ])
+        .arg("-kernel")
+        .arg(&self.harness)
+        .arg("-device")
+        .arg(format!(
+            "loader,file={},addr={HARNESS_IMAGE_PA:#x},force-raw=on",
+            self.image.display()
+        ));
+        for (offset, value) in [
+            (0, HARNESS_BOOT_MAGIC),
+            (8, self.image_size),
+            (16, self.entry_x0),
+        ] {
             cmd.arg("-device").arg(format!(
                 "loader,addr={:#x},data={value:#x},data-len=8",
                 HARNESS_BOOT_INFO_PA + offset
@@ -255,7 +300,11 @@ impl Qemu {
             }
         };
         let out = String::from_utf8_lossy(&reader.join().unwrap_or_default()).replace("\r\n", "\n");
-        if timed_out { Err(Error::Timeout(out)) } else { Ok(out) }
+        if timed_out {
+            Err(Error::Timeout(out))
+        } else {
+            Ok(out)
+        }
     }
 }
 
@@ -263,8 +312,14 @@ impl Qemu {
 pub fn run_example(name: &str, entry_x0: u64) -> Result<String, Error> {
     let harness = build_harness()?;
     let (image, flat) = build_payload(name)?;
-    Qemu { harness, image, image_size: flat.bytes.len() as u64, entry_x0, timeout: Duration::from_secs(60) }
-        .run()
+    Qemu {
+        harness,
+        image,
+        image_size: flat.bytes.len() as u64,
+        entry_x0,
+        timeout: Duration::from_secs(60),
+    }
+    .run()
 }
 
 #[cfg(test)]
@@ -316,6 +371,9 @@ mod tests {
         assert!(matches!(flat_image(b"not an elf"), Err(Error::Elf(_))));
         let mut other = good.clone();
         other[18] = 62; // x86-64
-        assert!(matches!(flat_image(&other), Err(Error::Elf("not an AArch64 executable"))));
+        assert!(matches!(
+            flat_image(&other),
+            Err(Error::Elf("not an AArch64 executable"))
+        ));
     }
 }

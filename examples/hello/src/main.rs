@@ -46,7 +46,10 @@ mod payload {
         expected.extend(EVENT);
         let after: Measurement = realm.measurement_read(RemIndex::REM0.into())?;
         println!("REM[0] after extend: {after}");
-        println!("REM[0] check: {}", if after == expected { "ok" } else { "MISMATCH" });
+        println!(
+            "REM[0] check: {}",
+            if after == expected { "ok" } else { "MISMATCH" }
+        );
         Ok(())
     }
 
@@ -62,6 +65,8 @@ mod payload {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("hello is a realm payload: build it with `cargo build -p hello --target aarch64-unknown-none`");
+    eprintln!(
+        "hello is a realm payload: build it with `cargo build -p hello --target aarch64-unknown-none`"
+    );
     std::process::exit(2);
 }

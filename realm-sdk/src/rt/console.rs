@@ -56,7 +56,11 @@ impl HostCallConsole {
     #[must_use]
     pub const fn new() -> Self {
         Self {
-            call: RsiHostCall { imm: CONSOLE_WRITE, reserved_02: [0; 6], gprs: [0; HOST_CALL_GPRS] },
+            call: RsiHostCall {
+                imm: CONSOLE_WRITE,
+                reserved_02: [0; 6],
+                gprs: [0; HOST_CALL_GPRS],
+            },
         }
     }
 }
@@ -93,6 +97,7 @@ impl Write for HostCallConsole {
 }
 
 /// The console in use.
+#[allow(clippy::large_enum_variant, reason = "one static instance; no heap in the console")]
 pub enum Console {
     /// Output through host calls.
     HostCall(HostCallConsole),
@@ -142,8 +147,13 @@ unsafe extern "C" {
 /// Switches the console to the PL011 at the unprotected alias of the board's UART.
 pub fn use_pl011(realm: &Realm<Smc>) {
     let ipa = realm.unprotected_alias(Ipa((&raw const __realm_pl011_ipa).addr() as u64));
-    #[allow(clippy::cast_possible_truncation, reason = "IPAs fit in usize on aarch64")]
-    let Some(regs) = NonNull::new(ipa.0 as usize as *mut PL011Registers) else { return };
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "IPAs fit in usize on aarch64"
+    )]
+    let Some(regs) = NonNull::new(ipa.0 as usize as *mut PL011Registers) else {
+        return;
+    };
     // SAFETY: the board's linker file names the UART the host emulates; with the MMU off the
     // unprotected alias of its IPA reaches it, and only this console accesses it.
     let uart = Uart::new(unsafe { UniqueMmioPointer::new(regs) });

@@ -55,10 +55,7 @@ pub struct EntryArgs(pub [u64; 4]);
 macro_rules! entry {
     ($main:path) => {
         #[unsafe(export_name = "__realm_sdk_main")]
-        fn __realm_sdk_main(
-            realm: &mut $crate::Realm<$crate::Smc>,
-            args: $crate::rt::EntryArgs,
-        ) {
+        fn __realm_sdk_main(realm: &mut $crate::Realm<$crate::Smc>, args: $crate::rt::EntryArgs) {
             $main(realm, args)
         }
     };
