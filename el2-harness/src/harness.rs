@@ -125,7 +125,10 @@ extern "C" fn __harness_main() -> ! {
         power_off();
     }
     let image_size = read_boot_word(BOOT_INFO_IMAGE_SIZE);
-    let entry_x0 = read_boot_word(BOOT_INFO_ENTRY_X0);
+    let entry = [
+        read_boot_word(BOOT_INFO_ENTRY_X0),
+        read_boot_word(BOOT_INFO_ENTRY_X1),
+    ];
     if image_size == 0 || image_size > REALM_RAM_SIZE {
         log!("bad realm image size {image_size:#x}");
         power_off();
@@ -134,7 +137,7 @@ extern "C" fn __harness_main() -> ! {
     // backing; nothing writes it while the RIM is computed.
     let image =
         unsafe { core::slice::from_raw_parts(REALM_RAM_PA as *const u8, image_size as usize) };
-    let Some(rim) = el2_harness::measure::rim(image, entry_x0) else {
+    let Some(rim) = el2_harness::measure::rim(image, entry) else {
         log!("realm image too large");
         power_off();
     };
@@ -161,7 +164,7 @@ extern "C" fn __harness_main() -> ! {
     CNTHCTL_EL2.set(0b11);
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
 
-    let mut ctx = GuestContext::new(REALM_RAM_IPA, SPSR_EL1H_MASKED, entry_x0);
+    let mut ctx = GuestContext::new(REALM_RAM_IPA, SPSR_EL1H_MASKED, entry);
     run(&mut model, &mut ctx);
     log!("done");
     power_off();

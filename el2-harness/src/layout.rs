@@ -8,6 +8,8 @@ pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"REALMIMG");
 pub const BOOT_INFO_IMAGE_SIZE: u64 = 0x08;
 /// `BOOT_INFO_PA + 0x10`: the realm's `x0` at entry.
 pub const BOOT_INFO_ENTRY_X0: u64 = 0x10;
+/// `BOOT_INFO_PA + 0x18`: the realm's `x1` at entry.
+pub const BOOT_INFO_ENTRY_X1: u64 = 0x18;
 
 /// Physical address the runner loads the realm image to (`-device loader,file=...`).
 pub const REALM_RAM_PA: u64 = 0x4200_0000;

@@ -12,7 +12,7 @@
 //!    zero-padded), in address order from the start of realm RAM; the rest of realm RAM is
 //!    populated with `RMI_DATA_CREATE_UNKNOWN`, which is not measured;
 //! 4. `RMI_REC_CREATE` of one RUNNABLE REC entered at the start of realm RAM with `x0` =
-//!    the boot information's entry value.
+//!    the boot information's entry values in `x0` and `x1`.
 
 use cca_abi::GRANULE_SIZE;
 use cca_abi::measurement::{HashAlgorithm, Measurement};
@@ -37,10 +37,10 @@ pub const fn realm_params() -> MeasuredRealmParams {
     }
 }
 
-/// The RIM of the realm built from `image` (at most the size of realm RAM) with `x0` =
-/// `entry_x0`; `None` if the image does not fit.
+/// The RIM of the realm built from `image` (at most the size of realm RAM) whose REC starts
+/// with `x0`, `x1` = `entry`; `None` if the image does not fit.
 #[must_use]
-pub fn rim(image: &[u8], entry_x0: u64) -> Option<Measurement> {
+pub fn rim(image: &[u8], entry: [u64; 2]) -> Option<Measurement> {
     if image.len() as u64 > REALM_RAM_SIZE {
         return None;
     }
@@ -56,7 +56,7 @@ pub fn rim(image: &[u8], entry_x0: u64) -> Option<Measurement> {
         ipa += GRANULE;
     }
     let mut gprs = [0; 8];
-    gprs[0] = entry_x0;
+    gprs[..2].copy_from_slice(&entry);
     let rec = MeasuredRecParams {
         flags: RecCreateFlags::RUNNABLE.to_raw(),
         pc: REALM_RAM_IPA,
@@ -75,15 +75,16 @@ mod tests {
     /// The RIM depends on every measured input: image bytes, image length, entry register.
     #[test]
     fn rim_depends_on_image_and_entry() {
-        let a = rim(&[1, 2, 3], 0).unwrap();
-        assert_ne!(a, rim(&[1, 2, 4], 0).unwrap());
-        assert_ne!(a, rim(&[1, 2, 3], 1).unwrap());
+        let a = rim(&[1, 2, 3], [0, 0]).unwrap();
+        assert_ne!(a, rim(&[1, 2, 4], [0, 0]).unwrap());
+        assert_ne!(a, rim(&[1, 2, 3], [1, 0]).unwrap());
+        assert_ne!(a, rim(&[1, 2, 3], [0, 1]).unwrap());
         // A partial last granule is zero-padded: trailing zeros inside it do not count...
-        assert_eq!(a, rim(&[1, 2, 3, 0], 0).unwrap());
+        assert_eq!(a, rim(&[1, 2, 3, 0], [0, 0]).unwrap());
         // ...but a further granule does.
         let mut two = vec![0u8; 4097];
         two[..3].copy_from_slice(&[1, 2, 3]);
-        assert_ne!(a, rim(&two, 0).unwrap());
-        assert!(rim(&vec![0u8; (32 << 20) + 1], 0).is_none());
+        assert_ne!(a, rim(&two, [0, 0]).unwrap());
+        assert!(rim(&vec![0u8; (32 << 20) + 1], [0, 0]).is_none());
     }
 }

@@ -36,10 +36,11 @@ const _: () = {
 };
 
 impl GuestContext {
-    /// A context that enters at `pc` with `spsr` and `x0`.
-    pub const fn new(pc: u64, spsr: u64, x0: u64) -> Self {
+    /// A context that enters at `pc` with `spsr` and `x0`, `x1` = `entry`.
+    pub const fn new(pc: u64, spsr: u64, entry: [u64; 2]) -> Self {
         let mut x = [0; 31];
-        x[0] = x0;
+        x[0] = entry[0];
+        x[1] = entry[1];
         Self {
             x,
             elr: pc,

@@ -9,15 +9,12 @@
 use core::fmt;
 
 use cca_abi::measurement::{HashAlgorithm, MAX_MEASUREMENT_SIZE, Measurement};
-use cca_abi::rsi::{
-    CHALLENGE_SIZE, MAX_EXTEND_SIZE, RipasChangeDestroyed, RsiCommand, RsiHostCall, RsiRealmConfig,
-    RsiResponse, RsiStatus, VersionReply,
-};
+use cca_abi::rsi::{CHALLENGE_SIZE, MAX_EXTEND_SIZE, RsiCommand, RsiStatus, VersionReply};
 use cca_abi::smccc::{Conduit, unpack_bytes};
 use cca_abi::{AbiVersion, GRANULE_SIZE};
 
 use crate::addr::{Ipa, MeasurementIndex, RemIndex};
-pub use cca_abi::rsi::Ripas;
+pub use cca_abi::rsi::{Ripas, RipasChangeDestroyed, RsiHostCall, RsiRealmConfig, RsiResponse};
 
 /// Why an RSI call failed.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]

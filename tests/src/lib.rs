@@ -28,8 +28,9 @@ pub fn expected(name: &str) -> String {
 }
 
 /// Compares `output` with `expected` line by line. In the expectation, `{hex32}` stands for
-/// 32 bytes of lower-case hex (a SHA-256 digest) and `{number}` for a decimal number; every
-/// other character must match exactly. Returns the values the placeholders matched, in
+/// 32 bytes of lower-case hex (a SHA-256 digest), `{hex}` for a `0x`-prefixed hex number
+/// (an address) and `{number}` for a decimal number; every other character must match
+/// exactly. Returns the values the placeholders matched, in
 /// order, or a description of the first difference.
 pub fn match_output(expected: &str, output: &str) -> Result<Vec<String>, String> {
     let out: Vec<&str> = output.lines().collect();
@@ -67,6 +68,17 @@ fn match_line(pattern: &str, line: &str, captures: &mut Vec<String>) -> Result<(
             rest = &rest[64..];
             captures.push(hex);
             pat = p;
+        } else if let Some(p) = pat.strip_prefix("{hex}") {
+            let digits = rest
+                .strip_prefix("0x")
+                .ok_or_else(|| format!("expected 0x at `{rest}`"))?;
+            let n: String = digits.chars().take_while(char::is_ascii_hexdigit).collect();
+            if n.is_empty() {
+                return Err(format!("expected hex digits at `{rest}`"));
+            }
+            rest = &digits[n.len()..];
+            captures.push(format!("0x{n}"));
+            pat = p;
         } else if let Some(p) = pat.strip_prefix("{number}") {
             let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
             if n.is_empty() {
@@ -96,6 +108,11 @@ mod tests {
 
     #[test]
     fn placeholders_capture_and_literals_must_match() {
+        assert_eq!(
+            match_output("at {hex}.", "at 0x8000abc.").unwrap(),
+            vec!["0x8000abc"]
+        );
+        assert!(match_output("at {hex}.", "at 8000abc.").is_err());
         let exp = "a {number} bytes\nRIM {hex32}\n";
         let h = "ab".repeat(32);
         let caps = match_output(exp, &format!("a 12 bytes\nRIM {h}\n")).unwrap();

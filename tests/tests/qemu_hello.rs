@@ -21,7 +21,7 @@ fn run_hello(entry_x0: u64, console: &str) {
         harness,
         image: image_path,
         image_size: image.bytes.len() as u64,
-        entry_x0,
+        entry: [entry_x0, 0],
         timeout: Duration::from_secs(120),
     }
     .run()
@@ -33,7 +33,7 @@ fn run_hello(entry_x0: u64, console: &str) {
         panic!("{test}: expected three captures, got {captures:?}");
     };
     assert_eq!(size.parse::<usize>().unwrap(), image.bytes.len());
-    let offline = el2_harness::measure::rim(&image.bytes, entry_x0)
+    let offline = el2_harness::measure::rim(&image.bytes, [entry_x0, 0])
         .expect("image fits")
         .to_string();
     assert_eq!(harness_rim, &offline, "{test}: harness RIM vs offline RIM");

@@ -22,7 +22,7 @@ pub const HARNESS_BOOT_INFO_PA: u64 = 0x4100_0000;
 /// Magic of the boot information block ("REALMIMG", little-endian).
 pub const HARNESS_BOOT_MAGIC: u64 = u64::from_le_bytes(*b"REALMIMG");
 /// Realm payloads in `examples/`, by package name.
-pub const EXAMPLES: &[&str] = &["hello"];
+pub const EXAMPLES: &[&str] = &["hello", "selftest"];
 
 /// Why a build or a run failed.
 #[derive(Debug)]
@@ -209,8 +209,8 @@ pub struct Qemu {
     pub image: PathBuf,
     /// Size of the image in bytes.
     pub image_size: u64,
-    /// The realm's `x0` at entry (bit 0: PL011 console).
-    pub entry_x0: u64,
+    /// The realm's `x0` and `x1` at entry (`x0` bit 0: PL011 console).
+    pub entry: [u64; 2],
     /// How long QEMU may run.
     pub timeout: Duration,
 }
@@ -255,11 +255,13 @@ impl Qemu {
             "loader,file={},addr={HARNESS_IMAGE_PA:#x},force-raw=on",
             self.image.display()
         ));
-        for (offset, value) in [
-            (0, HARNESS_BOOT_MAGIC),
-            (8, self.image_size),
-            (16, self.entry_x0),
-        ] {
+        let words = [
+            HARNESS_BOOT_MAGIC,
+            self.image_size,
+            self.entry[0],
+            self.entry[1],
+        ];
+        for (offset, value) in (0..).step_by(8).zip(words) {
             cmd.arg("-device").arg(format!(
                 "loader,addr={:#x},data={value:#x},data-len=8",
                 HARNESS_BOOT_INFO_PA + offset
@@ -308,15 +310,16 @@ impl Qemu {
     }
 }
 
-/// Builds the harness and the payload `name`, then runs it on QEMU.
-pub fn run_example(name: &str, entry_x0: u64) -> Result<String, Error> {
+/// Builds the harness and the payload `name`, then runs it on QEMU with `entry` in the
+/// REC's `x0` and `x1`.
+pub fn run_example(name: &str, entry: [u64; 2]) -> Result<String, Error> {
     let harness = build_harness()?;
     let (image, flat) = build_payload(name)?;
     Qemu {
         harness,
         image,
         image_size: flat.bytes.len() as u64,
-        entry_x0,
+        entry,
         timeout: Duration::from_secs(60),
     }
     .run()

@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! cargo xtask demo              build and run the `hello` realm on QEMU (EL2 harness + model)
-//! cargo xtask run NAME [--pl011]  run the example NAME; --pl011 selects the PL011 console
+//! cargo xtask run NAME [--pl011] [--x1 N]
+//!                               run the example NAME; --pl011 selects the PL011 console,
+//!                               --x1 sets the REC's x1 at entry (selftest: how it ends)
 //! cargo xtask image NAME        build NAME and write its flat image; print path and size
 //! ```
 
@@ -11,7 +13,7 @@ use std::process::ExitCode;
 use xtask::{EXAMPLES, build_payload, run_example};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo xtask demo | run NAME [--pl011] | image NAME");
+    eprintln!("usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME");
     eprintln!("examples: {}", EXAMPLES.join(", "));
     ExitCode::from(2)
 }
@@ -20,13 +22,19 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
-        ["demo"] => run_example("hello", 0).map(|out| print!("{out}")),
+        ["demo"] => run_example("hello", [0, 0]).map(|out| print!("{out}")),
         ["run", name, rest @ ..] if EXAMPLES.contains(name) => {
-            let pl011 = rest == ["--pl011"];
-            if !rest.is_empty() && !pl011 {
-                return usage();
+            let mut entry = [0u64; 2];
+            let mut rest = rest.iter();
+            while let Some(arg) = rest.next() {
+                match (*arg, rest.next().map(|v| v.parse::<u64>())) {
+                    ("--pl011", None) => entry[0] |= 1,
+                    ("--pl011", Some(_)) => return usage(),
+                    ("--x1", Some(Ok(v))) => entry[1] = v,
+                    _ => return usage(),
+                }
             }
-            run_example(name, u64::from(pl011)).map(|out| print!("{out}"))
+            run_example(name, entry).map(|out| print!("{out}"))
         }
         ["image", name] if EXAMPLES.contains(name) => build_payload(name).map(|(path, image)| {
             println!(

@@ -97,7 +97,10 @@ impl Write for HostCallConsole {
 }
 
 /// The console in use.
-#[allow(clippy::large_enum_variant, reason = "one static instance; no heap in the console")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one static instance; no heap in the console"
+)]
 pub enum Console {
     /// Output through host calls.
     HostCall(HostCallConsole),

@@ -1,0 +1,57 @@
+//! The `selftest` realm payload on QEMU under the EL2 harness: heap, RIPAS changes through
+//! the host, the token protocol's error path, and each way a payload can end (return,
+//! undefined instruction, panic, HVC), checked against `expected/selftest-*.txt`.
+//!
+//! The exception lines check the runtime's vectors (vector name, EC, ESR) and the HVC case
+//! checks the harness's injection of an Undefined Instruction exception, as TF-RMM does.
+
+use std::time::Duration;
+
+use system_tests::{expected, match_output, qemu_or_skip};
+use xtask::{Qemu, build_harness, build_payload};
+
+fn run_selftest(ending: u64, expectation: &str) {
+    let test = format!("selftest ending {ending}");
+    if !qemu_or_skip(&test) {
+        return;
+    }
+    let harness = build_harness().expect("build el2-harness");
+    let (image_path, image) = build_payload("selftest").expect("build selftest");
+    let output = Qemu {
+        harness,
+        image: image_path,
+        image_size: image.bytes.len() as u64,
+        entry: [0, ending],
+        timeout: Duration::from_secs(120),
+    }
+    .run()
+    .expect("run QEMU");
+    let captures = match_output(&expected(expectation), &output)
+        .unwrap_or_else(|e| panic!("{test}: {e}\n--- output ---\n{output}"));
+    let offline = el2_harness::measure::rim(&image.bytes, [0, ending]).expect("image fits");
+    assert_eq!(
+        captures[1],
+        offline.to_string(),
+        "{test}: harness RIM vs offline RIM"
+    );
+}
+
+#[test]
+fn selftest_returns() {
+    run_selftest(0, "selftest-return.txt");
+}
+
+#[test]
+fn selftest_undefined_instruction_is_reported() {
+    run_selftest(1, "selftest-undefined.txt");
+}
+
+#[test]
+fn selftest_panic_is_reported() {
+    run_selftest(2, "selftest-panic.txt");
+}
+
+#[test]
+fn selftest_hvc_becomes_undefined_instruction() {
+    run_selftest(3, "selftest-hvc.txt");
+}
