@@ -125,7 +125,10 @@ pub const fn rec_mpidr(index: usize) -> u64 {
 }
 
 /// Why the REC stopped and what the host has to do (`RmiRecExit` reasons).
-#[allow(clippy::large_enum_variant, reason = "moved once per REC exit; boxing would allocate on every host call")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "moved once per REC exit; boxing would allocate on every host call"
+)]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum RecExit {
     /// `RMI_EXIT_HOST_CALL`: the realm called `RSI_HOST_CALL`.
@@ -163,7 +166,10 @@ pub enum RecExit {
 }
 
 /// What [`RealmModel::handle_smc`] did.
-#[allow(clippy::large_enum_variant, reason = "moved once per REC exit; boxing would allocate on every host call")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "moved once per REC exit; boxing would allocate on every host call"
+)]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum Step {
     /// The call completed; the result is in the registers and the realm resumes.
@@ -173,7 +179,10 @@ pub enum Step {
 }
 
 /// The host's answer when it enters the REC again after an exit.
-#[allow(clippy::large_enum_variant, reason = "moved once per REC exit; boxing would allocate on every host call")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "moved once per REC exit; boxing would allocate on every host call"
+)]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum HostResponse {
     /// After [`RecExit::HostCall`]: the registers to copy back into the `RsiHostCall`.

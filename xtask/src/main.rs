@@ -6,6 +6,8 @@
 //!                               run the example NAME; --pl011 selects the PL011 console,
 //!                               --x1 sets the REC's x1 at entry (selftest: how it ends)
 //! cargo xtask image NAME        build NAME and write its flat image; print path and size
+//! cargo xtask size              benchmark: flat image sizes of the examples against the
+//!                               `minimal` payload (the runtime alone) as the baseline
 //! ```
 
 use std::process::ExitCode;
@@ -13,9 +15,22 @@ use std::process::ExitCode;
 use xtask::{EXAMPLES, build_payload, run_example};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME");
+    eprintln!("usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | size");
     eprintln!("examples: {}", EXAMPLES.join(", "));
     ExitCode::from(2)
+}
+
+/// The image-size benchmark: every example's release flat image next to `minimal`.
+fn size() -> Result<(), xtask::Error> {
+    let baseline = build_payload("minimal")?.1.bytes.len();
+    println!("{:<10} {:>9} {:>10}", "payload", "bytes", "vs minimal");
+    for name in EXAMPLES {
+        let bytes = build_payload(name)?.1.bytes.len();
+        #[allow(clippy::cast_precision_loss, reason = "image sizes are far below 2^52")]
+        let ratio = bytes as f64 / baseline as f64;
+        println!("{name:<10} {bytes:>9} {ratio:>9.2}x");
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -44,6 +59,7 @@ fn main() -> ExitCode {
                 image.load_address
             );
         }),
+        ["size"] => size(),
         _ => return usage(),
     };
     match result {
