@@ -27,6 +27,8 @@ extern crate alloc;
 pub mod memory;
 mod psci;
 pub mod ripas;
+#[cfg(feature = "std")]
+pub mod rmi;
 mod rsi;
 #[cfg(feature = "std")]
 #[allow(

@@ -60,3 +60,34 @@ impl RealmMemory for SimMemory {
         Ok(())
     }
 }
+
+/// Process memory seen as realm memory, IPA = address.
+///
+/// The model only reaches it after its own checks (alignment, protected range, RIPAS RAM),
+/// and realm-sdk only passes addresses of live buffers it borrows exclusively for the call,
+/// or, through its `unsafe` raw functions, addresses whose validity the caller promised:
+/// the same contract under which a real RMM writes realm memory.
+#[cfg(feature = "std")]
+pub(crate) struct HostMemory;
+
+#[cfg(feature = "std")]
+#[allow(
+    unsafe_code,
+    reason = "in-process realm memory is the host process's memory"
+)]
+impl RealmMemory for HostMemory {
+    fn read(&mut self, ipa: u64, buf: &mut [u8]) -> Result<(), Unmapped> {
+        let src = core::ptr::with_exposed_provenance::<u8>(ipa as usize);
+        // SAFETY: `ipa` was exposed by realm-sdk from a live buffer of at least `buf.len()`
+        // bytes that the realm code lends to this call (see the type's documentation).
+        unsafe { core::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
+        Ok(())
+    }
+
+    fn write(&mut self, ipa: u64, data: &[u8]) -> Result<(), Unmapped> {
+        let dst = core::ptr::with_exposed_provenance_mut::<u8>(ipa as usize);
+        // SAFETY: as for `read`; the buffer is borrowed mutably by the caller for the call.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
+        Ok(())
+    }
+}

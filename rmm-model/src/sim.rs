@@ -12,34 +12,9 @@ use cca_abi::hostcall::{CONSOLE_WRITE, CONSOLE_WRITE_MAX};
 use cca_abi::rsi::{HOST_CALL_GPRS, Ripas};
 use cca_abi::smccc::{Conduit, Regs, unpack_bytes};
 
-use crate::memory::{RealmMemory, Unmapped};
+use crate::memory::HostMemory;
 use crate::token::{NoAttestation, TokenIssuer};
 use crate::{HostResponse, RealmConfig, RealmModel, RecExit, Step};
-
-/// Process memory seen as realm memory, IPA = address.
-///
-/// The model only reaches it after its own checks (alignment, protected range, RIPAS RAM),
-/// and realm-sdk only passes addresses of live buffers it borrows exclusively for the call,
-/// or, through its `unsafe` raw functions, addresses whose validity the caller promised:
-/// the same contract under which a real RMM writes realm memory.
-struct HostMemory;
-
-impl RealmMemory for HostMemory {
-    fn read(&mut self, ipa: u64, buf: &mut [u8]) -> Result<(), Unmapped> {
-        let src = core::ptr::with_exposed_provenance::<u8>(ipa as usize);
-        // SAFETY: `ipa` was exposed by realm-sdk from a live buffer of at least `buf.len()`
-        // bytes that the realm code lends to this call (see the type's documentation).
-        unsafe { core::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
-        Ok(())
-    }
-
-    fn write(&mut self, ipa: u64, data: &[u8]) -> Result<(), Unmapped> {
-        let dst = core::ptr::with_exposed_provenance_mut::<u8>(ipa as usize);
-        // SAFETY: as for `read`; the buffer is borrowed mutably by the caller for the call.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
-        Ok(())
-    }
-}
 
 /// How the simulated host answers RIPAS change requests.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
