@@ -63,7 +63,7 @@ impl core::error::Error for TokenError {}
 /// `buffer` may be anywhere in protected realm memory and of any alignment: it is handed to
 /// the RMM granule by granule. No heap is used.
 pub fn attestation_token<'b>(
-    conduit: &mut impl Conduit,
+    conduit: &mut (impl Conduit + ?Sized),
     challenge: &[u8],
     buffer: &'b mut [u8],
 ) -> Result<&'b [u8], TokenError> {

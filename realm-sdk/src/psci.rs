@@ -21,7 +21,7 @@ pub enum AffinityState {
     OnPending,
 }
 
-fn call(conduit: &mut impl Conduit, fid: u32, args: &[u64]) -> i64 {
+fn call(conduit: &mut (impl Conduit + ?Sized), fid: u32, args: &[u64]) -> i64 {
     // PSCI returns a signed 32-bit value; SMC64 calls sign-extend it to 64 bits.
     #[allow(clippy::cast_possible_truncation, reason = "PSCI results are 32-bit")]
     let ret = conduit.call(regs(fid, args))[0] as i32;
@@ -33,7 +33,7 @@ fn status(ret: i64) -> Result<(), PsciError> {
 }
 
 /// `PSCI_VERSION`.
-pub fn version(conduit: &mut impl Conduit) -> Result<Version, PsciError> {
+pub fn version(conduit: &mut (impl Conduit + ?Sized)) -> Result<Version, PsciError> {
     let ret = call(conduit, PSCI_VERSION, &[]);
     if ret < 0 {
         return Err(ret.into());
@@ -50,7 +50,7 @@ pub fn version(conduit: &mut impl Conduit) -> Result<Version, PsciError> {
 }
 
 /// `PSCI_FEATURES`: whether `fid` is implemented, and its feature flags if so.
-pub fn features(conduit: &mut impl Conduit, fid: u32) -> Result<u32, PsciError> {
+pub fn features(conduit: &mut (impl Conduit + ?Sized), fid: u32) -> Result<u32, PsciError> {
     let ret = call(conduit, PSCI_FEATURES, &[u64::from(fid)]);
     #[allow(
         clippy::cast_possible_truncation,
@@ -67,7 +67,7 @@ pub fn features(conduit: &mut impl Conduit, fid: u32) -> Result<u32, PsciError> 
 /// `CPU_ON` (SMC64): starts the REC whose MPIDR is `target` at `entry` (a protected IPA)
 /// with `context_id` in `x0`.
 pub fn cpu_on(
-    conduit: &mut impl Conduit,
+    conduit: &mut (impl Conduit + ?Sized),
     target: u64,
     entry: u64,
     context_id: u64,
@@ -76,13 +76,16 @@ pub fn cpu_on(
 }
 
 /// `CPU_OFF`: stops the calling REC. Returns only if the call failed.
-pub fn cpu_off(conduit: &mut impl Conduit) -> Result<(), PsciError> {
+pub fn cpu_off(conduit: &mut (impl Conduit + ?Sized)) -> Result<(), PsciError> {
     status(call(conduit, PSCI_CPU_OFF, &[]))
 }
 
 /// `AFFINITY_INFO` (SMC64) for the REC whose MPIDR is `target` (level 0 only, as the RMM
 /// requires).
-pub fn affinity_info(conduit: &mut impl Conduit, target: u64) -> Result<AffinityState, PsciError> {
+pub fn affinity_info(
+    conduit: &mut (impl Conduit + ?Sized),
+    target: u64,
+) -> Result<AffinityState, PsciError> {
     match call(conduit, PSCI_AFFINITY_INFO_64, &[target, 0]) {
         0 => Ok(AffinityState::On),
         1 => Ok(AffinityState::Off),
@@ -92,11 +95,11 @@ pub fn affinity_info(conduit: &mut impl Conduit, target: u64) -> Result<Affinity
 }
 
 /// `SYSTEM_OFF`: powers the realm off. On an RMM it does not return; a model may return.
-pub fn system_off(conduit: &mut impl Conduit) -> Result<(), PsciError> {
+pub fn system_off(conduit: &mut (impl Conduit + ?Sized)) -> Result<(), PsciError> {
     status(call(conduit, PSCI_SYSTEM_OFF, &[]))
 }
 
 /// `SYSTEM_RESET`: asks the host to reset the realm. On an RMM it does not return.
-pub fn system_reset(conduit: &mut impl Conduit) -> Result<(), PsciError> {
+pub fn system_reset(conduit: &mut (impl Conduit + ?Sized)) -> Result<(), PsciError> {
     status(call(conduit, PSCI_SYSTEM_RESET, &[]))
 }

@@ -167,7 +167,7 @@ pub const SUPPORTED_VERSIONS: [AbiVersion; 2] = [AbiVersion::V1_1, AbiVersion::V
 /// `RSI_VERSION`: asks for `requested` and returns the raw reply (status, lower, higher).
 ///
 /// Use [`negotiate_version`] to pick a revision; this is the single call.
-pub fn version(conduit: &mut impl Conduit, requested: AbiVersion) -> VersionReply {
+pub fn version(conduit: &mut (impl Conduit + ?Sized), requested: AbiVersion) -> VersionReply {
     let r = conduit.call(
         RsiCommand::Version {
             requested: requested.encode(),
@@ -183,7 +183,7 @@ pub fn version(conduit: &mut impl Conduit, requested: AbiVersion) -> VersionRepl
 /// `RSI_ERROR_INPUT` with the revisions it does implement in `x1`/`x2`. A 1.0 RMM
 /// (TF-RMM v0.8.0) refuses 1.1 and accepts 1.0; a 1.1 RMM accepts 1.1 at once. An RMM whose
 /// revisions share nothing with ours gives [`RsiError::UnsupportedVersion`].
-pub fn negotiate_version(conduit: &mut impl Conduit) -> Result<AbiVersion, RsiError> {
+pub fn negotiate_version(conduit: &mut (impl Conduit + ?Sized)) -> Result<AbiVersion, RsiError> {
     let mut last = None;
     for wanted in SUPPORTED_VERSIONS {
         let reply = version(conduit, wanted);
@@ -205,7 +205,7 @@ pub fn negotiate_version(conduit: &mut impl Conduit) -> Result<AbiVersion, RsiEr
 }
 
 /// `RSI_FEATURES`: reads feature register `index` (`RsiFeatureRegister0` for index 0).
-pub fn features(conduit: &mut impl Conduit, index: u64) -> Result<u64, RsiError> {
+pub fn features(conduit: &mut (impl Conduit + ?Sized), index: u64) -> Result<u64, RsiError> {
     let r = conduit.call(RsiCommand::Features { index }.to_regs());
     check(r[0])?;
     Ok(r[1])
@@ -213,7 +213,7 @@ pub fn features(conduit: &mut impl Conduit, index: u64) -> Result<u64, RsiError>
 
 /// `RSI_MEASUREMENT_READ`: the raw 64-byte measurement slot of `index` (`x1..x8`).
 pub fn measurement_read_slot(
-    conduit: &mut impl Conduit,
+    conduit: &mut (impl Conduit + ?Sized),
     index: MeasurementIndex,
 ) -> Result<[u8; MAX_MEASUREMENT_SIZE], RsiError> {
     raw::measurement_read(conduit, u64::from(index.get()))
@@ -221,7 +221,7 @@ pub fn measurement_read_slot(
 
 /// `RSI_MEASUREMENT_READ`: the measurement `index` as a digest of `algorithm`.
 pub fn measurement_read(
-    conduit: &mut impl Conduit,
+    conduit: &mut (impl Conduit + ?Sized),
     index: MeasurementIndex,
     algorithm: HashAlgorithm,
 ) -> Result<Measurement, RsiError> {
@@ -236,7 +236,7 @@ pub fn measurement_read(
 /// The RMM computes `REM = H(REM ‖ data)`. Longer data must be hashed first; see
 /// [`crate::Realm::measurement_extend`].
 pub fn measurement_extend(
-    conduit: &mut impl Conduit,
+    conduit: &mut (impl Conduit + ?Sized),
     index: RemIndex,
     data: &[u8],
 ) -> Result<(), RsiError> {
@@ -253,7 +253,7 @@ pub fn measurement_extend(
 ///
 /// A challenge shorter than 64 bytes is zero-padded, as Linux's CCA guest driver does.
 pub fn attestation_token_init(
-    conduit: &mut impl Conduit,
+    conduit: &mut (impl Conduit + ?Sized),
     challenge: &[u8],
 ) -> Result<u64, RsiError> {
     if challenge.len() > CHALLENGE_SIZE {
@@ -287,7 +287,7 @@ pub enum TokenProgress {
 /// The RMM writes at most `chunk.len()` bytes at the start of `chunk`. `chunk` may start
 /// anywhere in the granule: its granule is passed as `x1` and its offset as `x2`.
 pub fn attestation_token_continue(
-    conduit: &mut impl Conduit,
+    conduit: &mut (impl Conduit + ?Sized),
     chunk: &mut [u8],
 ) -> Result<TokenProgress, RsiError> {
     let ipa = Ipa::of_mut(chunk).0;
@@ -305,7 +305,7 @@ pub fn attestation_token_continue(
 
 /// `RSI_REALM_CONFIG`: has the RMM write the realm configuration into `config`.
 pub fn realm_config(
-    conduit: &mut impl Conduit,
+    conduit: &mut (impl Conduit + ?Sized),
     config: &mut RsiRealmConfig,
 ) -> Result<(), RsiError> {
     // SAFETY: `config` is an exclusively borrowed, granule-aligned granule at this IPA.
@@ -337,7 +337,7 @@ pub struct RipasChange {
 /// [`BadArgument::Range`] for an unaligned or empty range, [`BadArgument::Ripas`] for a
 /// RIPAS other than `EMPTY` or `RAM`, the RMM's status otherwise.
 pub fn ipa_state_set(
-    conduit: &mut impl Conduit,
+    conduit: &mut (impl Conduit + ?Sized),
     base: Ipa,
     top: Ipa,
     ripas: Ripas,
@@ -355,7 +355,7 @@ pub fn ipa_state_set(
 /// `RSI_IPA_STATE_GET`: the RIPAS at `base` and where the run of that RIPAS ends (capped at
 /// `end`).
 pub fn ipa_state_get(
-    conduit: &mut impl Conduit,
+    conduit: &mut (impl Conduit + ?Sized),
     base: Ipa,
     end: Ipa,
 ) -> Result<(Ripas, Ipa), RsiError> {
@@ -375,7 +375,10 @@ pub fn ipa_state_get(
 }
 
 /// `RSI_HOST_CALL`: exits to the host with `call`; on return `call.gprs` hold the host's reply.
-pub fn host_call(conduit: &mut impl Conduit, call: &mut RsiHostCall) -> Result<(), RsiError> {
+pub fn host_call(
+    conduit: &mut (impl Conduit + ?Sized),
+    call: &mut RsiHostCall,
+) -> Result<(), RsiError> {
     // SAFETY: `call` is an exclusively borrowed, 256-byte aligned `RsiHostCall` at this IPA.
     #[allow(unsafe_code, reason = "the RMM reads and writes the structure")]
     unsafe {
@@ -391,7 +394,7 @@ pub mod raw {
 
     /// `RSI_MEASUREMENT_READ` with a raw index (0 to 4 are valid).
     pub fn measurement_read(
-        conduit: &mut impl Conduit,
+        conduit: &mut (impl Conduit + ?Sized),
         index: u64,
     ) -> Result<[u8; MAX_MEASUREMENT_SIZE], RsiError> {
         let r = conduit.call(RsiCommand::MeasurementRead { index }.to_regs());
@@ -403,7 +406,7 @@ pub mod raw {
 
     /// `RSI_MEASUREMENT_EXTEND` with a raw index and size.
     pub fn measurement_extend(
-        conduit: &mut impl Conduit,
+        conduit: &mut (impl Conduit + ?Sized),
         index: u64,
         size: u64,
         value: &[u8; MAX_EXTEND_SIZE],
@@ -426,7 +429,7 @@ pub mod raw {
     /// The RMM may write `size` bytes at `granule + offset`; that memory must be protected
     /// realm memory the caller owns and no Rust reference may be live on it.
     pub unsafe fn attestation_token_continue(
-        conduit: &mut impl Conduit,
+        conduit: &mut (impl Conduit + ?Sized),
         granule: Ipa,
         offset: u64,
         size: u64,
@@ -464,13 +467,16 @@ pub mod raw {
     ///
     /// The RMM writes the 4 KiB granule at `ipa`; it must be protected realm memory the
     /// caller owns with no live Rust reference on it.
-    pub unsafe fn realm_config(conduit: &mut impl Conduit, ipa: Ipa) -> Result<(), RsiError> {
+    pub unsafe fn realm_config(
+        conduit: &mut (impl Conduit + ?Sized),
+        ipa: Ipa,
+    ) -> Result<(), RsiError> {
         check(conduit.call(RsiCommand::RealmConfig { ipa: ipa.0 }.to_regs())[0])
     }
 
     /// `RSI_IPA_STATE_SET` with raw RIPAS and flags.
     pub fn ipa_state_set(
-        conduit: &mut impl Conduit,
+        conduit: &mut (impl Conduit + ?Sized),
         base: Ipa,
         top: Ipa,
         ripas: u64,
@@ -498,7 +504,7 @@ pub mod raw {
 
     /// `RSI_IPA_STATE_GET` with raw bounds.
     pub fn ipa_state_get(
-        conduit: &mut impl Conduit,
+        conduit: &mut (impl Conduit + ?Sized),
         base: Ipa,
         end: Ipa,
     ) -> Result<(Ripas, Ipa), RsiError> {
@@ -511,7 +517,10 @@ pub mod raw {
     ///
     /// The RMM reads and writes the 256 bytes at `ipa`, which must hold an `RsiHostCall` the
     /// caller owns with no live Rust reference on it.
-    pub unsafe fn host_call(conduit: &mut impl Conduit, ipa: Ipa) -> Result<(), RsiError> {
+    pub unsafe fn host_call(
+        conduit: &mut (impl Conduit + ?Sized),
+        ipa: Ipa,
+    ) -> Result<(), RsiError> {
         check(conduit.call(RsiCommand::HostCall { ipa: ipa.0 }.to_regs())[0])
     }
 }

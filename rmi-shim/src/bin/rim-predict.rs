@@ -1,0 +1,261 @@
+//! `rim-predict`: print the RIM a realm built from a flat image will have under an RMI 1.0
+//! RMM (TF-RMM v0.8.0), without running it.
+//!
+//! See `--help` for how the image is assumed to be loaded; the arithmetic is
+//! `rmi_shim::rim::FlatImage`.
+#![forbid(unsafe_code)]
+
+use std::num::NonZeroUsize;
+use std::process::ExitCode;
+
+use cca_abi::measurement::HashAlgorithm;
+use cca_abi::rmi::{Ipa, RecCreateFlags, RmiDataMeasureContent, RttLevel};
+use rmi_shim::rim::{FlatImage, MeasuredRealmParams, MeasuredRecParams};
+use serde_json::json;
+
+const HELP: &str = "\
+rim-predict: predict the Realm Initial Measurement (RIM) of a realm built from a flat image,
+as an RMI 1.0 RMM (DEN0137 1.0-rel0, TF-RMM v0.8.0) computes it.
+
+USAGE:
+    rim-predict [OPTIONS] IMAGE
+
+HOW THE REALM IS ASSUMED TO BE BUILT (the RIM depends on every step and its order):
+    1. RMI_REALM_CREATE with the parameters below. Only flags, s2sz, sve_vl, num_bps,
+       num_wps, pmu_num_ctrs and hash_algo are measured.
+    2. One RMI_RTT_INIT_RIPAS over the image, widened to whole RTT entries of
+       --ripas-level: [align_down(ipa-base), align_up(ipa-base + size)). One descriptor is
+       measured per RTT entry, so the level must be the level of the RTT entries the host
+       really has there (3 = 4 KiB entries of level-3 tables, 2 = 2 MiB blocks, ...).
+    3. One RMI_DATA_CREATE per 4 KiB of the image, in address order from --ipa-base; the
+       last granule is zero-padded. Content measured unless --unmeasured(-at).
+    4. One RMI_REC_CREATE, RUNNABLE (unless --not-runnable) with pc and x0..x7 below. MPIDR
+       and the auxiliary granules are not measured.
+    A host that creates other granules, uses other ranges or another order gets another RIM.
+    RMI 2.0 RMMs (TF-RMM v0.9.0 and later) do not measure step 2: not modelled here.
+
+OPTIONS:
+    --hash sha256|sha512     realm hash algorithm (RmiRealmParams.hash_algo)  [sha256]
+    --s2sz BITS              IPA width (32..52)                                [40]
+    --realm-flags N          RmiRealmParams.flags: bit 0 LPA2, 1 SVE, 2 PMU     [0]
+    --sve-vl N               SVE vector length as VQ - 1                        [0]
+    --num-bps N              breakpoints minus one                              [1]
+    --num-wps N              watchpoints minus one                              [1]
+    --pmu-num-ctrs N         PMU counters                                       [0]
+    --ipa-base ADDR          IPA of the first image byte (4 KiB aligned)        [0]
+    --ripas-level L          level of the RTT entries covering the image        [3]
+    --unmeasured             DATA_CREATE with NO_MEASURE_CONTENT for every granule
+    --unmeasured-at IPA      ... for the granule at IPA only (repeatable)
+    --pc ADDR                REC entry point                            [ipa-base]
+    --gpr I=VALUE            initial x<I>, I in 0..7 (repeatable)               [0]
+    --not-runnable           create the REC without RUNNABLE (it is then not measured)
+    --rpv HEX                accepted and ignored: the RPV is NOT part of the RIM
+    --json                   print a JSON object instead of the hex RIM
+    -h, --help               this text
+
+Numbers are decimal or 0x-prefixed hex.";
+
+/// Parsed command line.
+struct Options {
+    image: String,
+    params: MeasuredRealmParams,
+    load: Ipa,
+    ripas_level: RttLevel,
+    flags: RmiDataMeasureContent,
+    unmeasured: Vec<Ipa>,
+    rec: MeasuredRecParams,
+    rpv_given: bool,
+    json: bool,
+}
+
+fn number(flag: &str, s: &str) -> Result<u64, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
+        None => s.replace('_', "").parse(),
+    };
+    parsed.map_err(|e| format!("{flag}: `{s}` is not a number ({e})"))
+}
+
+fn number_u32(flag: &str, s: &str) -> Result<u32, String> {
+    u32::try_from(number(flag, s)?).map_err(|_| format!("{flag}: `{s}` does not fit in 32 bits"))
+}
+
+fn parse(args: &[String]) -> Result<Option<Options>, String> {
+    let mut params = MeasuredRealmParams {
+        flags0: 0,
+        s2sz: 40,
+        sve_vl: 0,
+        num_bps: 1,
+        num_wps: 1,
+        pmu_num_ctrs: 0,
+        hash_algo: HashAlgorithm::Sha256,
+    };
+    let (mut image, mut load, mut pc) = (None, 0, None);
+    let mut ripas_level = RttLevel::PAGE;
+    let mut flags = RmiDataMeasureContent::MeasureContent;
+    let mut unmeasured = Vec::new();
+    let mut gprs = [0u64; 8];
+    let (mut runnable, mut rpv_given, mut json) = (true, false, false);
+
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--hash" => {
+                params.hash_algo = match value()?.as_str() {
+                    "sha256" | "sha-256" => HashAlgorithm::Sha256,
+                    "sha512" | "sha-512" => HashAlgorithm::Sha512,
+                    other => return Err(format!("--hash: `{other}` is not sha256 or sha512")),
+                }
+            }
+            "--s2sz" => params.s2sz = number_u32(arg, value()?)?,
+            "--realm-flags" => params.flags0 = number(arg, value()?)?,
+            "--sve-vl" => params.sve_vl = number_u32(arg, value()?)?,
+            "--num-bps" => params.num_bps = number_u32(arg, value()?)?,
+            "--num-wps" => params.num_wps = number_u32(arg, value()?)?,
+            "--pmu-num-ctrs" => params.pmu_num_ctrs = number_u32(arg, value()?)?,
+            "--ipa-base" => load = number(arg, value()?)?,
+            "--ripas-level" => {
+                let v = value()?;
+                ripas_level = v
+                    .parse::<i8>()
+                    .ok()
+                    .and_then(RttLevel::new)
+                    .ok_or_else(|| format!("--ripas-level: `{v}` is not a level in -1..3"))?;
+            }
+            "--unmeasured" => flags = RmiDataMeasureContent::NoMeasureContent,
+            "--unmeasured-at" => {
+                let v = number(arg, value()?)?;
+                unmeasured.push(
+                    Ipa::new(v)
+                        .ok_or_else(|| format!("--unmeasured-at {v:#x} is not 4 KiB aligned"))?,
+                );
+            }
+            "--pc" => pc = Some(number(arg, value()?)?),
+            "--gpr" => {
+                let v = value()?;
+                let (i, x) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--gpr: `{v}` is not I=VALUE"))?;
+                let i: usize = i.parse().ok().filter(|i| *i < 8).ok_or_else(|| {
+                    format!("--gpr: register `{i}` is not one of 0..7 (RmiRecParams.gprs)")
+                })?;
+                gprs[i] = number(arg, x)?;
+            }
+            "--not-runnable" => runnable = false,
+            "--rpv" => {
+                value()?;
+                rpv_given = true;
+            }
+            "--json" => json = true,
+            s if s.starts_with('-') => return Err(format!("unknown option {s}")),
+            s => {
+                if image.replace(s.to_owned()).is_some() {
+                    return Err("more than one IMAGE given".into());
+                }
+            }
+        }
+    }
+    let image = image.ok_or("no IMAGE given")?;
+    let load_ipa =
+        Ipa::new(load).ok_or_else(|| format!("--ipa-base {load:#x} is not 4 KiB aligned"))?;
+    let rec_flags = if runnable {
+        RecCreateFlags::RUNNABLE
+    } else {
+        RecCreateFlags::EMPTY
+    };
+    let rec = MeasuredRecParams {
+        flags: rec_flags.to_raw(),
+        pc: pc.unwrap_or(load),
+        gprs,
+    };
+    Ok(Some(Options {
+        image,
+        params,
+        load: load_ipa,
+        ripas_level,
+        flags,
+        unmeasured,
+        rec,
+        rpv_given,
+        json,
+    }))
+}
+
+fn run(o: &Options) -> Result<(), String> {
+    let bytes = std::fs::read(&o.image).map_err(|e| format!("{}: {e}", o.image))?;
+    let recs = [o.rec];
+    let flat = FlatImage {
+        params: o.params,
+        load: o.load,
+        bytes: &bytes,
+        flags: o.flags,
+        unmeasured: &o.unmeasured,
+        ripas_level: o.ripas_level,
+        recs: &recs,
+    };
+    let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+    let rim = flat.predict_parallel(threads).map_err(|e| e.to_string())?;
+    let ripas = flat.ripas_range().map_err(|e| e.to_string())?;
+    let note = "the RPV is not part of the RIM; --rpv was ignored";
+    if o.json {
+        let hex = |v: u64| format!("{v:#x}");
+        let p = &o.params;
+        let out = json!({
+            "rim": rim.to_string(),
+            "hash_algo": p.hash_algo.token_name(),
+            "rmi_abi": "1.0",
+            "realm_params": {
+                "flags0": hex(p.flags0), "s2sz": p.s2sz, "sve_vl": p.sve_vl,
+                "num_bps": p.num_bps, "num_wps": p.num_wps, "pmu_num_ctrs": p.pmu_num_ctrs,
+                "hash_algo": p.hash_algo.encoding(),
+            },
+            "image": {
+                "path": o.image,
+                "bytes": bytes.len(),
+                "data_granules": bytes.len().div_ceil(cca_abi::GRANULE_SIZE),
+                "ipa_base": hex(o.load.addr()),
+                "content_measured": o.flags == RmiDataMeasureContent::MeasureContent,
+                "unmeasured_at": o.unmeasured.iter().map(|i| hex(i.addr())).collect::<Vec<_>>(),
+            },
+            "rtt_init_ripas": ripas.map(|r| json!({
+                "base": hex(r.base.addr()), "top": hex(r.top.addr()), "rtt_level": r.level.get(),
+                "measured_entries": (r.top.addr() - r.base.addr()) / r.level.block_size(),
+            })),
+            "rec": {
+                "flags": hex(o.rec.flags), "measured": o.rec.is_measured(),
+                "pc": hex(o.rec.pc), "gprs": o.rec.gprs.map(hex),
+            },
+            "notes": if o.rpv_given { vec![note] } else { Vec::new() },
+        });
+        println!("{out:#}");
+    } else {
+        if o.rpv_given {
+            eprintln!("note: {note}");
+        }
+        println!("{rim}");
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match parse(&args) {
+        Ok(None) => {
+            println!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Ok(Some(o)) => match run(&o) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rim-predict: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("rim-predict: {e}\n(see rim-predict --help)");
+            ExitCode::from(2)
+        }
+    }
+}

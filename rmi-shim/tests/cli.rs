@@ -1,0 +1,131 @@
+//! The `rim-predict` tool end to end: on the TF-RMM v0.8.0 `sha256` and `sha512` vectors
+//! (whose realm is a flat 24 KiB image at IPA 0 with three unmeasured granules, one level-3
+//! RIPAS range and one RUNNABLE REC) it prints exactly `rim.hex`.
+#![cfg(feature = "std")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rim-predict");
+
+fn vector_dir(variant: &str) -> Option<PathBuf> {
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/testdata/tf-rmm/tf-rmm-v0.8.0"
+    ))
+    .join(variant);
+    if dir.join("rim.hex").is_file() {
+        Some(dir)
+    } else {
+        println!("skipped: TF-RMM v0.8.0 vector {} is absent", dir.display());
+        None
+    }
+}
+
+/// Concatenates the vector's six DATA granules into a temporary image file.
+fn image_of(dir: &Path, variant: &str) -> PathBuf {
+    let mut image = Vec::new();
+    for ipa in (0..0x6000).step_by(0x1000) {
+        let page = std::fs::read(dir.join(format!("data-{ipa:#06x}.bin"))).expect("data file");
+        image.extend_from_slice(&page);
+    }
+    let path =
+        std::env::temp_dir().join(format!("rim-predict-{}-{variant}.bin", std::process::id()));
+    std::fs::write(&path, image).expect("write temporary image");
+    path
+}
+
+/// The vectors' build (realm.json `realm_params`, `data_create`, `rec_params`).
+const VECTOR_ARGS: [&str; 24] = [
+    "--s2sz",
+    "39",
+    "--num-bps",
+    "5",
+    "--num-wps",
+    "3",
+    "--ripas-level",
+    "3",
+    "--unmeasured-at",
+    "0x1000",
+    "--unmeasured-at",
+    "0x2000",
+    "--unmeasured-at",
+    "0x3000",
+    "--gpr",
+    "2=0x123456789abcdef",
+    "--gpr",
+    "3=0xfedcba9876543210",
+    "--gpr",
+    "5=0xffffffffffffffff",
+    "--gpr",
+    "6=1",
+    "--gpr",
+    "7=0x8000000000000000",
+];
+
+#[test]
+fn reproduces_tf_rmm_rim() {
+    for variant in ["sha256", "sha512"] {
+        let Some(dir) = vector_dir(variant) else {
+            continue;
+        };
+        let image = image_of(&dir, variant);
+        let out = Command::new(BIN)
+            .args(["--hash", variant])
+            .args(VECTOR_ARGS)
+            .args(["--rpv", "f0f1"])
+            .arg(&image)
+            .output()
+            .expect("run rim-predict");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected = std::fs::read_to_string(dir.join("rim.hex")).expect("rim.hex");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            expected.trim(),
+            "{variant}"
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("RPV is not part of the RIM"));
+
+        let json = Command::new(BIN)
+            .args(["--hash", variant, "--json"])
+            .args(VECTOR_ARGS)
+            .arg(&image)
+            .output()
+            .expect("run rim-predict --json");
+        assert!(json.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON output");
+        assert_eq!(v["rim"].as_str(), Some(expected.trim()));
+        assert_eq!(v["rtt_init_ripas"]["measured_entries"], 6);
+        assert_eq!(v["image"]["data_granules"], 6);
+        std::fs::remove_file(image).ok();
+    }
+}
+
+#[test]
+fn refuses_bad_arguments() {
+    for args in [
+        &["--ipa-base", "0x1001", "x"][..],
+        &["--hash", "md5", "x"],
+        &["--gpr", "8=1", "x"],
+        &["--ripas-level", "4", "x"],
+        &[],
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .output()
+            .expect("run rim-predict");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty());
+    }
+    let out = Command::new(BIN)
+        .arg("/nonexistent/image")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let help = Command::new(BIN).arg("--help").output().expect("run");
+    assert!(String::from_utf8_lossy(&help.stdout).contains("One RMI_DATA_CREATE per 4 KiB"));
+}
