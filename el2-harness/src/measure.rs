@@ -1,69 +1,34 @@
 //! The RIM of the realm the harness builds.
 //!
 //! The harness has no RMM, so it computes the RIM the reference RMM (TF-RMM v0.8.0) would
-//! compute for a host that built the realm this way (each step's measurement as in
-//! `cca_abi::rim`, which reproduces TF-RMM's captured vectors):
-//!
-//! 1. `RMI_REALM_CREATE` with `s2sz` = 39, SHA-256, and no SVE, breakpoints, watchpoints or
-//!    PMU counters (`flags0` = 0);
-//! 2. RTTs down to level 3 over realm RAM, then `RMI_RTT_INIT_RIPAS` over all of it: one
-//!    RIPAS descriptor per 4 KiB entry, in address order;
-//! 3. `RMI_DATA_CREATE` with `MEASURE_CONTENT` for each 4 KiB of the image (the last one
-//!    zero-padded), in address order from the start of realm RAM; the rest of realm RAM is
-//!    populated with `RMI_DATA_CREATE_UNKNOWN`, which is not measured;
-//! 4. `RMI_REC_CREATE` of one RUNNABLE REC entered at the start of realm RAM with `x0` =
-//!    the boot information's entry values in `x0` and `x1`.
+//! compute for the realm rmi-shim's builder makes from the same image with its default
+//! configuration ([`rmi_shim::builder::RealmConfig::default`]: 32 MiB of RAM at IPA
+//! 0x8000_0000, 39-bit IPA space, SHA-256, one REC entered at the start of RAM). So a payload
+//! reads the same RIM under the harness as under TF-RMM launched by rmi-shim's host.
 
-use cca_abi::GRANULE_SIZE;
-use cca_abi::measurement::{HashAlgorithm, Measurement};
-use cca_abi::rim::{MeasuredRealmParams, MeasuredRecParams, Rim};
-use cca_abi::rmi::{RecCreateFlags, RmiDataMeasureContent};
+use cca_abi::measurement::Measurement;
+use rmi_shim::builder::RealmConfig;
 
-use crate::layout::{IPA_WIDTH, REALM_RAM_IPA, REALM_RAM_SIZE};
-
-const GRANULE: u64 = GRANULE_SIZE as u64;
-
-/// The realm parameters the harness's build measures.
+/// The builder configuration the harness mirrors, for `image` with `x0`, `x1` = `entry`.
 #[must_use]
-pub const fn realm_params() -> MeasuredRealmParams {
-    MeasuredRealmParams {
-        flags0: 0,
-        s2sz: IPA_WIDTH as u32,
-        sve_vl: 0,
-        num_bps: 0,
-        num_wps: 0,
-        pmu_num_ctrs: 0,
-        hash_algo: HashAlgorithm::Sha256,
+pub fn config(image: &[u8], entry: [u64; 2]) -> RealmConfig<'_> {
+    let mut entry_regs = [0; 8];
+    entry_regs[..2].copy_from_slice(&entry);
+    RealmConfig {
+        image,
+        entry_regs,
+        ..RealmConfig::default()
     }
 }
 
-/// The RIM of the realm built from `image` (at most the size of realm RAM) whose REC starts
-/// with `x0`, `x1` = `entry`; `None` if the image does not fit.
+/// The RIM of the realm built from `image` whose REC starts with `x0`, `x1` = `entry`;
+/// `None` if the image does not fit in realm RAM.
 #[must_use]
 pub fn rim(image: &[u8], entry: [u64; 2]) -> Option<Measurement> {
-    if image.len() as u64 > REALM_RAM_SIZE {
+    if image.len() as u64 > config(image, entry).ram_size {
         return None;
     }
-    let mut rim = Rim::new(&realm_params());
-    for entry in (REALM_RAM_IPA..REALM_RAM_IPA + REALM_RAM_SIZE).step_by(GRANULE_SIZE) {
-        rim.init_ripas_entry(entry, entry + GRANULE);
-    }
-    let mut ipa = REALM_RAM_IPA;
-    for chunk in image.chunks(GRANULE_SIZE) {
-        let mut content = [0u8; GRANULE_SIZE];
-        content[..chunk.len()].copy_from_slice(chunk);
-        rim.data_create(ipa, RmiDataMeasureContent::MeasureContent, &content);
-        ipa += GRANULE;
-    }
-    let mut gprs = [0; 8];
-    gprs[..2].copy_from_slice(&entry);
-    let rec = MeasuredRecParams {
-        flags: RecCreateFlags::RUNNABLE.to_raw(),
-        pc: REALM_RAM_IPA,
-        gprs,
-    };
-    rim.rec_create_measured(&rec);
-    Some(rim.measurement())
+    config(image, entry).predict_rim().ok()
 }
 
 #[cfg(test)]
@@ -72,7 +37,7 @@ mod tests {
     use super::*;
     use std::vec;
 
-    /// The RIM depends on every measured input: image bytes, image length, entry register.
+    /// The RIM depends on every measured input: image bytes, image length, entry registers.
     #[test]
     fn rim_depends_on_image_and_entry() {
         let a = rim(&[1, 2, 3], [0, 0]).unwrap();
@@ -86,5 +51,17 @@ mod tests {
         two[..3].copy_from_slice(&[1, 2, 3]);
         assert_ne!(a, rim(&two, [0, 0]).unwrap());
         assert!(rim(&vec![0u8; (32 << 20) + 1], [0, 0]).is_none());
+    }
+
+    /// The harness's stage 2 maps what the builder's default configuration describes.
+    #[test]
+    fn layout_matches_the_builder_default() {
+        use crate::layout::{IPA_WIDTH, REALM_RAM_IPA, REALM_RAM_SIZE, UART_PA};
+        let c = RealmConfig::default();
+        assert_eq!(
+            (c.ram_base, c.ram_size, c.ipa_width),
+            (REALM_RAM_IPA, REALM_RAM_SIZE, u32::from(IPA_WIDTH))
+        );
+        assert_eq!(c.uart_ipa, Some(UART_PA));
     }
 }
