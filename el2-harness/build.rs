@@ -1,4 +1,4 @@
-//! Links the harness with its own script (it is an EL2 program, not a realm payload).
+//! Links the harness with `linker/el2.ld` and its MEMORY file.
 
 use std::env;
 use std::path::PathBuf;
@@ -7,7 +7,9 @@ fn main() {
     if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
         return;
     }
-    let script = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("harness.ld");
-    println!("cargo:rerun-if-changed={}", script.display());
-    println!("cargo:rustc-link-arg-bins=-T{}", script.display());
+    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    for file in [dir.join("memory.ld"), dir.join("../linker/el2.ld")] {
+        println!("cargo:rerun-if-changed={}", file.display());
+        println!("cargo:rustc-link-arg-bins=-T{}", file.display());
+    }
 }

@@ -1,58 +1,38 @@
 //! The harness proper: set up the realm, run it, answer its exits.
 
-extern crate alloc;
+use core::ptr;
 
-use core::alloc::{GlobalAlloc, Layout};
-use core::ptr::{self, NonNull};
-
-use ::smccc::psci::PSCI_SYSTEM_OFF;
 use aarch64_cpu::registers::{
-    CNTHCTL_EL2, ELR_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, Readable, SCTLR_EL1, VBAR_EL1,
+    CNTHCTL_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, Readable, SCTLR_EL1, VBAR_EL1, VBAR_EL2,
     VMPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
 };
 use cca_abi::hostcall::{CONSOLE_WRITE, CONSOLE_WRITE_MAX};
 use cca_abi::measurement::HashAlgorithm;
 use cca_abi::rsi::HOST_CALL_GPRS;
-use cca_abi::smccc::{self, Conduit, Regs, Smc, unpack_bytes};
-use linked_list_allocator::Heap;
+use cca_abi::smccc::{Regs, unpack_bytes};
+use el2_harness::layout::*;
+use el2_rt::{console, power_off};
 use rmm_model::memory::{RealmMemory, Unmapped};
 use rmm_model::token::NoAttestation;
 use rmm_model::{HostResponse, RealmConfig, RealmModel, RecExit, RsiRevisions, Step};
 use spin::Mutex;
 
-use crate::console::{self, log};
 use crate::stage2::{self, Stage2};
 use crate::switch::{GuestContext, enter_guest};
-use el2_harness::layout::*;
-
-struct LockedHeap(Mutex<Heap>);
-
-#[global_allocator]
-static HEAP: LockedHeap = LockedHeap(Mutex::new(Heap::empty()));
-
-// SAFETY: `Heap` hands out disjoint blocks of the requested layout; the mutex serialises it.
-unsafe impl GlobalAlloc for LockedHeap {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.0
-            .lock()
-            .allocate_first_fit(layout)
-            .map_or(ptr::null_mut(), NonNull::as_ptr)
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if let Some(ptr) = NonNull::new(ptr) {
-            // SAFETY: the caller passes a block this allocator returned, with its layout.
-            unsafe { self.0.lock().deallocate(ptr, layout) };
-        }
-    }
-}
-
-unsafe extern "C" {
-    static mut __heap_start: u8;
-    static mut __heap_end: u8;
-}
 
 static STAGE2: Mutex<Stage2> = Mutex::new(Stage2::new());
+
+unsafe extern "C" {
+    /// The harness's vector table (`switch.rs`).
+    static __harness_vectors: u8;
+}
+
+/// Prints a line prefixed with `el2-harness: `.
+macro_rules! log {
+    ($($arg:tt)*) => {
+        el2_rt::println!("el2-harness: {}", format_args!($($arg)*))
+    };
+}
 
 /// SPSR for the realm's entry: EL1h with D, A, I and F masked.
 const SPSR_EL1H_MASKED: u64 = 0x3c5;
@@ -102,22 +82,11 @@ fn read_boot_word(offset: u64) -> u64 {
     unsafe { ptr::read_volatile((BOOT_INFO_PA + offset) as *const u64) }
 }
 
-fn power_off() -> ! {
-    // QEMU's PSCI emulation answers SMCs from EL2 when there is no EL3 firmware.
-    let _ = Smc.call(smccc::regs(PSCI_SYSTEM_OFF, &[]));
-    loop {
-        aarch64_cpu::asm::wfi();
-    }
-}
+el2_rt::entry!(main);
 
-#[unsafe(no_mangle)]
-extern "C" fn __harness_main() -> ! {
-    console::init();
-    let start = &raw mut __heap_start;
-    let size = (&raw mut __heap_end).addr() - start.addr();
-    // SAFETY: the linker script reserves `[__heap_start, __heap_end)` for the heap alone;
-    // this runs once, before anything allocates.
-    unsafe { HEAP.0.lock().init(start, size) };
+fn main() -> ! {
+    // Realm exits come through the harness's own vectors.
+    VBAR_EL2.set((&raw const __harness_vectors).addr() as u64);
 
     log!("QEMU virt, NS-EL2, realm RAM at IPA {REALM_RAM_IPA:#x}");
     if read_boot_word(0) != BOOT_INFO_MAGIC {
@@ -285,21 +254,4 @@ fn inject_undefined(ctx: &mut GuestContext) {
     // Current EL with SP_ELx, synchronous: VBAR_EL1 + 0x200.
     ctx.elr = VBAR_EL1.get() + 0x200;
     ctx.spsr = SPSR_EL1H_MASKED;
-}
-
-#[unsafe(no_mangle)]
-extern "C" fn __harness_fault(vector: u64) -> ! {
-    console::print(format_args!(
-        "el2-harness: fault in the harness: vector {vector}, ESR {:#x}, ELR {:#x}, FAR {:#x}\n",
-        ESR_EL2.get(),
-        ELR_EL2.get(),
-        FAR_EL2.get()
-    ));
-    power_off();
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    console::print(format_args!("el2-harness: panic: {info}\n"));
-    power_off();
 }

@@ -21,8 +21,6 @@
 )]
 
 #[cfg(target_os = "none")]
-mod console;
-#[cfg(target_os = "none")]
 mod harness;
 #[cfg(target_os = "none")]
 mod stage2;

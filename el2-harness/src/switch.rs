@@ -1,4 +1,4 @@
-//! Entry, exception vectors and the switch between the harness (EL2) and the realm (EL1).
+//! Exception vectors and the switch between the harness (EL2) and the realm (EL1).
 //!
 //! [`enter_guest`] saves the harness's callee-saved registers, loads the realm's registers
 //! from a [`GuestContext`] and returns to EL1 with `ERET`. Any exception the realm takes to
@@ -74,31 +74,6 @@ pub unsafe fn enter_guest(ctx: &mut GuestContext) -> u64 {
 
 core::arch::global_asm!(
     r#"
-    .section .text.entry, "ax"
-    .global _start
-_start:
-    adrp    x9, __stack_top
-    add     x9, x9, :lo12:__stack_top
-    mov     sp, x9
-    adrp    x9, __bss_start
-    add     x9, x9, :lo12:__bss_start
-    adrp    x10, __bss_end
-    add     x10, x10, :lo12:__bss_end
-0:  cmp     x9, x10
-    b.hs    1f
-    stp     xzr, xzr, [x9], #16
-    b       0b
-1:  adrp    x9, __harness_vectors
-    add     x9, x9, :lo12:__harness_vectors
-    msr     vbar_el2, x9
-    /* CPTR_EL2 (E2H = 0): RES1 bits, TZ = 0, TFP = 0: FP/SIMD and SVE are not trapped. */
-    mov     x9, #0x32ff
-    msr     cptr_el2, x9
-    isb
-    bl      __harness_main
-2:  wfi
-    b       2b
-
     .section .text, "ax"
     .global __harness_enter_guest
 __harness_enter_guest:
@@ -221,14 +196,16 @@ __harness_guest_exit:
     mov     x0, x1
     ret
 
-    /* VBAR_EL2: vectors 0-7 are the harness's own faults, 8-15 the realm's exits. */
+    /* VBAR_EL2 while the realm runs: vectors 0-7 are the harness's own faults (reported by
+       el2-rt), 8-15 the realm's exits. */
     .section .text.vectors, "ax"
     .balign 0x800
+    .global __harness_vectors
 __harness_vectors:
     .irp n, 0, 1, 2, 3, 4, 5, 6, 7
     .balign 0x80
     mov     x0, #\n
-    b       __harness_fault
+    b       __el2_rt_fault
     .endr
     .irp n, 8, 9, 10, 11, 12, 13, 14, 15
     .balign 0x80

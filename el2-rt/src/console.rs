@@ -1,4 +1,4 @@
-//! The harness's UART (QEMU virt PL011 at its physical address, MMU off).
+//! The console: the QEMU `virt` PL011 at its physical address (the MMU is off).
 
 use core::fmt;
 use core::ptr::NonNull;
@@ -8,21 +8,21 @@ use embedded_io::Write;
 use safe_mmio::UniqueMmioPointer;
 use spin::Mutex;
 
-use el2_harness::layout::UART_PA;
+use crate::UART_PA;
 
 static UART: Mutex<Option<Uart<'static>>> = Mutex::new(None);
 
-/// Takes the UART; call once at start.
-pub fn init() {
+/// Takes the UART; the runtime calls it once at start.
+pub(crate) fn init() {
     let regs = NonNull::new(UART_PA as usize as *mut PL011Registers).expect("UART address");
     // SAFETY: QEMU virt has a PL011 at UART_PA; with the MMU off it is reached at that
-    // address, and only this module touches it (the realm's alias maps the same device, but
-    // the realm only runs while the harness is not printing).
+    // address, and only this module touches it from EL2 (a realm the program runs may reach
+    // the same device, but only while the program is not printing).
     let uart = Uart::new(unsafe { UniqueMmioPointer::new(regs) });
     *UART.lock() = Some(uart);
 }
 
-/// Writes raw bytes (the realm's console output).
+/// Writes raw bytes.
 pub fn write_bytes(bytes: &[u8]) {
     if let Some(uart) = UART.lock().as_mut() {
         let _ = uart.write_all(bytes);
@@ -36,10 +36,10 @@ pub fn print(args: fmt::Arguments<'_>) {
     }
 }
 
-/// Prints a line prefixed with `el2-harness: `.
-macro_rules! log {
+/// Prints a line to the console.
+#[macro_export]
+macro_rules! println {
     ($($arg:tt)*) => {
-        $crate::console::print(format_args!("el2-harness: {}\n", format_args!($($arg)*)))
+        $crate::console::print(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
-pub(crate) use log;
