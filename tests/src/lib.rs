@@ -3,6 +3,12 @@
 
 use std::path::PathBuf;
 
+/// Says why a test is skipped (shown with `--nocapture`; `.ci/run` also prints the reason
+/// for the tests that need the user's firmware).
+pub fn skip(test: &str, reason: &str) {
+    eprintln!("{test}: skipped: {reason}");
+}
+
 /// Returns whether QEMU tests must run: QEMU is present, or we are in CI (where its absence
 /// is a failure, never a silent skip). Prints the reason when they are skipped.
 #[must_use]
@@ -14,7 +20,10 @@ pub fn qemu_or_skip(test: &str) -> bool {
         std::env::var_os("CI").is_none(),
         "{test}: qemu-system-aarch64 is missing in CI (.ci/run installs it)"
     );
-    eprintln!("{test}: skipped: qemu-system-aarch64 not found (apt-get install qemu-system-arm)");
+    skip(
+        test,
+        "qemu-system-aarch64 not found (apt-get install qemu-system-arm)",
+    );
     false
 }
 

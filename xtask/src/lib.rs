@@ -74,10 +74,16 @@ pub fn aarch64_dir() -> PathBuf {
 
 /// Builds `packages` for `aarch64-unknown-none` in release mode.
 pub fn build_aarch64(packages: &[&str]) -> Result<(), Error> {
+    build_aarch64_with(packages, &[])
+}
+
+/// [`build_aarch64`] with extra environment variables for the build scripts.
+pub fn build_aarch64_with(packages: &[&str], env: &[(&str, &Path)]) -> Result<(), Error> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root())
-        .args(["build", "--release", "--target", TARGET]);
+        .args(["build", "--release", "--target", TARGET])
+        .envs(env.iter().copied());
     for p in packages {
         cmd.args(["-p", p]);
     }
@@ -200,6 +206,146 @@ pub fn build_harness() -> Result<PathBuf, Error> {
     Ok(aarch64_dir().join("el2-harness"))
 }
 
+/// The reference firmware a user built: TF-A's BL1 and a FIP holding TF-RMM (TF-A v2.14.0 and
+/// TF-RMM v0.8.0 for QEMU with RME; see the README).
+#[derive(Clone, Debug)]
+pub struct Firmware {
+    /// `bl1.bin`.
+    pub bl1: PathBuf,
+    /// `fip.bin`.
+    pub fip: PathBuf,
+}
+
+impl Firmware {
+    /// The firmware in `dir` (`bl1.bin` and `fip.bin`), if both files are there.
+    #[must_use]
+    pub fn in_dir(dir: &Path) -> Option<Self> {
+        let fw = Self {
+            bl1: dir.join("bl1.bin"),
+            fip: dir.join("fip.bin"),
+        };
+        (fw.bl1.is_file() && fw.fip.is_file()).then_some(fw)
+    }
+
+    /// The firmware named by `REALM_SDK_FIRMWARE`, if it is set and complete.
+    #[must_use]
+    pub fn from_env() -> Option<Self> {
+        std::env::var_os("REALM_SDK_FIRMWARE").and_then(|d| Self::in_dir(Path::new(&d)))
+    }
+}
+
+/// Offset of the FIP in the flash image TF-A's `qemu_fw.bios` target makes (`plat/qemu`).
+pub const FIP_FLASH_OFFSET: usize = 0x40000;
+
+fn run_tool(cmd: &mut Command, what: &str) -> Result<(), Error> {
+    let status = cmd.status().map_err(|e| Error::Io(what.into(), e))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Build(what.into()))
+    }
+}
+
+/// Builds the payload `name` and rmi-host embedding it (the REC starting with `x0`, `x1` =
+/// `entry`), puts the host into a copy of the
+/// firmware's FIP as BL33 (Debian's `fiptool`, package arm-trusted-firmware-tools), makes the
+/// flash image (BL1, then the FIP at 0x40000) and boots it on QEMU with RME.
+pub fn run_on_tf_rmm(
+    firmware: &Firmware,
+    name: &str,
+    entry: [u64; 2],
+    timeout: Duration,
+) -> Result<String, Error> {
+    let (image, _) = build_payload(name)?;
+    let (x0, x1) = (entry[0].to_string(), entry[1].to_string());
+    let env = [
+        ("REALM_IMAGE", image.as_path()),
+        ("REALM_ENTRY_X0", Path::new(&x0)),
+        ("REALM_ENTRY_X1", Path::new(&x1)),
+    ];
+    build_aarch64_with(&["rmi-host"], &env)?;
+    let elf_path = aarch64_dir().join("rmi-host");
+    let elf = std::fs::read(&elf_path).map_err(|e| Error::Io(elf_path.display().to_string(), e))?;
+    let host = flat_image(&elf)?;
+    let work = aarch64_dir().join("tf-rmm");
+    std::fs::create_dir_all(&work).map_err(|e| Error::Io(work.display().to_string(), e))?;
+    let host_bin = work.join("rmi-host.bin");
+    let fip = work.join("fip.bin");
+    fn io(p: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+        move |e| Error::Io(p.display().to_string(), e)
+    }
+    std::fs::write(&host_bin, &host.bytes).map_err(io(&host_bin))?;
+    std::fs::copy(&firmware.fip, &fip).map_err(io(&firmware.fip))?;
+    run_tool(
+        Command::new("fiptool")
+            .arg("update")
+            .arg("--nt-fw")
+            .arg(&host_bin)
+            .arg(&fip),
+        "fiptool update --nt-fw (Debian: apt-get install arm-trusted-firmware-tools)",
+    )?;
+    let mut flash = std::fs::read(&firmware.bl1).map_err(io(&firmware.bl1))?;
+    if flash.len() > FIP_FLASH_OFFSET {
+        return Err(Error::Build("bl1.bin is larger than 0x40000".into()));
+    }
+    flash.resize(FIP_FLASH_OFFSET, 0);
+    flash.extend(std::fs::read(&fip).map_err(io(&fip))?);
+    let flash_path = work.join("flash.bin");
+    std::fs::write(&flash_path, flash).map_err(io(&flash_path))?;
+    let mut cmd = Command::new("qemu-system-aarch64");
+    cmd.args([
+        "-M",
+        "virt,virtualization=on,secure=on,gic-version=3,acpi=off",
+    ])
+    .args([
+        "-cpu",
+        "max,x-rme=on",
+        "-smp",
+        "2",
+        "-m",
+        "2G",
+        "-nographic",
+    ])
+    .arg("-bios")
+    .arg(&flash_path);
+    run_with_timeout(cmd, timeout)
+}
+
+/// Runs `cmd` to the end (or kills it after `timeout`) and returns its standard output.
+fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<String, Error> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| Error::Io("starting qemu-system-aarch64".into(), e))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        out
+    });
+    let start = Instant::now();
+    let timed_out = loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break false,
+            Ok(None) if start.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break true;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(Error::Io("waiting for QEMU".into(), e)),
+        }
+    };
+    let out = String::from_utf8_lossy(&reader.join().unwrap_or_default()).replace("\r\n", "\n");
+    if timed_out {
+        Err(Error::Timeout(out))
+    } else {
+        Ok(out)
+    }
+}
+
 /// A QEMU run of a realm payload under the EL2 harness.
 #[derive(Clone, Debug)]
 pub struct Qemu {
@@ -275,38 +421,7 @@ impl Qemu {
         if !Self::available() {
             return Err(Error::NoQemu);
         }
-        let mut child = self
-            .command()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| Error::Io("starting qemu-system-aarch64".into(), e))?;
-        let mut stdout = child.stdout.take().expect("piped");
-        let reader = std::thread::spawn(move || {
-            let mut out = Vec::new();
-            let _ = stdout.read_to_end(&mut out);
-            out
-        });
-        let start = Instant::now();
-        let timed_out = loop {
-            match child.try_wait() {
-                Ok(Some(_)) => break false,
-                Ok(None) if start.elapsed() > self.timeout => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break true;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => return Err(Error::Io("waiting for QEMU".into(), e)),
-            }
-        };
-        let out = String::from_utf8_lossy(&reader.join().unwrap_or_default()).replace("\r\n", "\n");
-        if timed_out {
-            Err(Error::Timeout(out))
-        } else {
-            Ok(out)
-        }
+        run_with_timeout(self.command(), self.timeout)
     }
 }
 

@@ -6,6 +6,9 @@
 //!                               run the example NAME; --pl011 selects the PL011 console,
 //!                               --x1 sets the REC's x1 at entry (selftest: how it ends)
 //! cargo xtask image NAME        build NAME and write its flat image; print path and size
+//! cargo xtask tf-rmm DIR [NAME] [--pl011] [--x1 N]
+//!                               run NAME (default hello) on TF-RMM under QEMU with RME,
+//!                               launched by rmi-host; DIR holds the user's bl1.bin and fip.bin
 //! cargo xtask size              benchmark: flat image sizes of the examples against the
 //!                               `minimal` payload (the runtime alone) as the baseline
 //! ```
@@ -14,8 +17,32 @@ use std::process::ExitCode;
 
 use xtask::{EXAMPLES, build_payload, run_example};
 
+/// Parses `[NAME] [--pl011] [--x1 N]` (NAME defaults to hello) into the example and the
+/// REC's `x0`, `x1`.
+fn name_and_entry<'a>(args: &[&'a str]) -> Option<(&'a str, [u64; 2])> {
+    let (name, flags) = match args.first() {
+        Some(n) if !n.starts_with("--") => (*n, &args[1..]),
+        _ => ("hello", args),
+    };
+    if !EXAMPLES.contains(&name) {
+        return None;
+    }
+    let mut entry = [0u64; 2];
+    let mut it = flags.iter();
+    while let Some(flag) = it.next() {
+        match *flag {
+            "--pl011" => entry[0] |= 1,
+            "--x1" => entry[1] = it.next()?.parse().ok()?,
+            _ => return None,
+        }
+    }
+    Some((name, entry))
+}
+
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | size");
+    eprintln!(
+        "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | size"
+    );
     eprintln!("examples: {}", EXAMPLES.join(", "));
     ExitCode::from(2)
 }
@@ -38,17 +65,10 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["demo"] => run_example("hello", [0, 0]).map(|out| print!("{out}")),
-        ["run", name, rest @ ..] if EXAMPLES.contains(name) => {
-            let mut entry = [0u64; 2];
-            let mut rest = rest.iter();
-            while let Some(arg) = rest.next() {
-                match (*arg, rest.next().map(|v| v.parse::<u64>())) {
-                    ("--pl011", None) => entry[0] |= 1,
-                    ("--pl011", Some(_)) => return usage(),
-                    ("--x1", Some(Ok(v))) => entry[1] = v,
-                    _ => return usage(),
-                }
-            }
+        ["run", rest @ ..] => {
+            let Some((name, entry)) = name_and_entry(rest) else {
+                return usage();
+            };
             run_example(name, entry).map(|out| print!("{out}"))
         }
         ["image", name] if EXAMPLES.contains(name) => build_payload(name).map(|(path, image)| {
@@ -60,6 +80,17 @@ fn main() -> ExitCode {
             );
         }),
         ["size"] => size(),
+        ["tf-rmm", dir, rest @ ..] => {
+            let Some((name, entry)) = name_and_entry(rest) else {
+                return usage();
+            };
+            let Some(fw) = xtask::Firmware::in_dir(std::path::Path::new(dir)) else {
+                eprintln!("xtask: {dir} must hold bl1.bin and fip.bin (see the README)");
+                return ExitCode::FAILURE;
+            };
+            xtask::run_on_tf_rmm(&fw, name, entry, std::time::Duration::from_secs(300))
+                .map(|out| print!("{out}"))
+        }
         _ => return usage(),
     };
     match result {

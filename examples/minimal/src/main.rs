@@ -16,6 +16,8 @@ mod payload {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("minimal is a realm payload: build it with `cargo build -p minimal --target aarch64-unknown-none`");
+    eprintln!(
+        "minimal is a realm payload: build it with `cargo build -p minimal --target aarch64-unknown-none`"
+    );
     std::process::exit(2);
 }

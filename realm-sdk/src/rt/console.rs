@@ -27,6 +27,8 @@ pub enum ConsoleError {
     HostCall(RsiError),
     /// The PL011 reported an error.
     Uart,
+    /// The host accepted none of the bytes.
+    Refused,
 }
 
 impl fmt::Display for ConsoleError {
@@ -34,6 +36,7 @@ impl fmt::Display for ConsoleError {
         match self {
             Self::HostCall(e) => write!(f, "console host call failed: {e}"),
             Self::Uart => f.write_str("PL011 error"),
+            Self::Refused => f.write_str("the host took no console output"),
         }
     }
 }
@@ -46,9 +49,12 @@ impl embedded_io::Error for ConsoleError {
     }
 }
 
-/// Console output through `RSI_HOST_CALL`, up to 240 bytes per exit.
+/// Console output through `RSI_HOST_CALL`, line-buffered: bytes collect until a newline,
+/// a full buffer (240 bytes, one host call) or `flush`, so a line costs one REC exit.
 pub struct HostCallConsole {
     call: RsiHostCall,
+    buf: [u8; CONSOLE_WRITE_MAX],
+    len: usize,
 }
 
 impl HostCallConsole {
@@ -61,7 +67,36 @@ impl HostCallConsole {
                 reserved_02: [0; 6],
                 gprs: [0; HOST_CALL_GPRS],
             },
+            buf: [0; CONSOLE_WRITE_MAX],
+            len: 0,
         }
+    }
+
+    /// Hands the buffered bytes to the host, as many host calls as it takes.
+    fn send(&mut self) -> Result<(), ConsoleError> {
+        let mut sent = 0;
+        while sent < self.len {
+            let n = self.len - sent;
+            self.call.imm = CONSOLE_WRITE;
+            self.call.gprs = [0; HOST_CALL_GPRS];
+            self.call.gprs[0] = n as u64;
+            pack_bytes(&self.buf[sent..self.len], &mut self.call.gprs[1..]);
+            let result = rsi::host_call(&mut Smc, &mut self.call);
+            // The host says how much it took; never more than offered.
+            #[allow(clippy::cast_possible_truncation, reason = "clamped to n")]
+            let taken = (self.call.gprs[0] as usize).min(n);
+            if let Err(e) = result {
+                self.len = 0;
+                return Err(ConsoleError::HostCall(e));
+            }
+            if taken == 0 {
+                self.len = 0;
+                return Err(ConsoleError::Refused);
+            }
+            sent += taken;
+        }
+        self.len = 0;
+        Ok(())
     }
 }
 
@@ -77,22 +112,17 @@ impl ErrorType for HostCallConsole {
 
 impl Write for HostCallConsole {
     fn write(&mut self, buf: &[u8]) -> Result<usize, ConsoleError> {
-        let n = buf.len().min(CONSOLE_WRITE_MAX);
-        if n == 0 {
-            return Ok(0);
+        let n = buf.len().min(CONSOLE_WRITE_MAX - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&buf[..n]);
+        self.len += n;
+        if self.len == CONSOLE_WRITE_MAX || buf[..n].contains(&b'\n') {
+            self.send()?;
         }
-        self.call.imm = CONSOLE_WRITE;
-        self.call.gprs = [0; HOST_CALL_GPRS];
-        self.call.gprs[0] = n as u64;
-        pack_bytes(&buf[..n], &mut self.call.gprs[1..]);
-        rsi::host_call(&mut Smc, &mut self.call).map_err(ConsoleError::HostCall)?;
-        // The host says how much it took; never more than offered.
-        #[allow(clippy::cast_possible_truncation, reason = "clamped to n")]
-        Ok((self.call.gprs[0] as usize).min(n))
+        Ok(n)
     }
 
     fn flush(&mut self) -> Result<(), ConsoleError> {
-        Ok(())
+        self.send()
     }
 }
 
@@ -166,7 +196,9 @@ pub fn use_pl011(realm: &Realm<Smc>) {
 /// Writes formatted text to the console; used by `print!` and `println!`. Errors are
 /// dropped: there is nowhere to report them.
 pub fn _print(args: fmt::Arguments<'_>) {
-    let _ = CONSOLE.lock().write_fmt(args);
+    let mut console = CONSOLE.lock();
+    let _ = console.write_fmt(args);
+    let _ = console.flush();
 }
 
 /// Prints even while the console is locked (from a panic or an exception taken while
@@ -175,9 +207,12 @@ pub fn emergency_print(args: fmt::Arguments<'_>) {
     match CONSOLE.try_lock() {
         Some(mut console) => {
             let _ = console.write_fmt(args);
+            let _ = console.flush();
         }
         None => {
-            let _ = HostCallConsole::new().write_fmt(args);
+            let mut console = HostCallConsole::new();
+            let _ = console.write_fmt(args);
+            let _ = console.flush();
         }
     }
 }

@@ -1,0 +1,103 @@
+//! `rmi-host`: launches a realm on the reference RMM.
+//!
+//! TF-A enters it as BL33 at NS-EL2. It negotiates RMI, reads the RMM's features, predicts
+//! the realm's RIM, builds the realm from the embedded image with rmi-shim's builder
+//! (default configuration: 32 MiB of RAM at IPA 0x8000_0000, 39-bit IPA space, SHA-256), runs
+//! it with the realm's console on this one, tears it down, reports how many granules it
+//! delegated and undelegated, and powers the machine off.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+mod host {
+    extern crate alloc;
+
+    use cca_abi::smccc::Smc;
+    use el2_rt::{console, power_off, println};
+    use rmi_shim::builder::{BuildError, Host, RangeSource, Realm, RealmConfig};
+    use rmi_shim::{rmi, version};
+
+    el2_rt::entry!(main);
+
+    /// The realm image, embedded at build time (`REALM_IMAGE`).
+    static IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/realm.bin"));
+
+    /// The REC's `x0` and `x1` at entry (`REALM_ENTRY_X0`, `REALM_ENTRY_X1` at build time).
+    const ENTRY: [u64; 2] = include!(concat!(env!("OUT_DIR"), "/entry.rs"));
+
+    /// Non-secure DRAM the host delegates from (see `memory.ld`).
+    const POOL: (u64, u64) = (0x4400_0000, 0x5c00_0000);
+
+    struct Console;
+
+    impl Host for Console {
+        fn console(&mut self, bytes: &[u8]) {
+            console::write_bytes(bytes);
+        }
+    }
+
+    fn main() -> ! {
+        println!("rmi-host: BL33 at NS-EL2");
+        if let Err(e) = launch() {
+            println!("rmi-host: error: {e}");
+        }
+        power_off();
+    }
+
+    fn launch() -> Result<(), BuildError> {
+        if IMAGE.is_empty() {
+            return Err(BuildError::Config(
+                "no realm image embedded: build with REALM_IMAGE=<flat image>",
+            ));
+        }
+        let v = version::negotiate(&mut Smc).map_err(BuildError::Version)?;
+        println!(
+            "rmi-host: RMI {} (the RMM implements {} to {})",
+            v.version, v.lower, v.higher
+        );
+        let f = rmi::features0(&mut Smc)?;
+        println!(
+            "rmi-host: RMI_FEATURES(0) {:#x}: S2SZ {}, SHA-256 {}, SHA-512 {}, LPA2 {}, SVE {}, PMU {}",
+            f.to_raw(),
+            f.s2sz,
+            f.hash_sha_256,
+            f.hash_sha_512,
+            f.lpa2,
+            f.sve,
+            f.pmu
+        );
+        let mut entry_regs = [0; 8];
+        entry_regs[..2].copy_from_slice(&ENTRY);
+        let config = RealmConfig {
+            image: IMAGE,
+            entry_regs,
+            ..RealmConfig::default()
+        };
+        let predicted = config
+            .predict_rim()
+            .map_err(|_| BuildError::Config("RIM prediction"))?;
+        println!(
+            "rmi-host: realm image {} bytes, predicted RIM {predicted}",
+            IMAGE.len()
+        );
+        let mut source = RangeSource::new(POOL.0, POOL.1);
+        let mut realm = Realm::build(Smc, &mut source, &config)?;
+        let held = realm.granules();
+        println!("rmi-host: realm built and activated, {held} granules delegated");
+        let outcome = realm.run(&mut Console);
+        println!("rmi-host: realm stopped: {outcome:?}");
+        realm.destroy()?;
+        println!(
+            "rmi-host: teardown undelegated all {held} granules; {} still out of the pool",
+            source.outstanding(POOL.0)
+        );
+        outcome.map(drop)
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!(
+        "rmi-host is a BL33 for TF-A + TF-RMM: build it with `--target aarch64-unknown-none`"
+    );
+    std::process::exit(2);
+}

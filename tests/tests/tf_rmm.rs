@@ -1,0 +1,100 @@
+//! Realm payloads on the reference RMM: TF-A + TF-RMM v0.8.0 under QEMU with RME, launched
+//! by rmi-host (rmi-shim's builder at NS-EL2). Needs the user's firmware: set
+//! `REALM_SDK_FIRMWARE` to a folder holding `bl1.bin` and `fip.bin` (see the README); without
+//! it the tests say so and skip, since CI cannot build that firmware.
+//!
+//! Checks: the realm's output, RIM read by the realm == RIM predicted by the host, and
+//! teardown returned every granule it delegated.
+
+use std::time::Duration;
+
+use xtask::{Firmware, Qemu, run_on_tf_rmm};
+
+fn firmware(test: &str) -> Option<Firmware> {
+    let fw = Firmware::from_env();
+    if fw.is_none() {
+        eprintln!(
+            "{test}: skipped: REALM_SDK_FIRMWARE does not name a folder with bl1.bin and fip.bin"
+        );
+    } else if !Qemu::available() {
+        system_tests::skip(test, "qemu-system-aarch64 not found");
+        return None;
+    }
+    fw
+}
+
+/// The value after `prefix` on the first line that has it, up to the end of the line or
+/// `end`. TF-RMM logs every SMC at LOG_LEVEL 40; realm lines still stand on their own.
+fn after<'a>(out: &'a str, prefix: &str, end: char) -> Option<&'a str> {
+    out.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .map(|rest| rest.split(end).next().unwrap_or(rest))
+}
+
+fn run(test: &str, name: &str, entry: [u64; 2]) -> Option<String> {
+    let fw = firmware(test)?;
+    let out =
+        run_on_tf_rmm(&fw, name, entry, Duration::from_secs(300)).expect("boot TF-A + TF-RMM");
+    assert!(
+        out.contains("RMI ABI revision v1.0"),
+        "{test}: not TF-RMM v0.8.0 (RMI 1.0):\n{out}"
+    );
+    let held = after(&out, "rmi-host: realm built and activated, ", ' ').expect("built");
+    let teardown =
+        format!("rmi-host: teardown undelegated all {held} granules; 0 still out of the pool");
+    assert!(out.contains(&teardown), "{test}: teardown:\n{out}");
+    assert!(
+        out.contains("rmi-host: realm stopped: Ok(SystemOff)"),
+        "{test}:\n{out}"
+    );
+    Some(out)
+}
+
+#[test]
+fn hello_on_tf_rmm_reads_the_predicted_rim() {
+    for (entry, console) in [([0, 0], "host call"), ([1, 0], "pl011")] {
+        let test = format!("hello on TF-RMM ({console})");
+        let Some(out) = run(&test, "hello", entry) else {
+            return;
+        };
+        let predicted = after(&out, "rmi-host: realm image ", '\n')
+            .and_then(|l| l.split("predicted RIM ").nth(1))
+            .expect("prediction printed");
+        assert_eq!(
+            after(&out, "RIM: ", '\n'),
+            Some(predicted),
+            "{test}: RIM read by the realm"
+        );
+        assert!(
+            out.contains(&format!("hello: running in a realm, console: {console}")),
+            "{test}:\n{out}"
+        );
+        assert!(out.contains("REM[0] check: ok"), "{test}:\n{out}");
+        assert!(out.contains("hello: done"), "{test}:\n{out}");
+    }
+}
+
+#[test]
+fn selftest_on_tf_rmm() {
+    let Some(out) = run("selftest on TF-RMM", "selftest", [0, 1]) else {
+        return;
+    };
+    assert!(
+        out.contains("RIPAS: Empty requested, now Empty up to +0x2000"),
+        "{out}"
+    );
+    assert!(
+        out.contains("RIPAS: Ram requested, now Ram up to +0x2000"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "attestation: token buffer of 64 bytes is too small; the RMM needs up to 4096"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("realm-sdk: synchronous exception: EC 0x00 (unknown reason), ESR 0x2000000"),
+        "{out}"
+    );
+}
