@@ -14,10 +14,12 @@
 //! - [`rmi`]: Realm Management Interface function ids, status codes and structures;
 //! - [`measurement`]: hash algorithms, measurement values and the REM extension rule;
 //! - [`rim`]: the measurement descriptors from which the RMM builds the RIM;
-//! - [`hostcall`]: this project's conventions for `RSI_HOST_CALL` (console output).
+//! - [`hostcall`]: this project's conventions for `RSI_HOST_CALL` (console output);
+//! - [`eventlog`]: the measured-boot event log and its offline replay.
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod eventlog;
 pub mod hostcall;
 pub mod measurement;
 pub mod rim;

@@ -52,4 +52,4 @@ pub use addr::{Ipa, MeasurementIndex, RemIndex};
 pub use cca_abi::measurement::{HashAlgorithm, Measurement};
 pub use cca_abi::smccc::{Conduit, Smc};
 pub use cca_abi::{AbiVersion, rsi::Ripas};
-pub use realm::Realm;
+pub use realm::{MeasureError, Realm};

@@ -1,13 +1,34 @@
 //! The [`Realm`] handle.
 
 use cca_abi::AbiVersion;
-use cca_abi::measurement::{HashAlgorithm, MAX_MEASUREMENT_SIZE, Measurement};
+use cca_abi::eventlog::{self, Event, LogError, LogWriter};
+use cca_abi::measurement::{HashAlgorithm, Measurement};
 use cca_abi::rsi::{RPV_SIZE, RipasChangeDestroyed, RsiHostCall, RsiRealmConfig, RsiResponse};
 use cca_abi::smccc::Conduit;
 
 use crate::addr::{Ipa, MeasurementIndex, RemIndex};
 use crate::attest::{self, TokenError};
 use crate::rsi::{self, BadReply, Ripas, RsiError};
+
+/// Why [`Realm::measure`] failed.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum MeasureError {
+    /// The event log could not take the event.
+    Log(LogError),
+    /// `RSI_MEASUREMENT_EXTEND` failed.
+    Rsi(RsiError),
+}
+
+impl core::fmt::Display for MeasureError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Log(e) => write!(f, "event log: {e}"),
+            Self::Rsi(e) => write!(f, "RSI_MEASUREMENT_EXTEND: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for MeasureError {}
 
 /// A realm's view of itself: the negotiated RSI revision and its configuration, read once.
 ///
@@ -114,12 +135,41 @@ impl<C: Conduit> Realm<C> {
     /// first hashed with the realm's algorithm and its digest extended: `REM = H(REM ‖
     /// H(data))`. A verifier replaying an event log must follow the same convention.
     pub fn measurement_extend(&mut self, index: RemIndex, data: &[u8]) -> Result<(), RsiError> {
-        if data.len() <= MAX_MEASUREMENT_SIZE {
-            rsi::measurement_extend(&mut self.conduit, index, data)
-        } else {
-            let digest = self.hash_algorithm.hash(&[data]);
-            rsi::measurement_extend(&mut self.conduit, index, digest.as_bytes())
+        let (value, len) = eventlog::extend_value(self.hash_algorithm, data);
+        rsi::measurement_extend(&mut self.conduit, index, &value[..len])
+    }
+
+    /// Measures `data` into REM `index` and records it in `log` with `description`.
+    ///
+    /// The value extended follows the convention of [`Realm::measurement_extend`] (data over
+    /// 64 bytes is hashed first), and the log records that value, so a verifier can replay
+    /// the log ([`cca_abi::eventlog::replay`]) and compare it with the REMs in a token.
+    ///
+    /// # Errors
+    ///
+    /// [`MeasureError::Log`] if the log is full (nothing is extended);
+    /// [`MeasureError::Rsi`] if the RMM refuses (nothing is logged).
+    pub fn measure(
+        &mut self,
+        log: &mut LogWriter<'_>,
+        index: RemIndex,
+        data: &[u8],
+        description: &str,
+    ) -> Result<(), MeasureError> {
+        let (value, len) = eventlog::extend_value(self.hash_algorithm, data);
+        let before = log.len();
+        let event = Event {
+            index: index.get(),
+            algorithm: self.hash_algorithm,
+            value: &value[..len],
+            description,
+        };
+        log.push(&event).map_err(MeasureError::Log)?;
+        if let Err(e) = rsi::measurement_extend(&mut self.conduit, index, &value[..len]) {
+            log.truncate(before);
+            return Err(MeasureError::Rsi(e));
         }
+        Ok(())
     }
 
     /// Gets an attestation token for `challenge` into `buffer`; see

@@ -853,3 +853,55 @@ fn unknown_function_ids() {
     assert_eq!(s.call(regs(0xC400_01AF, &[]))[0], u64::MAX);
     assert_eq!(s.call(regs(0x8400_00FF, &[]))[0], u64::MAX);
 }
+
+// ---- Measured boot: event log and offline replay ----
+
+/// The log realm-sdk writes replays to the REMs the RMM model computed, for short data and
+/// for data over 64 bytes (hashed first), with both algorithms.
+#[test]
+fn event_log_replays_to_the_model_rems() {
+    use cca_abi::eventlog::{LogWriter, events, replay};
+    for alg in [HashAlgorithm::Sha256, HashAlgorithm::Sha512] {
+        let mut s = Simulator::new(RealmConfig {
+            hash_algorithm: alg,
+            rim: alg.hash(&[b"rim"]),
+            ..config()
+        });
+        let mut realm = Realm::new(&mut s).unwrap();
+        let mut buf = [0u8; 1024];
+        let mut log = LogWriter::new(&mut buf).unwrap();
+        realm
+            .measure(&mut log, RemIndex::REM0, b"kernel", "kernel image")
+            .unwrap();
+        realm
+            .measure(&mut log, RemIndex::REM0, &[9; 5000], "initrd")
+            .unwrap();
+        realm
+            .measure(&mut log, RemIndex::REM3, &[1; 64], "config")
+            .unwrap();
+        assert_eq!(replay(log.as_bytes(), alg).unwrap(), realm.rems().unwrap());
+        let names: Vec<&str> = events(log.as_bytes())
+            .unwrap()
+            .map(|e| e.unwrap().description)
+            .collect();
+        assert_eq!(names, ["kernel image", "initrd", "config"]);
+    }
+}
+
+/// A refused extension is not logged; a full log extends nothing.
+#[test]
+fn event_log_stays_consistent_on_errors() {
+    use cca_abi::eventlog::{LogError, LogWriter};
+    use realm_sdk::MeasureError;
+    let mut s = sim();
+    let mut realm = Realm::new(&mut s).unwrap();
+    let mut buf = [0u8; 40];
+    let mut log = LogWriter::new(&mut buf).unwrap();
+    let before = realm.rems().unwrap();
+    assert_eq!(
+        realm.measure(&mut log, RemIndex::REM1, &[0; 64], "too big for the log"),
+        Err(MeasureError::Log(LogError::Full))
+    );
+    assert_eq!(realm.rems().unwrap(), before, "nothing extended");
+    assert!(log.is_empty());
+}
