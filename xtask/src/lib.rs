@@ -185,6 +185,20 @@ pub fn flat_image(elf: &[u8]) -> Result<FlatImage, Error> {
     })
 }
 
+/// Writes `bytes` to `path` so that a reader (a QEMU of a test running in parallel) sees the
+/// old file or the new one, never a partial one: a temporary file in the same folder, then
+/// a rename. Leaves an identical file alone.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::Io(tmp.display().to_string(), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::Io(path.display().to_string(), e))
+}
+
 /// Builds the example `name` and returns its flat image, also written next to the ELF as
 /// `<name>.bin`.
 pub fn build_payload(name: &str) -> Result<(PathBuf, FlatImage), Error> {
@@ -196,7 +210,7 @@ pub fn build_payload(name: &str) -> Result<(PathBuf, FlatImage), Error> {
         return Err(Error::Elf("entry point is not the first byte of the image"));
     }
     let bin = elf_path.with_extension("bin");
-    std::fs::write(&bin, &image.bytes).map_err(|e| Error::Io(bin.display().to_string(), e))?;
+    write_atomic(&bin, &image.bytes)?;
     Ok((bin, image))
 }
 
@@ -256,6 +270,12 @@ pub fn run_on_tf_rmm(
     entry: [u64; 2],
     timeout: Duration,
 ) -> Result<String, Error> {
+    // One run at a time per process: each run rebuilds rmi-host with its own payload and
+    // reuses the same work folder.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let (image, _) = build_payload(name)?;
     let (x0, x1) = (entry[0].to_string(), entry[1].to_string());
     let env = [
@@ -274,7 +294,7 @@ pub fn run_on_tf_rmm(
     fn io(p: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
         move |e| Error::Io(p.display().to_string(), e)
     }
-    std::fs::write(&host_bin, &host.bytes).map_err(io(&host_bin))?;
+    write_atomic(&host_bin, &host.bytes)?;
     std::fs::copy(&firmware.fip, &fip).map_err(io(&firmware.fip))?;
     run_tool(
         Command::new("fiptool")
