@@ -195,3 +195,47 @@ fn a_fault_at_any_call_leaks_nothing() {
     let o = outcomes.lock().unwrap();
     assert!(o[1] > 0, "faults must make some builds fail: {o:?}");
 }
+
+/// PSCI across RECs on the model: REC 0 starts REC 1 with CPU_ON (completed by the host with
+/// RMI_PSCI_COMPLETE), REC 1 runs and calls CPU_OFF, REC 0 sees it off with AFFINITY_INFO and
+/// switches the realm off. The builder's run loop schedules both RECs.
+#[test]
+fn cpu_on_starts_a_second_rec() {
+    use realm_sdk::psci::AffinityState;
+    let mut rmm = Rmm::new(RmmConfig {
+        delegable: POOL,
+        ..RmmConfig::default()
+    });
+    rmm.set_program(Arc::new(|rec, c: &mut dyn Conduit| match rec {
+        0 => {
+            psci::cpu_on(c, 1, 0x8000_0000, 7).unwrap();
+            while psci::affinity_info(c, 1).unwrap() != AffinityState::Off {}
+            print(c, "rec 0: rec 1 is off\n");
+            psci::system_off(c).unwrap();
+        }
+        _ => {
+            print(c, "rec 1: up\n");
+            psci::cpu_off(c).unwrap();
+        }
+    }));
+    let img = image(100);
+    let config = RealmConfig {
+        recs: 2,
+        ram_size: 2 << 20,
+        ipa_width: 48,
+        ..RealmConfig {
+            image: &img,
+            ..RealmConfig::default()
+        }
+    };
+    let mut source = RangeSource::new(POOL.0, POOL.1);
+    let mut realm = Realm::build(&mut rmm, &mut source, &config).unwrap();
+    let mut console = Console::default();
+    assert_eq!(realm.run(&mut console).unwrap(), RunOutcome::SystemOff);
+    assert_eq!(
+        String::from_utf8(console.0).unwrap(),
+        "rec 1: up\nrec 0: rec 1 is off\n"
+    );
+    realm.destroy().unwrap();
+    assert_eq!(rmm.delegated_count(), 0);
+}

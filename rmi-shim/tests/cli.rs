@@ -129,3 +129,41 @@ fn refuses_bad_arguments() {
     let help = Command::new(BIN).arg("--help").output().expect("run");
     assert!(String::from_utf8_lossy(&help.stdout).contains("One RMI_DATA_CREATE per 4 KiB"));
 }
+
+/// With `--ram-size`, the tool predicts the realm rmi-shim's builder makes (RIPAS over all
+/// of its RAM): the same RIM as `RealmConfig::predict_rim` for the builder's defaults.
+#[test]
+fn ram_size_matches_the_builder() {
+    let image: Vec<u8> = (0..10_000u32).map(|i| (i * 31) as u8).collect();
+    let path = std::env::temp_dir().join(format!("rim-predict-builder-{}.bin", std::process::id()));
+    std::fs::write(&path, &image).expect("write temporary image");
+    let out = Command::new(BIN)
+        .args([
+            "--s2sz",
+            "39",
+            "--ipa-base",
+            "0x80000000",
+            "--ram-size",
+            "0x2000000",
+            "--gpr",
+            "0=1",
+        ])
+        .arg(&path)
+        .output()
+        .expect("run rim-predict");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = rmi_shim::builder::RealmConfig {
+        image: &image,
+        entry_regs: [1, 0, 0, 0, 0, 0, 0, 0],
+        ..rmi_shim::builder::RealmConfig::default()
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        config.predict_rim().unwrap().to_string()
+    );
+}

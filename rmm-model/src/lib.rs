@@ -407,6 +407,27 @@ impl<I: TokenIssuer> RealmModel<I> {
         }
     }
 
+    /// `RMI_PSCI_COMPLETE`: completes the pending `CPU_ON` or `AFFINITY_INFO` of REC `rec`
+    /// with the host's `status`, at once (as TF-RMM does): the target REC of a successful
+    /// `CPU_ON` becomes runnable, and `regs` (the calling REC's) get the result.
+    pub fn psci_complete(
+        &mut self,
+        rec: usize,
+        regs: &mut Regs,
+        status: i32,
+    ) -> Result<(), EnterError> {
+        let Some(RecExit::Psci { fid, args }) = self
+            .recs
+            .get(rec)
+            .ok_or(EnterError::NoSuchRec)?
+            .pending
+            .clone()
+        else {
+            return Err(EnterError::WrongResponse);
+        };
+        self.complete_psci(rec, regs, fid, args, HostResponse::PsciComplete { status })
+    }
+
     fn complete_host_call(
         &mut self,
         rec: usize,

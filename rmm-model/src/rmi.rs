@@ -172,7 +172,6 @@ struct Rec {
     regs: Regs,
     pending: Option<RecExit>,
     ripas_progress: u64,
-    psci_status: Option<i32>,
     thread: Option<RecThread>,
 }
 
@@ -567,7 +566,6 @@ impl Rmm {
                 regs,
                 pending: None,
                 ripas_progress: 0,
-                psci_status: None,
                 thread: None,
             },
         );
@@ -626,9 +624,9 @@ impl Rmm {
                     reject: RecEnterFlags::from_raw(run.enter.flags)
                         .contains(RecEnterFlags::RIPAS_RESPONSE),
                 },
+                // CPU_ON and AFFINITY_INFO wait for RMI_PSCI_COMPLETE (which clears the exit).
                 RecExit::Psci { fid, .. } if matches!(fid & 0xff, 0x03 | 0x04) => {
-                    let status = rec.psci_status.take().ok_or(err(RmiStatus::ErrorRec))?;
-                    HostResponse::PsciComplete { status }
+                    return Err(err(RmiStatus::ErrorRec));
                 }
                 RecExit::Psci { .. } | RecExit::DataAbort { .. } => HostResponse::Resume,
             };
@@ -713,13 +711,16 @@ impl Rmm {
     fn psci_complete(&mut self, calling: u64, target: u64, status: u64) -> Reply {
         self.expect(calling, GranuleState::Rec)?;
         self.expect(target, GranuleState::Rec)?;
-        let (c, t) = (&self.recs[&calling], &self.recs[&target]);
+        let t_index = self.recs[&target].index;
+        let t_rd = self.recs[&target].rd;
+        let Self { realms, recs, .. } = self;
+        let c = recs.get_mut(&calling).expect("checked");
         let Some(RecExit::Psci { fid, args }) = c.pending else {
             return Err(err(RmiStatus::ErrorInput));
         };
         if !matches!(fid & 0xff, 0x03 | 0x04)
-            || c.rd != t.rd
-            || crate::rec_mpidr(t.index) != args[0]
+            || c.rd != t_rd
+            || crate::rec_mpidr(t_index) != args[0]
         {
             return Err(err(RmiStatus::ErrorInput));
         }
@@ -728,7 +729,14 @@ impl Rmm {
             reason = "PSCI status is a 32-bit value"
         )]
         let status = status as i32;
-        self.recs.get_mut(&calling).expect("checked").psci_status = Some(status);
+        let model = realms
+            .get_mut(&c.rd)
+            .and_then(|r| r.model.as_mut())
+            .ok_or(err(RmiStatus::ErrorRealm))?;
+        model
+            .psci_complete(c.index, &mut c.regs, status)
+            .map_err(|_| err(RmiStatus::ErrorInput))?;
+        c.pending = None;
         Ok([0; 4])
     }
 

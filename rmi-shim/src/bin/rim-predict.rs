@@ -8,9 +8,11 @@
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
-use cca_abi::measurement::HashAlgorithm;
+use cca_abi::measurement::{HashAlgorithm, Measurement};
 use cca_abi::rmi::{Ipa, RecCreateFlags, RmiDataMeasureContent, RttLevel};
-use rmi_shim::rim::{FlatImage, MeasuredRealmParams, MeasuredRecParams};
+use rmi_shim::rim::{
+    DataGranule, FlatImage, MeasuredRealmParams, MeasuredRecParams, RealmBuild, RipasRange, predict,
+};
 use serde_json::json;
 
 const HELP: &str = "\
@@ -24,7 +26,8 @@ HOW THE REALM IS ASSUMED TO BE BUILT (the RIM depends on every step and its orde
     1. RMI_REALM_CREATE with the parameters below. Only flags, s2sz, sve_vl, num_bps,
        num_wps, pmu_num_ctrs and hash_algo are measured.
     2. One RMI_RTT_INIT_RIPAS over the image, widened to whole RTT entries of
-       --ripas-level: [align_down(ipa-base), align_up(ipa-base + size)). One descriptor is
+       --ripas-level: [align_down(ipa-base), align_up(ipa-base + size)), or over
+       [ipa-base, ipa-base + ram-size) with --ram-size. One descriptor is
        measured per RTT entry, so the level must be the level of the RTT entries the host
        really has there (3 = 4 KiB entries of level-3 tables, 2 = 2 MiB blocks, ...).
     3. One RMI_DATA_CREATE per 4 KiB of the image, in address order from --ipa-base; the
@@ -32,6 +35,8 @@ HOW THE REALM IS ASSUMED TO BE BUILT (the RIM depends on every step and its orde
     4. One RMI_REC_CREATE, RUNNABLE (unless --not-runnable) with pc and x0..x7 below. MPIDR
        and the auxiliary granules are not measured.
     A host that creates other granules, uses other ranges or another order gets another RIM.
+    rmi-shim's builder (and rmi-host) makes exactly this realm with RIPAS over all of its
+    RAM: its default configuration is --s2sz 39 --ipa-base 0x80000000 --ram-size 0x2000000.
     RMI 2.0 RMMs (TF-RMM v0.9.0 and later) do not measure step 2: not modelled here.
 
 OPTIONS:
@@ -44,6 +49,8 @@ OPTIONS:
     --pmu-num-ctrs N         PMU counters                                       [0]
     --ipa-base ADDR          IPA of the first image byte (4 KiB aligned)        [0]
     --ripas-level L          level of the RTT entries covering the image        [3]
+    --ram-size BYTES         RTT_INIT_RIPAS over this much RAM from ipa-base, not just
+                             the image (a multiple of the --ripas-level entry size)
     --unmeasured             DATA_CREATE with NO_MEASURE_CONTENT for every granule
     --unmeasured-at IPA      ... for the granule at IPA only (repeatable)
     --pc ADDR                REC entry point                            [ipa-base]
@@ -64,6 +71,7 @@ struct Options {
     flags: RmiDataMeasureContent,
     unmeasured: Vec<Ipa>,
     rec: MeasuredRecParams,
+    ram_size: Option<u64>,
     rpv_given: bool,
     json: bool,
 }
@@ -96,6 +104,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
     let mut unmeasured = Vec::new();
     let mut gprs = [0u64; 8];
     let (mut runnable, mut rpv_given, mut json) = (true, false, false);
+    let mut ram_size = None;
 
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -116,6 +125,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "--num-wps" => params.num_wps = number_u32(arg, value()?)?,
             "--pmu-num-ctrs" => params.pmu_num_ctrs = number_u32(arg, value()?)?,
             "--ipa-base" => load = number(arg, value()?)?,
+            "--ram-size" => ram_size = Some(number(arg, value()?)?),
             "--ripas-level" => {
                 let v = value()?;
                 ripas_level = v
@@ -178,6 +188,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         flags,
         unmeasured,
         rec,
+        ram_size,
         rpv_given,
         json,
     }))
@@ -195,9 +206,14 @@ fn run(o: &Options) -> Result<(), String> {
         ripas_level: o.ripas_level,
         recs: &recs,
     };
-    let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-    let rim = flat.predict_parallel(threads).map_err(|e| e.to_string())?;
-    let ripas = flat.ripas_range().map_err(|e| e.to_string())?;
+    let (rim, ripas) = match o.ram_size {
+        None => {
+            let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+            let rim = flat.predict_parallel(threads).map_err(|e| e.to_string())?;
+            (rim, flat.ripas_range().map_err(|e| e.to_string())?)
+        }
+        Some(size) => with_ram(&flat, size)?,
+    };
     let note = "the RPV is not part of the RIM; --rpv was ignored";
     if o.json {
         let hex = |v: u64| format!("{v:#x}");
@@ -237,6 +253,54 @@ fn run(o: &Options) -> Result<(), String> {
         println!("{rim}");
     }
     Ok(())
+}
+
+/// The prediction with `RMI_RTT_INIT_RIPAS` over `ram_size` bytes from the load address.
+fn with_ram(
+    flat: &FlatImage<'_>,
+    ram_size: u64,
+) -> Result<(Measurement, Option<RipasRange>), String> {
+    let top = flat
+        .load
+        .addr()
+        .checked_add(ram_size)
+        .and_then(Ipa::new)
+        .ok_or_else(|| format!("--ram-size {ram_size:#x}: not 4 KiB aligned or overflows"))?;
+    if (flat.bytes.len() as u64) > ram_size {
+        return Err("the image is larger than --ram-size".into());
+    }
+    let range = RipasRange {
+        base: flat.load,
+        top,
+        level: flat.ripas_level,
+    };
+    let (chunks, tail) = flat.bytes.as_chunks::<{ cca_abi::GRANULE_SIZE }>();
+    let mut last = [0u8; cca_abi::GRANULE_SIZE];
+    last[..tail.len()].copy_from_slice(tail);
+    let contents = chunks.iter().chain((!tail.is_empty()).then_some(&last));
+    let mut data = Vec::new();
+    for (i, content) in contents.enumerate() {
+        let ipa = Ipa::new(flat.load.addr() + i as u64 * cca_abi::GRANULE_SIZE as u64)
+            .ok_or("image IPA overflows")?;
+        let flags = if flat.unmeasured.contains(&ipa) {
+            RmiDataMeasureContent::NoMeasureContent
+        } else {
+            flat.flags
+        };
+        data.push(DataGranule {
+            ipa,
+            flags,
+            content,
+        });
+    }
+    let build = RealmBuild {
+        params: flat.params,
+        ripas: &[range],
+        data: &data,
+        recs: flat.recs,
+    };
+    let rim = predict(&build).map_err(|e| e.to_string())?;
+    Ok((rim, Some(range)))
 }
 
 fn main() -> ExitCode {
