@@ -13,7 +13,7 @@ use cca_abi::smccc::{Regs, unpack_bytes};
 use el2_harness::layout::*;
 use el2_rt::{console, power_off};
 use rmm_model::memory::{RealmMemory, Unmapped};
-use rmm_model::token::NoAttestation;
+use rmm_model::token::InsecureTestIssuer;
 use rmm_model::{HostResponse, RealmConfig, RealmModel, RecExit, RsiRevisions, Step};
 use spin::Mutex;
 
@@ -120,7 +120,7 @@ fn main() -> ! {
         ..RealmConfig::default()
     };
     let ram = [(REALM_RAM_IPA, REALM_RAM_IPA + REALM_RAM_SIZE)];
-    let mut model = RealmModel::new(config, &ram, NoAttestation);
+    let mut model = RealmModel::new(config, &ram, InsecureTestIssuer::new());
 
     let vttbr = STAGE2.lock().build();
     VTTBR_EL2.set(vttbr);
@@ -140,7 +140,7 @@ fn main() -> ! {
 }
 
 /// Runs the realm until it stops or fails.
-fn run(model: &mut RealmModel<NoAttestation>, ctx: &mut GuestContext) {
+fn run(model: &mut RealmModel<InsecureTestIssuer>, ctx: &mut GuestContext) {
     loop {
         // SAFETY: stage 2 maps only realm RAM and the UART's alias; HCR_EL2 traps SMCs.
         let vector = unsafe { enter_guest(ctx) };

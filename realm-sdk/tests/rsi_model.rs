@@ -905,3 +905,46 @@ fn event_log_stays_consistent_on_errors() {
     assert_eq!(realm.rems().unwrap(), before, "nothing extended");
     assert!(log.is_empty());
 }
+
+// ---- Attestation: real tokens from the model, through the RSI protocol ----
+
+/// The model's issuer makes a CCA token through INIT/CONTINUE that parses and verifies
+/// fully (realm signature, binding, platform signature with the test anchor) and carries
+/// the realm's challenge, RIM, REMs and RPV.
+#[test]
+fn model_tokens_verify() {
+    use rmm_model::token::InsecureTestIssuer;
+    for (alg, steps) in [(HashAlgorithm::Sha256, 0), (HashAlgorithm::Sha512, 2)] {
+        let issuer = InsecureTestIssuer::new();
+        let anchor = issuer.trust_anchor();
+        let cfg = RealmConfig {
+            hash_algorithm: alg,
+            rim: alg.hash(&[b"rim"]),
+            signing_steps: steps,
+            ..config()
+        };
+        let mut s = Simulator::with_issuer(cfg, Box::new(issuer));
+        let mut realm = Realm::new(&mut s).unwrap();
+        realm.measurement_extend(RemIndex::REM1, b"app").unwrap();
+        let challenge: Vec<u8> = (0..64).map(|i| i as u8 ^ 0x5c).collect();
+        let mut buf = Pages::<4096>::new();
+        let token = realm
+            .attestation_token(&challenge, &mut buf.0)
+            .unwrap()
+            .to_vec();
+        let t = cca_token::Token::parse(&token).unwrap();
+        let rim = realm.rim().unwrap();
+        let policy = cca_token::Policy {
+            challenge: Some(&challenge),
+            rim: Some(rim.as_bytes()),
+            personalization_value: Some(realm.personalization_value()),
+        };
+        t.verify(&[anchor], &policy).unwrap();
+        let rems = realm.rems().unwrap();
+        assert_eq!(
+            t.realm_claims.rems().map(<[u8]>::to_vec),
+            rems.map(|r| r.as_bytes().to_vec())
+        );
+        assert_eq!(t.realm_claims.hash_algorithm, alg.token_name());
+    }
+}

@@ -75,3 +75,129 @@ pub enum TokenState {
     /// Every byte was handed out; CONTINUE now fails with ERROR_STATE until the next INIT.
     Delivered,
 }
+
+/// An RMM with attestation keys: it issues real CCA tokens, a realm token signed with a P-384
+/// RAK under a platform token signed with a P-256 IAK, bound as TF-RMM binds them (platform
+/// challenge = SHA-256 of the RAK's COSE_Key), in the tag-399 format of TF-RMM v0.8.0.
+///
+/// **Insecure by construction**: the keys come from fixed test scalars; anyone can sign as
+/// this "platform". It exists so tests and the QEMU harness exercise real tokens.
+pub struct InsecureTestIssuer {
+    rak: p384::ecdsa::SigningKey,
+    rak_cose_key: Vec<u8>,
+    platform_token: Vec<u8>,
+    anchor: cca_token::TrustAnchor,
+}
+
+/// Implementation ID of the test platform.
+pub const TEST_IMPLEMENTATION_ID: [u8; 32] = *b"realm-sdk insecure test platform";
+/// Instance ID of the test platform (a UEID: type 0x01, then 32 bytes).
+pub const TEST_INSTANCE_ID: [u8; 33] = *b"\x01realm-sdk test platform inst 001";
+
+impl InsecureTestIssuer {
+    /// The issuer with the fixed test keys.
+    ///
+    /// # Panics
+    ///
+    /// Never: the fixed scalars are valid keys and the buffers fit the tokens (checked by
+    /// the tests).
+    #[must_use]
+    pub fn new() -> Self {
+        use cca_token::encode::{self, PlatformClaimValues};
+        use cca_token::platform::{PROFILE_1_0, SwComponent};
+        use sha2::{Digest, Sha256};
+
+        let rak = p384::ecdsa::SigningKey::from_slice(&[0x5a; 48]).expect("valid P-384 scalar");
+        let iak = p256::ecdsa::SigningKey::from_slice(&[0xa5; 32]).expect("valid P-256 scalar");
+        let point = rak.verifying_key().to_sec1_point(false);
+        let xy = point.as_bytes();
+        let mut key_buf = [0u8; 128];
+        let x: &[u8; 48] = xy[1..49].try_into().expect("48 bytes");
+        let y: &[u8; 48] = xy[49..97].try_into().expect("48 bytes");
+        let rak_cose_key = cca_token::realm::encode_p384_cose_key(x, y, &mut key_buf)
+            .expect("fits")
+            .to_vec();
+        let binding = Sha256::digest(&rak_cose_key);
+        let sw = [SwComponent {
+            measurement_type: Some("RMM"),
+            measurement_value: &[0x11; 32],
+            version: Some("rmm-model"),
+            signer_id: &[0x22; 32],
+            description: Some("sha-256"),
+        }];
+        let values = PlatformClaimValues {
+            profile: PROFILE_1_0,
+            challenge: &binding,
+            implementation_id: &TEST_IMPLEMENTATION_ID,
+            instance_id: &TEST_INSTANCE_ID,
+            config: &[0; 4],
+            lifecycle: 0x3000,
+            sw_components: &sw,
+            verification_service: None,
+            hash_algorithm: Some("sha-256"),
+        };
+        let (mut claims_buf, mut token_buf) = ([0u8; 1024], [0u8; 1024]);
+        let claims = encode::platform_claims(&values, &mut claims_buf).expect("fits");
+        let platform_token = encode::sign1(claims, &iak, &mut token_buf)
+            .expect("fits")
+            .to_vec();
+        let iak_point = iak.verifying_key().to_sec1_point(false);
+        let anchor = cca_token::TrustAnchor {
+            implementation_id: TEST_IMPLEMENTATION_ID,
+            instance_id: TEST_INSTANCE_ID,
+            key: cca_token::PublicKey::from_sec1(iak_point.as_bytes()).expect("valid point"),
+        };
+        Self {
+            rak,
+            rak_cose_key,
+            platform_token,
+            anchor,
+        }
+    }
+
+    /// The trust anchor of the test platform, for verifiers.
+    #[must_use]
+    pub fn trust_anchor(&self) -> cca_token::TrustAnchor {
+        self.anchor.clone()
+    }
+}
+
+impl Default for InsecureTestIssuer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TokenIssuer for InsecureTestIssuer {
+    fn issue(&mut self, claims: &Claims) -> Result<Vec<u8>, IssueError> {
+        use cca_token::encode::{self, RealmClaimValues};
+        let len = claims.hash_algorithm.digest_len();
+        let rems: [&[u8]; REM_COUNT] = core::array::from_fn(|i| &claims.rems[i].as_bytes()[..len]);
+        let values = RealmClaimValues {
+            challenge: &claims.challenge,
+            personalization_value: &claims.rpv,
+            public_key: &self.rak_cose_key,
+            hash_algorithm: claims.hash_algorithm.token_name(),
+            public_key_hash_algorithm: "sha-256",
+            mec_policy: Some("shared"),
+            profile: Some(cca_token::realm::PROFILE_1_0),
+            rim: claims.rim.as_bytes(),
+            rems,
+        };
+        let mut claims_buf = alloc::vec![0u8; 2048];
+        let mut realm_buf = alloc::vec![0u8; 2048];
+        let mut out = alloc::vec![0u8; 4096];
+        let realm_claims =
+            encode::realm_claims(&values, &mut claims_buf).map_err(|_| IssueError::Failed)?;
+        let realm_token = encode::sign1(realm_claims, &self.rak, &mut realm_buf)
+            .map_err(|_| IssueError::Failed)?;
+        let token = encode::collection(
+            cca_token::Format::Tag399,
+            &self.platform_token,
+            realm_token,
+            &mut out,
+        )
+        .map_err(|_| IssueError::Failed)?;
+        Ok(token.to_vec())
+    }
+}

@@ -98,3 +98,20 @@ fn selftest_on_tf_rmm() {
         "{out}"
     );
 }
+
+/// TF-RMM issues a real token (TF-A's sample platform token, ES384) that the realm verifies
+/// itself.
+#[test]
+fn attest_on_tf_rmm() {
+    let Some(out) = run("attest on TF-RMM", "attest", [0, 0]) else {
+        return;
+    };
+    assert!(
+        out.contains("attest: collection tag 399, platform Es384, realm Es384"),
+        "{out}"
+    );
+    assert!(
+        out.contains("attest: token verified inside the realm"),
+        "{out}"
+    );
+}

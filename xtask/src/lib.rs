@@ -22,7 +22,7 @@ pub const HARNESS_BOOT_INFO_PA: u64 = 0x4100_0000;
 /// Magic of the boot information block ("REALMIMG", little-endian).
 pub const HARNESS_BOOT_MAGIC: u64 = u64::from_le_bytes(*b"REALMIMG");
 /// Realm payloads in `examples/`, by package name.
-pub const EXAMPLES: &[&str] = &["hello", "minimal", "selftest"];
+pub const EXAMPLES: &[&str] = &["attest", "hello", "minimal", "selftest"];
 
 /// Why a build or a run failed.
 #[derive(Debug)]

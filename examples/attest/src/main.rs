@@ -1,0 +1,116 @@
+//! `attest`: a realm checks its own attestation token.
+//!
+//! It asks the RMM for a token for a fixed challenge (INIT, then CONTINUE into a buffer of
+//! two granules), parses it with cca-token, verifies the realm signature with the RAK the
+//! token carries and the binding of that RAK to the platform token, and checks that the
+//! claims are its own: challenge, RIM, REMs, RPV. It prints what is stable across RMMs and
+//! keys (claim names and checks), and the token's size and formats.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+mod payload {
+    use cca_token::{Format, Token};
+    use realm_sdk::rt::EntryArgs;
+    use realm_sdk::{Realm, RemIndex, Smc, println};
+
+    realm_sdk::entry!(main);
+
+    /// The challenge: bytes 0x00 to 0x3f.
+    const CHALLENGE: [u8; 64] = {
+        let mut c = [0u8; 64];
+        let mut i = 0;
+        while i < 64 {
+            c[i] = i as u8;
+            i += 1;
+        }
+        c
+    };
+
+    /// Two granules for the token (TF-RMM's upper bound is one).
+    static mut BUFFER: [u8; 8192] = [0; 8192];
+
+    fn check(name: &str, ok: bool) -> bool {
+        println!("  {name}: {}", if ok { "ok" } else { "MISMATCH" });
+        ok
+    }
+
+    fn main(realm: &mut Realm<Smc>, _args: EntryArgs) {
+        if let Err(e) = realm.measurement_extend(RemIndex::REM0, b"attest example") {
+            println!("attest: extend failed: {e}");
+            return;
+        }
+        // SAFETY: `main` runs once on the only REC; nothing else refers to BUFFER.
+        let buffer = unsafe { &mut *(&raw mut BUFFER) };
+        let token = match realm.attestation_token(&CHALLENGE, buffer) {
+            Ok(t) => t,
+            Err(e) => {
+                println!("attest: no token: {e}");
+                return;
+            }
+        };
+        println!("attest: token of {} bytes", token.len());
+        let t = match Token::parse(token) {
+            Ok(t) => t,
+            Err(e) => {
+                println!("attest: token does not parse: {e}");
+                return;
+            }
+        };
+        let format = match t.format {
+            Format::Tag399 => "tag 399",
+            Format::Cmw => "CMW (tag 907)",
+        };
+        println!(
+            "attest: collection {format}, platform {:?}, realm {:?}",
+            t.platform.algorithm, t.realm.algorithm
+        );
+        let r = &t.realm_claims;
+        println!(
+            "attest: realm profile {:?}, hash {}, RAK hash {}",
+            r.profile, r.hash_algorithm, r.public_key_hash_algorithm
+        );
+        println!(
+            "attest: platform profile {:?}, lifecycle {:?}, {} software components",
+            t.platform_claims.profile,
+            t.platform_claims.lifecycle_state(),
+            t.platform_claims.sw_components().count()
+        );
+        println!("attest: checks");
+        let mut ok = true;
+        match t.verify_realm() {
+            Ok(()) => ok &= check("realm signature and binding", true),
+            Err(e) => {
+                println!("  realm signature and binding: {e}");
+                ok = false;
+            }
+        }
+        ok &= check("challenge", r.challenge == CHALLENGE);
+        ok &= check("RIM", realm.rim().is_ok_and(|m| m.as_bytes() == r.rim));
+        ok &= check(
+            "REMs",
+            realm
+                .rems()
+                .is_ok_and(|rems| rems.iter().zip(r.rems()).all(|(a, b)| a.as_bytes() == b)),
+        );
+        ok &= check(
+            "RPV",
+            r.personalization_value == realm.personalization_value(),
+        );
+        println!(
+            "attest: {}",
+            if ok {
+                "token verified inside the realm"
+            } else {
+                "FAILED"
+            }
+        );
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!(
+        "attest is a realm payload: build it with `cargo build -p attest --target aarch64-unknown-none`"
+    );
+    std::process::exit(2);
+}
