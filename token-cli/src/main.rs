@@ -1,0 +1,165 @@
+//! `cca-token`: inspect or verify an Arm CCA attestation token.
+//!
+//! ```text
+//! cca-token inspect TOKEN
+//! cca-token verify TOKEN --anchors TA.json [--challenge HEX] [--rim HEX] [--rpv HEX]
+//! ```
+//!
+//! `inspect` prints the token as JSON (byte strings as lower-case hex, unknown claims as
+//! the hex of their CBOR). `verify` prints `verified` and exits 0, or prints the precise
+//! reason and exits 1; a usage or input error exits 2.
+
+use std::process::ExitCode;
+
+use cca_token::claims::RawClaim;
+use cca_token::{Format, Policy, Token};
+use serde_json::{Map, Value, json};
+
+const USAGE: &str = "usage: cca-token inspect TOKEN
+       cca-token verify TOKEN --anchors TA.json [--challenge HEX] [--rim HEX] [--rpv HEX]";
+
+fn hex(b: &[u8]) -> Value {
+    Value::String(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+fn unhex(flag: &str, s: &str) -> Result<Vec<u8>, String> {
+    let bad = || format!("{flag}: `{s}` is not hex");
+    if s.len() % 2 != 0 || !s.is_ascii() {
+        return Err(bad());
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| bad()))
+        .collect()
+}
+
+fn unknown<'a>(claims: impl Iterator<Item = RawClaim<'a>>) -> Value {
+    Value::Object(
+        claims
+            .map(|c| (c.key.to_string(), hex(c.value)))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+fn inspect(t: &Token<'_>) -> Value {
+    let r = &t.realm_claims;
+    let p = &t.platform_claims;
+    let sw: Vec<Value> = p
+        .sw_components()
+        .map(|c| {
+            json!({
+                "measurement-type": c.measurement_type,
+                "measurement-value": hex(c.measurement_value),
+                "version": c.version,
+                "signer-id": hex(c.signer_id),
+                "measurement-description": c.description,
+            })
+        })
+        .collect();
+    json!({
+        "format": match t.format { Format::Tag399 => "tag 399", Format::Cmw => "CMW collection (tag 907)" },
+        "platform": {
+            "algorithm": format!("{:?}", t.platform.algorithm),
+            "signature": hex(t.platform.signature),
+            "claims": {
+                "profile": format!("{:?}", p.profile),
+                "challenge": hex(p.challenge),
+                "implementation-id": hex(p.implementation_id),
+                "instance-id": hex(p.instance_id),
+                "config": hex(p.config),
+                "lifecycle": p.lifecycle,
+                "lifecycle-state": format!("{:?}", p.lifecycle_state()),
+                "software-components": sw,
+                "verification-service": p.verification_service,
+                "hash-algorithm": p.hash_algorithm,
+                "unknown": unknown(p.unknown()),
+            },
+        },
+        "realm": {
+            "algorithm": format!("{:?}", t.realm.algorithm),
+            "signature": hex(t.realm.signature),
+            "claims": {
+                "profile": format!("{:?}", r.profile),
+                "challenge": hex(r.challenge),
+                "personalization-value": hex(r.personalization_value),
+                "hash-algorithm": r.hash_algorithm,
+                "public-key": hex(r.public_key),
+                "public-key-hash-algorithm": r.public_key_hash_algorithm,
+                "rim": hex(r.rim),
+                "rems": r.rems().map(hex),
+                "mec-policy": r.mec_policy,
+                "instance-id": r.instance_id.map(hex),
+                "unknown": unknown(r.unknown()),
+            },
+        },
+    })
+}
+
+enum Failure {
+    Usage(String),
+    Verify(String),
+}
+
+fn run(args: &[String]) -> Result<(), Failure> {
+    let usage = |m: &str| Failure::Usage(m.to_owned());
+    let (cmd, path) = match args {
+        [cmd, path, ..] => (cmd.as_str(), path),
+        _ => return Err(usage(USAGE)),
+    };
+    let bytes = std::fs::read(path).map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
+    let token =
+        Token::parse(&bytes).map_err(|e| Failure::Verify(format!("malformed token: {e}")))?;
+    match cmd {
+        "inspect" if args.len() == 2 => {
+            println!("{:#}", inspect(&token));
+            Ok(())
+        }
+        "verify" => {
+            let (mut anchors, mut challenge, mut rim, mut rpv) = (None, None, None, None);
+            let mut it = args[2..].iter();
+            while let Some(flag) = it.next() {
+                let value = it
+                    .next()
+                    .ok_or_else(|| usage(&format!("{flag} needs a value")))?;
+                match flag.as_str() {
+                    "--anchors" => anchors = Some(value),
+                    "--challenge" => challenge = Some(unhex(flag, value).map_err(Failure::Usage)?),
+                    "--rim" => rim = Some(unhex(flag, value).map_err(Failure::Usage)?),
+                    "--rpv" => rpv = Some(unhex(flag, value).map_err(Failure::Usage)?),
+                    other => return Err(usage(&format!("unknown option {other}\n{USAGE}"))),
+                }
+            }
+            let anchors = anchors.ok_or_else(|| usage("verify needs --anchors TA.json"))?;
+            let json = std::fs::read_to_string(anchors)
+                .map_err(|e| Failure::Usage(format!("{anchors}: {e}")))?;
+            let anchors =
+                cca_token::anchors::from_json(&json).map_err(|e| Failure::Usage(e.to_string()))?;
+            let policy = Policy {
+                challenge: challenge.as_deref(),
+                rim: rim.as_deref(),
+                personalization_value: rpv.as_deref(),
+            };
+            token
+                .verify(anchors.as_slice(), &policy)
+                .map_err(|e| Failure::Verify(e.to_string()))?;
+            println!("verified");
+            Ok(())
+        }
+        _ => Err(usage(USAGE)),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Verify(m)) => {
+            eprintln!("cca-token: {m}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(m)) => {
+            eprintln!("cca-token: {m}");
+            ExitCode::from(2)
+        }
+    }
+}
