@@ -24,7 +24,7 @@ fn hex(b: &[u8]) -> Value {
 
 fn unhex(flag: &str, s: &str) -> Result<Vec<u8>, String> {
     let bad = || format!("{flag}: `{s}` is not hex");
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return Err(bad());
     }
     (0..s.len())
