@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Seeds the token fuzzer's corpus with the real tokens in ../shared/testdata (read in
-# place, copied only into the ignored corpus folder) and the tokens the tests make.
+# Seeds the token fuzzer's corpus (an ignored folder) with:
+# - the real tokens in ../shared/testdata, read in place and copied only into the corpus
+#   (never committed);
+# - the encoder-made tokens committed in seeds/token_parse (regenerate them with
+#   `cargo run -p cca-token --features sign --example fuzz_seeds -- fuzz/seeds/token_parse`).
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p corpus/token_parse
 for f in ../../shared/testdata/veraison/*.cbor ../../shared/testdata/tf-rmm/*/*/token.cbor; do
-    [ -f "$f" ] && cp "$f" "corpus/token_parse/$(echo "$f" | tr '/.' '__')"
+    [ -f "$f" ] && cp "$f" "corpus/token_parse/testdata$(echo "${f#../../shared/testdata}" | tr '/.' '__')"
 done
+cp seeds/token_parse/*.cbor corpus/token_parse/
 ls corpus/token_parse | wc -l
