@@ -40,6 +40,7 @@ pub mod attest;
 pub mod psci;
 mod realm;
 pub mod rsi;
+pub mod seal;
 
 #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
 #[allow(
