@@ -37,6 +37,7 @@
 
 pub mod addr;
 pub mod attest;
+pub mod broker;
 pub mod psci;
 mod realm;
 pub mod rsi;

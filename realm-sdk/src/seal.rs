@@ -94,6 +94,13 @@ impl SealingKey {
         Self { key, id }
     }
 
+    /// The key bytes, for a provider that has to transport the key (the key broker wraps
+    /// it for the realm). Sealing code never needs them.
+    #[must_use]
+    pub fn expose_secret(&self) -> &[u8; 32] {
+        &self.key
+    }
+
     /// The key ID written in blobs sealed with this key.
     #[must_use]
     pub const fn id(&self) -> [u8; 8] {
