@@ -42,7 +42,8 @@ impl fmt::Display for AnchorError {
 impl std::error::Error for AnchorError {}
 
 fn hex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    if s.len() != 2 * N || !s.is_ascii() {
+    // Only hex digits: `from_str_radix` alone would also take a sign ("+f").
+    if s.len() != 2 * N || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let mut out = [0u8; N];
@@ -140,5 +141,14 @@ mod tests {
         assert_eq!(base64url("Zm9vYmE").unwrap(), b"fooba");
         assert_eq!(base64url("_-8").unwrap(), [0xff, 0xef]);
         assert!(base64url("Zm9v=").is_none());
+    }
+
+    /// IDs are exactly their length in hex digits, nothing else.
+    #[test]
+    fn hex_ids() {
+        assert_eq!(hex::<2>("0aFf"), Some([0x0a, 0xff]));
+        assert_eq!(hex::<2>("+a0f"), None);
+        assert_eq!(hex::<2>("0a0"), None);
+        assert_eq!(hex::<1>("é"), None);
     }
 }

@@ -40,6 +40,8 @@ pub enum CborError {
     Trailing,
 }
 
+impl core::error::Error for CborError {}
+
 impl fmt::Display for CborError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -123,6 +125,10 @@ impl<'a> Reader<'a> {
             _ => 0x1_0000_0000,
         };
         if major != SIMPLE && arg < min {
+            return Err(CborError::NonMinimal);
+        }
+        // RFC 8949 §3.3: a two-byte simple value below 32 is not well-formed.
+        if major == SIMPLE && ai == 24 && arg < 32 {
             return Err(CborError::NonMinimal);
         }
         Ok((major, arg))
@@ -246,6 +252,14 @@ pub struct Writer<'b> {
 /// The output buffer is too small.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct BufferFull;
+
+impl fmt::Display for BufferFull {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CBOR output buffer full")
+    }
+}
+
+impl core::error::Error for BufferFull {}
 
 impl<'b> Writer<'b> {
     /// A writer at the start of `buf`.
@@ -389,6 +403,11 @@ mod tests {
             Reader::new(&[0x1b, 0x80, 0, 0, 0, 0, 0, 0, 0]).int(),
             Err(CborError::IntegerRange)
         );
+        assert_eq!(
+            Reader::new(&[0xf8, 0x14]).item(),
+            Err(CborError::NonMinimal)
+        );
+        assert_eq!(Reader::new(&[0xf8, 0x20]).item(), Ok(&[0xf8u8, 0x20][..]));
         let deep = [0x81u8; 40];
         assert_eq!(Reader::new(&deep).item(), Err(CborError::TooDeep));
     }

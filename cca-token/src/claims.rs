@@ -1,6 +1,7 @@
-//! Walking a claims map: integer keys, each once, values borrowed.
+//! Walking a claims map: labels (integers, or text for claims this crate does not know),
+//! each once, values borrowed.
 
-use crate::cbor::{CborError, Reader};
+use crate::cbor::{CborError, Reader, TSTR};
 
 /// Most claims a claims map may hold.
 pub const MAX_CLAIMS: usize = 32;
@@ -8,12 +9,14 @@ pub const MAX_CLAIMS: usize = 32;
 /// Why a claim is not acceptable.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum ClaimError {
-    /// The claims are not a CBOR map of integer keys (or the CBOR is bad).
+    /// The claims are not a CBOR map of integer or text labels (or the CBOR is bad).
     Cbor(CborError),
     /// More than [`MAX_CLAIMS`] claims.
     TooMany,
     /// A claim appears twice.
     Duplicate(i64),
+    /// A text-labelled claim appears twice.
+    DuplicateText,
     /// A claim has the wrong CBOR type.
     Type(i64),
     /// A claim has a value the profile does not allow (a length, a range, a name).
@@ -22,31 +25,72 @@ pub enum ClaimError {
     Missing(i64),
 }
 
+impl core::fmt::Display for ClaimError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Cbor(e) => write!(f, "claims map: {e}"),
+            Self::TooMany => write!(f, "more than {MAX_CLAIMS} claims"),
+            Self::Duplicate(k) => write!(f, "claim {k} appears twice"),
+            Self::DuplicateText => f.write_str("a text-labelled claim appears twice"),
+            Self::Type(k) => write!(f, "claim {k} has the wrong CBOR type"),
+            Self::Value(k) => write!(f, "claim {k} has a value the profile does not allow"),
+            Self::Missing(k) => write!(f, "mandatory claim {k} is missing"),
+        }
+    }
+}
+
+impl core::error::Error for ClaimError {}
+
 impl From<CborError> for ClaimError {
     fn from(e: CborError) -> Self {
         Self::Cbor(e)
     }
 }
 
-/// One claim: its key and the encoding of its value.
+/// A claim label: EAT (RFC 9711) allows integers and text; CCA claims use integers.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Label<'a> {
+    /// An integer label (every claim this crate knows).
+    Int(i64),
+    /// A text label.
+    Text(&'a str),
+}
+
+impl core::fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Int(k) => write!(f, "{k}"),
+            Self::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// One claim as it appears in the claims map: its label and the encoding of its value.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct RawClaim<'a> {
-    /// The claim key.
-    pub key: i64,
-    /// The CBOR encoding of the value.
+    /// The claim label.
+    pub label: Label<'a>,
+    /// The CBOR encoding of the value (one complete, well-formed item).
     pub value: &'a [u8],
 }
 
-impl<'a> RawClaim<'a> {
+/// A claim found by its integer key, with typed accessors whose errors name the key.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Claim<'a> {
+    pub(crate) key: i64,
+    pub(crate) value: &'a [u8],
+}
+
+impl<'a> Claim<'a> {
     /// The value as a byte string.
-    pub fn bytes(&self) -> Result<&'a [u8], ClaimError> {
-        let mut r = Reader::new(self.value);
-        let v = r.bytes().map_err(|_| ClaimError::Type(self.key))?;
-        Ok(v)
+    pub(crate) fn bytes(&self) -> Result<&'a [u8], ClaimError> {
+        Reader::new(self.value)
+            .bytes()
+            .map_err(|_| ClaimError::Type(self.key))
     }
 
     /// The value as a byte string of exactly `len` bytes.
-    pub fn bytes_of(&self, len: usize) -> Result<&'a [u8], ClaimError> {
+    pub(crate) fn bytes_of(&self, len: usize) -> Result<&'a [u8], ClaimError> {
         let v = self.bytes()?;
         if v.len() == len {
             Ok(v)
@@ -56,21 +100,29 @@ impl<'a> RawClaim<'a> {
     }
 
     /// The value as a text string.
-    pub fn text(&self) -> Result<&'a str, ClaimError> {
+    pub(crate) fn text(&self) -> Result<&'a str, ClaimError> {
         Reader::new(self.value)
             .text()
             .map_err(|_| ClaimError::Type(self.key))
     }
 
     /// The value as an unsigned integer.
-    pub fn uint(&self) -> Result<u64, ClaimError> {
+    pub(crate) fn uint(&self) -> Result<u64, ClaimError> {
         Reader::new(self.value)
             .uint()
             .map_err(|_| ClaimError::Type(self.key))
     }
 }
 
-/// Reads a claims map: at most [`MAX_CLAIMS`] integer keys, none twice, the whole input.
+/// Reads one claim label: an integer or a text string.
+fn label<'a>(r: &mut Reader<'a>) -> Result<Label<'a>, CborError> {
+    match r.peek_major() {
+        Some(TSTR) => r.text().map(Label::Text),
+        _ => r.int().map(Label::Int),
+    }
+}
+
+/// Reads a claims map: at most [`MAX_CLAIMS`] labels, none twice, the whole input.
 pub(crate) fn read_claims<'a>(
     payload: &'a [u8],
     out: &mut [Option<RawClaim<'a>>; MAX_CLAIMS],
@@ -81,18 +133,21 @@ pub(crate) fn read_claims<'a>(
         return Err(ClaimError::TooMany);
     }
     for i in 0..n {
-        let key = r.int()?;
+        let label = label(&mut r)?;
         let value = r.item()?;
-        if out[..i].iter().flatten().any(|c| c.key == key) {
-            return Err(ClaimError::Duplicate(key));
+        if out[..i].iter().flatten().any(|c| c.label == label) {
+            return Err(match label {
+                Label::Int(k) => ClaimError::Duplicate(k),
+                Label::Text(_) => ClaimError::DuplicateText,
+            });
         }
-        out[i] = Some(RawClaim { key, value });
+        out[i] = Some(RawClaim { label, value });
     }
     r.finish()?;
     Ok(n)
 }
 
-/// Iterates the claims whose keys are not in `known`.
+/// Iterates the claims whose labels are not known integer keys, in token order.
 #[derive(Clone, Debug)]
 pub struct UnknownClaims<'a> {
     reader: Reader<'a>,
@@ -119,26 +174,33 @@ impl<'a> Iterator for UnknownClaims<'a> {
         while self.left > 0 {
             self.left -= 1;
             // The map was validated when the token was parsed.
-            let key = self.reader.int().ok()?;
+            let label = label(&mut self.reader).ok()?;
             let value = self.reader.item().ok()?;
-            if !self.known.contains(&key) {
-                return Some(RawClaim { key, value });
+            if !matches!(label, Label::Int(k) if self.known.contains(&k)) {
+                return Some(RawClaim { label, value });
             }
         }
         None
     }
 }
 
-/// Looks up a claim in a claims table.
-pub(crate) fn find<'a>(claims: &[Option<RawClaim<'a>>], key: i64) -> Option<RawClaim<'a>> {
-    claims.iter().flatten().find(|c| c.key == key).copied()
+/// Looks up a claim by integer key in a claims table.
+pub(crate) fn find<'a>(claims: &[Option<RawClaim<'a>>], key: i64) -> Option<Claim<'a>> {
+    claims
+        .iter()
+        .flatten()
+        .find(|c| c.label == Label::Int(key))
+        .map(|c| Claim {
+            key,
+            value: c.value,
+        })
 }
 
 /// Looks up a mandatory claim.
 pub(crate) fn require<'a>(
     claims: &[Option<RawClaim<'a>>],
     key: i64,
-) -> Result<RawClaim<'a>, ClaimError> {
+) -> Result<Claim<'a>, ClaimError> {
     find(claims, key).ok_or(ClaimError::Missing(key))
 }
 

@@ -42,6 +42,16 @@ impl Algorithm {
         }
     }
 
+    /// The algorithm's IANA name: "ES256", "ES384" or "ES512".
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::Es384 => "ES384",
+            Self::Es512 => "ES512",
+        }
+    }
+
     /// Size of an `r ‖ s` signature in bytes.
     #[must_use]
     pub const fn signature_len(self) -> usize {
@@ -67,6 +77,14 @@ pub enum PublicKey {
 /// A key that is not a valid point of a supported curve.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct InvalidKey;
+
+impl core::fmt::Display for InvalidKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("not an uncompressed point of P-256, P-384 or P-521")
+    }
+}
+
+impl core::error::Error for InvalidKey {}
 
 impl PublicKey {
     /// From affine coordinates of `x.len() * 8`-bit curve (32: P-256, 48: P-384, 66: P-521).
@@ -157,6 +175,23 @@ pub enum SignatureError {
     Invalid,
 }
 
+impl core::fmt::Display for SignatureError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::AlgorithmMismatch { token, key } => {
+                write!(
+                    f,
+                    "the token is signed with {token:?} but the key is for {key:?}"
+                )
+            }
+            Self::Malformed => f.write_str("the signature is not a valid r || s of its algorithm"),
+            Self::Invalid => f.write_str("the signature does not verify"),
+        }
+    }
+}
+
+impl core::error::Error for SignatureError {}
+
 /// Why a COSE_Sign1 could not be parsed.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum CoseError {
@@ -173,6 +208,28 @@ pub enum CoseError {
     /// The payload is detached (nil) or not a byte string.
     Payload,
 }
+
+impl core::fmt::Display for CoseError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Cbor(e) => write!(f, "COSE_Sign1: {e}"),
+            Self::Tag => f.write_str("COSE_Sign1: not tagged 18"),
+            Self::Structure => f.write_str("COSE_Sign1: not an array of four items"),
+            Self::ProtectedHeader => {
+                f.write_str("COSE_Sign1: protected header lacks a single integer algorithm")
+            }
+            Self::UnsupportedAlgorithm(a) => {
+                write!(
+                    f,
+                    "COSE_Sign1: unsupported algorithm {a} (ES256, ES384, ES512 only)"
+                )
+            }
+            Self::Payload => f.write_str("COSE_Sign1: payload is not an attached byte string"),
+        }
+    }
+}
+
+impl core::error::Error for CoseError {}
 
 impl From<CborError> for CoseError {
     fn from(e: CborError) -> Self {

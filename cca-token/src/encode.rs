@@ -18,6 +18,17 @@ pub enum EncodeError {
     Sign,
 }
 
+impl core::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::BufferFull => "the token does not fit the output buffer",
+            Self::Sign => "the signer failed",
+        })
+    }
+}
+
+impl core::error::Error for EncodeError {}
+
 impl From<BufferFull> for EncodeError {
     fn from(_: BufferFull) -> Self {
         Self::BufferFull

@@ -14,8 +14,35 @@
 //! - [`encode`] writes tokens (the software RMM model and tests use it), signing through
 //!   [`encode::Signer`].
 //!
-//! The same code runs in a realm, in firmware and on a server; the `std` feature adds
-//! loading trust anchors from JSON.
+//! Realm claims follow DEN0137 A7.2.3.1 with the realm profiles
+//! `tag:arm.com,2023:realm#1.0.0` and `tag:arm.com,2024:realm#2.0.0` (and the earlier
+//! profile-less form); platform claims follow the Arm CCA platform token profile
+//! `tag:arm.com,2023:cca_platform#1.0.0` (and the earlier `http://arm.com/CCA-SSD/1.0.0`).
+//!
+//! The same code runs in a realm, in firmware and on a server: no heap, no `unsafe`, and
+//! no input makes it panic. Features: `std` adds loading trust anchors from JSON
+//! (module `anchors`); `sign` adds [`encode::Signer`] for p256 and p384 signing keys.
+//!
+//! ```
+//! use cca_token::{Policy, PublicKey, Token, TrustAnchor};
+//! # let bytes: &[u8] = include_bytes!(concat!(
+//! #     env!("CARGO_MANIFEST_DIR"),
+//! #     "/../fuzz/seeds/token_parse/encoder-cmw-sha256.cbor"
+//! # ));
+//! # let iak = p256::ecdsa::SigningKey::from_slice(&[0x22; 32]).unwrap();
+//! # let iak_point = iak.verifying_key().to_sec1_point(false);
+//! let token = Token::parse(bytes)?;
+//! // The relying party knows the platform's key by its implementation and instance ID.
+//! let anchors = [TrustAnchor {
+//!     implementation_id: [0x7f; 32],
+//!     instance_id: core::array::from_fn(|i| if i == 0 { 1 } else { i as u8 }),
+//!     key: PublicKey::from_sec1(iak_point.as_bytes())?,
+//! }];
+//! let policy = Policy { challenge: Some(&[0x44; 64]), ..Policy::default() };
+//! let verified = token.verify(&anchors, &policy)?;
+//! assert_eq!(verified.realm.hash_algorithm, "sha-256");
+//! # Ok::<(), Box<dyn core::error::Error>>(())
+//! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
@@ -88,10 +115,10 @@ impl fmt::Display for ParseError {
                 f.write_str("token collection: needs exactly keys 44234 and 44241")
             }
             Self::CmwRecord => f.write_str("token collection: CMW record is not [263, bstr]"),
-            Self::PlatformCose(e) => write!(f, "platform token: {e:?}"),
-            Self::RealmCose(e) => write!(f, "realm token: {e:?}"),
-            Self::PlatformClaim(e) => write!(f, "platform claim: {e:?}"),
-            Self::RealmClaim(e) => write!(f, "realm claim: {e:?}"),
+            Self::PlatformCose(e) => write!(f, "platform token: {e}"),
+            Self::RealmCose(e) => write!(f, "realm token: {e}"),
+            Self::PlatformClaim(e) => write!(f, "platform token: {e}"),
+            Self::RealmClaim(e) => write!(f, "realm token: {e}"),
         }
     }
 }
@@ -183,7 +210,7 @@ impl<'a> Token<'a> {
         &self,
         anchors: &(impl TrustAnchors + ?Sized),
         policy: &Policy<'_>,
-    ) -> Result<(), VerifyError> {
+    ) -> Result<Verified<'a>, VerifyError> {
         self.verify_realm()?;
         let p = &self.platform_claims;
         let key = anchors
@@ -192,7 +219,11 @@ impl<'a> Token<'a> {
         self.platform
             .verify(key)
             .map_err(VerifyError::PlatformSignature)?;
-        policy.check(self)
+        policy.check(self)?;
+        Ok(Verified {
+            realm: self.realm_claims,
+            platform: self.platform_claims,
+        })
     }
 
     /// The checks that need no trust anchor: the realm signature with the RAK the realm
@@ -203,8 +234,8 @@ impl<'a> Token<'a> {
     ///
     /// [`VerifyError::RealmSignature`] or [`VerifyError::Binding`].
     pub fn verify_realm(&self) -> Result<(), VerifyError> {
-        // The key was checked when the claims were parsed.
-        let rak = self.realm_claims.rak().map_err(|_| VerifyError::Binding)?;
+        // The key was checked when the claims were parsed, so this cannot fail in practice.
+        let rak = self.realm_claims.rak().map_err(|_| VerifyError::RealmKey)?;
         self.realm
             .verify(&rak)
             .map_err(VerifyError::RealmSignature)?;
@@ -295,9 +326,21 @@ impl Policy<'_> {
     }
 }
 
-/// Why a parsed token did not verify.
+/// The claims of a token that passed [`Token::verify`]: both signatures, the binding and
+/// the policy held.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct Verified<'a> {
+    /// The realm token's claims, signed by the RAK that the platform token binds.
+    pub realm: RealmClaims<'a>,
+    /// The platform token's claims, signed by the trust anchor's key.
+    pub platform: PlatformClaims<'a>,
+}
+
+/// Why a parsed token did not verify. Malformed input is a [`ParseError`] instead.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum VerifyError {
+    /// The RAK claim is not a usable key (parsing rejects this already).
+    RealmKey,
     /// The realm token's signature does not verify with its RAK.
     RealmSignature(SignatureError),
     /// The platform challenge is not the hash of the RAK.
@@ -317,14 +360,15 @@ pub enum VerifyError {
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::RealmSignature(e) => write!(f, "realm token signature: {e:?}"),
+            Self::RealmKey => f.write_str("the realm token's RAK is not a usable key"),
+            Self::RealmSignature(e) => write!(f, "realm token signature: {e}"),
             Self::Binding => {
                 f.write_str("the platform challenge is not the hash of the realm's RAK")
             }
             Self::NoTrustAnchor => {
                 f.write_str("no trust anchor for this platform's implementation and instance ID")
             }
-            Self::PlatformSignature(e) => write!(f, "platform token signature: {e:?}"),
+            Self::PlatformSignature(e) => write!(f, "platform token signature: {e}"),
             Self::ChallengeMismatch => f.write_str("the realm challenge is not the expected one"),
             Self::RimMismatch => f.write_str("the RIM is not the expected one"),
             Self::PersonalizationValueMismatch => f.write_str("the RPV is not the expected one"),

@@ -49,6 +49,17 @@ pub enum PlatformProfile {
     V1_0,
 }
 
+impl PlatformProfile {
+    /// The profile claim's value.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Legacy => PROFILE_LEGACY,
+            Self::V1_0 => PROFILE_1_0,
+        }
+    }
+}
+
 /// Security lifecycle states (the ranges of claim 2395).
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum Lifecycle {

@@ -1,7 +1,7 @@
 //! The realm token's claims (DEN0137 1.0-rel0 A7.2.3.1; TF-RMM v0.8.0; cca-abi.md §7.2).
 
 use crate::cbor::{self, Reader};
-use crate::claims::{self, ClaimError, MAX_CLAIMS, RawClaim, UnknownClaims};
+use crate::claims::{self, Claim, ClaimError, MAX_CLAIMS, UnknownClaims};
 use crate::cose::PublicKey;
 
 /// `10`: the challenge (64 bytes).
@@ -52,6 +52,18 @@ pub enum RealmProfile {
     V1_0,
     /// `tag:arm.com,2024:realm#2.0.0`: adds the realm instance ID.
     V2_0,
+}
+
+impl RealmProfile {
+    /// The profile claim's value; `None` for [`RealmProfile::Legacy`], which has none.
+    #[must_use]
+    pub const fn as_str(self) -> Option<&'static str> {
+        match self {
+            Self::Legacy => None,
+            Self::V1_0 => Some(PROFILE_1_0),
+            Self::V2_0 => Some(PROFILE_2_0),
+        }
+    }
 }
 
 /// The realm token's claims, borrowed from the token.
@@ -168,7 +180,7 @@ impl<'a> RealmClaims<'a> {
     }
 }
 
-fn parse_rems(claim: RawClaim<'_>, len: usize) -> Result<[&[u8]; 4], ClaimError> {
+fn parse_rems(claim: Claim<'_>, len: usize) -> Result<[&[u8]; 4], ClaimError> {
     let mut r = Reader::new(claim.value);
     if r.array().map_err(|_| ClaimError::Type(REMS))? != 4 {
         return Err(ClaimError::Value(REMS));

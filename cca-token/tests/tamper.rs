@@ -2,6 +2,7 @@
 //! never a panic. Claims are tampered and the token re-signed with test keys, so the claim
 //! checks are what fails, not the signature.
 
+use cca_token::claims::Label;
 use cca_token::encode::{self, PlatformClaimValues, RealmClaimValues};
 use cca_token::platform::SwComponent;
 use cca_token::{
@@ -108,6 +109,7 @@ fn valid(format: Format) -> Vec<u8> {
 fn verify(bytes: &[u8]) -> Result<(), String> {
     let t = Token::parse(bytes).map_err(|e| format!("parse: {e:?}"))?;
     t.verify(&[anchor()], &Policy::default())
+        .map(drop)
         .map_err(|e| format!("verify: {e:?}"))
 }
 
@@ -235,8 +237,8 @@ fn realm_claims_missing() {
     );
     let parsed = Token::parse(&t).unwrap();
     assert_eq!(parsed.realm_claims.mec_policy, None);
-    let unknown: Vec<i64> = parsed.realm_claims.unknown().map(|c| c.key).collect();
-    assert_eq!(unknown, [77777]);
+    let unknown: Vec<_> = parsed.realm_claims.unknown().map(|c| c.label).collect();
+    assert_eq!(unknown, [Label::Int(77777)]);
 }
 
 /// Platform claims tampered (and re-signed).
@@ -358,8 +360,9 @@ fn policy_checks() {
                 rim: Some(&[0x33; 32]),
                 personalization_value: Some(&[0x55; 64])
             }
-        ),
-        Ok(())
+        )
+        .map(|v| v.realm.rim),
+        Ok(&[0x33u8; 32][..])
     );
     assert_eq!(
         p.verify(
@@ -426,4 +429,399 @@ fn truncation_and_bit_flips() {
             );
         }
     }
+}
+
+/// Replaces the head byte(s) `from` that follow claim `k`'s key with `to`: retypes a claim.
+fn retype(v: &mut Vec<u8>, k: i64, from: &[u8], to: &[u8]) {
+    let mut pat = key(k);
+    pat.extend_from_slice(from);
+    let mut new = key(k);
+    new.extend_from_slice(to);
+    replace(v, &pat, &new);
+}
+
+/// Replaces the encoded value of claim `k` in the claims map `v` with `value`.
+fn set_value(v: &mut Vec<u8>, k: i64, value: &[u8]) {
+    let mut r = cca_token::cbor::Reader::new(v);
+    let n = r.map().unwrap();
+    for _ in 0..n {
+        let key = r.int().unwrap();
+        let item = r.item().unwrap();
+        if key == k {
+            let at = item.as_ptr() as usize - v.as_ptr() as usize;
+            let len = item.len();
+            v.splice(at..at + len, value.iter().copied());
+            return;
+        }
+    }
+    panic!("claim {k} absent");
+}
+
+/// Each realm claim given a value of the wrong CBOR type in turn (and re-signed):
+/// `Type(key)` (cca-abi.md §7.2 claim types).
+#[test]
+fn realm_claims_mistyped() {
+    use realm::*;
+    // uint 0 or "x" where a byte string is due, h'78' where a text string is due, ...
+    let cases: [(i64, &[u8]); 10] = [
+        (CHALLENGE, &[0x61, b'x']),
+        (PERSONALIZATION_VALUE, &[0x00]),
+        (PUBLIC_KEY, &[0x61, b'x']),
+        (HASH_ALGORITHM, &[0x41, b'x']),
+        (PUBLIC_KEY_HASH_ALGORITHM, &[0x00]),
+        (MEC_POLICY, &[0x00]),
+        (PROFILE, &[0x41, b'x']),
+        (RIM, &[0x00]),
+        (REMS, &[0x00]),
+        (REMS, &[0xa0]),
+    ];
+    for (k, value) in cases {
+        let t = token(Format::Tag399, |v| set_value(v, k, value), |_| {});
+        assert_eq!(
+            Token::parse(&t).map(drop),
+            Err(ParseError::RealmClaim(ClaimError::Type(k))),
+            "claim {k} = {value:02x?}"
+        );
+    }
+}
+
+/// REMs must be exactly four (DEN0137 A7.2.3.1: REM\[0..3\]): three, each of the RIM's length.
+#[test]
+fn realm_three_rems() {
+    let t = token(
+        Format::Tag399,
+        |v| {
+            // The REMs are the last claim: drop the last (34-byte) REM, fix the array head.
+            v.truncate(v.len() - 34);
+            retype(v, realm::REMS, &[0x84], &[0x83]);
+        },
+        |_| {},
+    );
+    assert_eq!(
+        Token::parse(&t).map(drop),
+        Err(ParseError::RealmClaim(ClaimError::Value(realm::REMS)))
+    );
+}
+
+/// Each platform claim given a value of the wrong CBOR type (and re-signed): `Type(key)`
+/// (cca-abi.md §7.3 claim types).
+#[test]
+fn platform_claims_mistyped() {
+    use cca_token::platform::*;
+    let cases: [(i64, &[u8]); 10] = [
+        (PROFILE, &[0x41, b'x']),
+        (CHALLENGE, &[0x00]),
+        (IMPLEMENTATION_ID, &[0x61, b'x']),
+        (INSTANCE_ID, &[0x00]),
+        (CONFIG, &[0x61, b'x']),
+        (LIFECYCLE, &[0x61, b'x']),
+        (LIFECYCLE, &[0x39, 0x30, 0x03]),
+        (HASH_ALGORITHM, &[0x00]),
+        (VERIFICATION_SERVICE, &[0x41, b'x']),
+        (SW_COMPONENTS, &[0xa0]),
+    ];
+    for (k, value) in cases {
+        let t = token(Format::Tag399, |_| {}, |v| set_value(v, k, value));
+        assert_eq!(
+            Token::parse(&t).map(drop),
+            Err(ParseError::PlatformClaim(ClaimError::Type(k))),
+            "claim {k} = {value:02x?}"
+        );
+    }
+    // A software component's measurement type as a byte string.
+    let t = token(
+        Format::Tag399,
+        |_| {},
+        |v| replace(v, &[0x01, 0x63, b'B'], &[0x01, 0x43, b'B']),
+    );
+    assert_eq!(
+        Token::parse(&t).map(drop),
+        Err(ParseError::PlatformClaim(ClaimError::Type(SW_COMPONENTS)))
+    );
+    // A duplicated platform claim.
+    let t = token(
+        Format::Tag399,
+        |_| {},
+        |v| replace(v, &key(CONFIG), &key(IMPLEMENTATION_ID)),
+    );
+    assert_eq!(
+        Token::parse(&t).map(drop),
+        Err(ParseError::PlatformClaim(ClaimError::Duplicate(
+            IMPLEMENTATION_ID
+        )))
+    );
+}
+
+/// The realm profile 2.0 (tag:arm.com,2024:realm#2.0.0) makes claim 256, the realm instance
+/// ID, mandatory; with it the token parses and verifies.
+#[test]
+fn realm_profile_2_0_needs_instance_id() {
+    let to_2_0 = |v: &mut Vec<u8>| {
+        replace(
+            v,
+            realm::PROFILE_1_0.as_bytes(),
+            realm::PROFILE_2_0.as_bytes(),
+        );
+    };
+    let t = token(Format::Tag399, to_2_0, |_| {});
+    assert_eq!(
+        Token::parse(&t).map(drop),
+        Err(ParseError::RealmClaim(ClaimError::Missing(
+            realm::INSTANCE_ID
+        )))
+    );
+    let t = token(
+        Format::Cmw,
+        |v| {
+            to_2_0(v);
+            // One more claim: the map head grows by one, claim 256 goes at the end.
+            v[0] += 1;
+            v.extend_from_slice(&key(realm::INSTANCE_ID));
+            v.extend_from_slice(&[0x58, 0x21, 0x01]);
+            v.extend_from_slice(&[0x5a; 32]);
+        },
+        |_| {},
+    );
+    let v = verify_ok(&t);
+    assert_eq!(v.realm.profile, realm::RealmProfile::V2_0);
+    assert_eq!(v.realm.instance_id.map(<[u8]>::len), Some(33));
+}
+
+fn verify_ok(bytes: &[u8]) -> cca_token::Verified<'_> {
+    Token::parse(bytes)
+        .unwrap()
+        .verify(&[anchor()], &Policy::default())
+        .unwrap()
+}
+
+/// The binding hash is the one realm claim 44240 names (veraison rust-ccatoken issue 33):
+/// with "sha-512" the platform challenge must be SHA-512 of the RAK claim bytes; a SHA-256
+/// challenge then fails, and a SHA-512 one verifies.
+#[test]
+fn binding_uses_the_realm_algorithm() {
+    let mut key_buf = [0u8; 128];
+    let key_bytes = rak_cose_key(&mut key_buf).to_vec();
+    let sha512 = |v: &mut Vec<u8>| {
+        retype(
+            v,
+            realm::PUBLIC_KEY_HASH_ALGORITHM,
+            b"\x67sha-256",
+            b"\x67sha-512",
+        );
+    };
+    let t = token(Format::Tag399, sha512, |_| {});
+    assert_eq!(verify(&t), Err("verify: Binding".into()));
+    let t = token(Format::Tag399, sha512, |v| {
+        let old = Sha256::digest(&key_bytes);
+        let mut from = vec![0x58, 0x20];
+        from.extend_from_slice(&old);
+        let mut to = vec![0x58, 0x40];
+        to.extend_from_slice(&sha2::Sha512::digest(&key_bytes));
+        replace(v, &from, &to);
+    });
+    assert_eq!(verify_ok(&t).realm.public_key_hash_algorithm, "sha-512");
+}
+
+/// The realm token's RAK as a raw SEC1 point is accepted only without a profile claim
+/// (legacy), and a COSE_Key only with one (cca-abi.md §7.2, veraison realm/claims.go).
+#[test]
+fn rak_encoding_follows_the_profile() {
+    let point = rak().verifying_key().to_sec1_point(false);
+    let mut key_buf = [0u8; 128];
+    let cose = rak_cose_key(&mut key_buf).to_vec();
+    // Legacy: drop the profile claim (rename its key), swap the COSE_Key for the point.
+    let legacy = |v: &mut Vec<u8>| {
+        let mut from = key(realm::PUBLIC_KEY);
+        from.extend_from_slice(&[0x58, cose.len() as u8]);
+        from.extend_from_slice(&cose);
+        let mut to = key(realm::PUBLIC_KEY);
+        to.extend_from_slice(&[0x58, 97]);
+        to.extend_from_slice(point.as_bytes());
+        replace(v, &from, &to);
+    };
+    let t = token(
+        Format::Tag399,
+        |v| {
+            legacy(v);
+            replace(v, &key(realm::PROFILE), &key(-70000));
+        },
+        |_| {},
+    );
+    // The binding still hashes the claim bytes, now the point: a mismatch, parse succeeds.
+    let parsed = Token::parse(&t).unwrap();
+    assert_eq!(parsed.realm_claims.profile, realm::RealmProfile::Legacy);
+    assert!(parsed.realm_claims.rak().is_ok());
+    assert_eq!(parsed.verify_realm(), Err(VerifyError::Binding));
+    // A point with the 1.0 profile is refused.
+    let t = token(Format::Tag399, legacy, |_| {});
+    assert_eq!(
+        Token::parse(&t).map(drop),
+        Err(ParseError::RealmClaim(ClaimError::Value(realm::PUBLIC_KEY)))
+    );
+}
+
+/// Signature algorithms: an unsupported one is a parse error (`UnsupportedAlgorithm`); a
+/// supported one that is not the key's is `AlgorithmMismatch` at verification.
+#[test]
+fn algorithms() {
+    let t = valid(Format::Tag399);
+    // The realm COSE_Sign1's protected header {1: -35} = a1 01 38 22.
+    let p = Token::parse(&t).unwrap();
+    let at = p.realm.protected.as_ptr() as usize - t.as_ptr() as usize;
+    assert_eq!(&t[at..at + 4], [0xa1, 0x01, 0x38, 0x22]);
+    let mut bad = t.clone();
+    bad[at + 3] = 0x24; // -37: PS256
+    assert_eq!(
+        Token::parse(&bad).map(drop),
+        Err(ParseError::RealmCose(CoseError::UnsupportedAlgorithm(-37)))
+    );
+    let mut bad = t.clone();
+    bad[at + 3] = 0x23; // -36: ES512, not the P-384 RAK's
+    assert_eq!(
+        Token::parse(&bad).unwrap().verify_realm(),
+        Err(VerifyError::RealmSignature(
+            SignatureError::AlgorithmMismatch {
+                token: cca_token::Algorithm::Es512,
+                key: cca_token::Algorithm::Es384
+            }
+        ))
+    );
+    // A P-384 anchor for a platform token signed ES256.
+    let point = rak().verifying_key().to_sec1_point(false);
+    let wrong = TrustAnchor {
+        key: PublicKey::from_sec1(point.as_bytes()).unwrap(),
+        ..anchor()
+    };
+    assert_eq!(
+        p.verify(&[wrong], &Policy::default()).map(drop),
+        Err(VerifyError::PlatformSignature(
+            SignatureError::AlgorithmMismatch {
+                token: cca_token::Algorithm::Es256,
+                key: cca_token::Algorithm::Es384
+            }
+        ))
+    );
+}
+
+/// Trust anchors are found by implementation ID and instance ID together.
+#[test]
+fn anchor_lookup_needs_both_ids() {
+    let t = valid(Format::Cmw);
+    let p = Token::parse(&t).unwrap();
+    let mut other_instance = anchor();
+    other_instance.instance_id[32] ^= 1;
+    let mut other_implementation = anchor();
+    other_implementation.implementation_id[0] ^= 1;
+    for a in [other_instance, other_implementation] {
+        assert_eq!(
+            p.verify(&[a], &Policy::default()).map(drop),
+            Err(VerifyError::NoTrustAnchor)
+        );
+    }
+    let none: [TrustAnchor; 0] = [];
+    assert_eq!(
+        p.verify(&none, &Policy::default()).map(drop),
+        Err(VerifyError::NoTrustAnchor)
+    );
+}
+
+/// The collection (cca-abi.md §7.1): other keys, repeated keys, a CMW record of another
+/// content format, bytes after the collection.
+#[test]
+fn collection_tampered() {
+    let t = valid(Format::Tag399);
+    // d9 01 8f a2 19 ac ca ...: 44234 = 19 ac ca, 44241 = 19 ac d1.
+    let mut bad = t.clone();
+    bad[6] = 0xcb;
+    assert_eq!(
+        Token::parse(&bad).map(drop),
+        Err(ParseError::CollectionKeys)
+    );
+    let mut bad = t.clone();
+    replace(&mut bad, &[0x19, 0xac, 0xd1], &[0x19, 0xac, 0xca]);
+    assert_eq!(
+        Token::parse(&bad).map(drop),
+        Err(ParseError::CollectionKeys)
+    );
+    let mut bad = t.clone();
+    bad.push(0);
+    assert_eq!(
+        Token::parse(&bad).map(drop),
+        Err(ParseError::Collection(cca_token::CborError::Trailing))
+    );
+    let c = valid(Format::Cmw);
+    // 44234: [263, ...] = 19 ac ca 82 19 01 07.
+    let mut bad = c.clone();
+    replace(
+        &mut bad,
+        &[0x82, 0x19, 0x01, 0x07],
+        &[0x82, 0x19, 0x01, 0x08],
+    );
+    assert_eq!(Token::parse(&bad).map(drop), Err(ParseError::CmwRecord));
+    // A tag-399 body under tag 907 is not a CMW collection.
+    let mut bad = t.clone();
+    bad[1..3].copy_from_slice(&907u16.to_be_bytes());
+    assert_eq!(Token::parse(&bad).map(drop), Err(ParseError::CmwRecord));
+}
+
+/// Claims with text labels (EAT allows them) are unknown claims, kept and never fatal; a
+/// repeated text label is an error like a repeated key.
+#[test]
+fn text_labelled_claims() {
+    let add = |v: &mut Vec<u8>| {
+        v[0] += 1;
+        v.extend_from_slice(&[0x63, b'f', b'o', b'o', 0x43, 1, 2, 3]);
+    };
+    let t = token(Format::Tag399, add, |v| add(v));
+    let v = verify_ok(&t);
+    let unknown: Vec<_> = v.realm.unknown().collect();
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0].label, Label::Text("foo"));
+    assert_eq!(unknown[0].value, [0x43, 1, 2, 3]);
+    assert_eq!(v.platform.unknown().count(), 1);
+    let t = token(
+        Format::Tag399,
+        |v| {
+            add(v);
+            add(v);
+        },
+        |_| {},
+    );
+    assert_eq!(
+        Token::parse(&t).map(drop),
+        Err(ParseError::RealmClaim(ClaimError::DuplicateText))
+    );
+    // A label that is neither an integer nor text.
+    let t = token(
+        Format::Tag399,
+        |v| {
+            v[0] += 1;
+            v.extend_from_slice(&[0x41, 0, 0]);
+        },
+        |_| {},
+    );
+    assert_eq!(
+        Token::parse(&t).map(drop),
+        Err(ParseError::RealmClaim(ClaimError::Cbor(
+            cca_token::CborError::UnexpectedType
+        )))
+    );
+}
+
+/// The encoder-made fuzz seeds committed in fuzz/seeds (written by the `fuzz_seeds`
+/// example with these tests' keys) parse and verify: the fuzzer starts from valid tokens of
+/// both formats, both realm hash algorithms and the legacy RAK encoding.
+#[test]
+fn committed_fuzz_seeds_verify() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/seeds/token_parse");
+    let mut formats = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let v = verify_ok(&bytes);
+        assert_eq!(v.realm.challenge, [0x44; 64]);
+        formats.push((Token::parse(&bytes).unwrap().format, v.realm.profile));
+    }
+    assert_eq!(formats.len(), 4);
+    assert!(formats.contains(&(Format::Cmw, realm::RealmProfile::V1_0)));
+    assert!(formats.contains(&(Format::Tag399, realm::RealmProfile::Legacy)));
 }

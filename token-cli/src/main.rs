@@ -24,7 +24,8 @@ fn hex(b: &[u8]) -> Value {
 
 fn unhex(flag: &str, s: &str) -> Result<Vec<u8>, String> {
     let bad = || format!("{flag}: `{s}` is not hex");
-    if !s.len().is_multiple_of(2) || !s.is_ascii() {
+    // Only hex digits: `from_str_radix` alone would also take a sign ("+f").
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad());
     }
     (0..s.len())
@@ -36,7 +37,7 @@ fn unhex(flag: &str, s: &str) -> Result<Vec<u8>, String> {
 fn unknown<'a>(claims: impl Iterator<Item = RawClaim<'a>>) -> Value {
     Value::Object(
         claims
-            .map(|c| (c.key.to_string(), hex(c.value)))
+            .map(|c| (c.label.to_string(), hex(c.value)))
             .collect::<Map<_, _>>(),
     )
 }
@@ -59,10 +60,10 @@ fn inspect(t: &Token<'_>) -> Value {
     json!({
         "format": match t.format { Format::Tag399 => "tag 399", Format::Cmw => "CMW collection (tag 907)" },
         "platform": {
-            "algorithm": format!("{:?}", t.platform.algorithm),
+            "algorithm": t.platform.algorithm.name(),
             "signature": hex(t.platform.signature),
             "claims": {
-                "profile": format!("{:?}", p.profile),
+                "profile": p.profile.as_str(),
                 "challenge": hex(p.challenge),
                 "implementation-id": hex(p.implementation_id),
                 "instance-id": hex(p.instance_id),
@@ -76,10 +77,10 @@ fn inspect(t: &Token<'_>) -> Value {
             },
         },
         "realm": {
-            "algorithm": format!("{:?}", t.realm.algorithm),
+            "algorithm": t.realm.algorithm.name(),
             "signature": hex(t.realm.signature),
             "claims": {
-                "profile": format!("{:?}", r.profile),
+                "profile": r.profile.as_str(),
                 "challenge": hex(r.challenge),
                 "personalization-value": hex(r.personalization_value),
                 "hash-algorithm": r.hash_algorithm,

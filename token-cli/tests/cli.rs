@@ -49,6 +49,10 @@ fn inspect_prints_claims_as_json() {
         13
     );
     assert_eq!(v["format"], "tag 399");
+    assert_eq!(
+        v["realm"]["claims"]["profile"],
+        "tag:arm.com,2023:realm#1.0.0"
+    );
 }
 
 #[test]
@@ -90,4 +94,65 @@ fn malformed_input_is_reported() {
     let _ = std::fs::remove_file(&path);
     assert_eq!(code, 1);
     assert!(err.contains("malformed token"), "{err}");
+}
+
+/// A TF-RMM v0.8.0 token verifies with its vector's challenge and RIM, and the wrong
+/// challenge is named as the reason (exit 1).
+#[test]
+fn verify_with_expected_challenge_and_rim() {
+    let dir = "tf-rmm/tf-rmm-v0.8.0/sha512";
+    let (Some(tok), Some(ta), Some(ch), Some(rim)) = (
+        data(&format!("{dir}/token.cbor")),
+        data("veraison/ta-tfa.json"),
+        data(&format!("{dir}/challenge.bin")),
+        data(&format!("{dir}/rim.hex")),
+    ) else {
+        return;
+    };
+    let challenge: String = std::fs::read(ch)
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let rim = std::fs::read_to_string(rim).unwrap().trim().to_owned();
+    let args = |challenge: &str| {
+        run(&[
+            "verify".as_ref(),
+            tok.as_os_str(),
+            "--anchors".as_ref(),
+            ta.as_os_str(),
+            "--challenge".as_ref(),
+            challenge.as_ref(),
+            "--rim".as_ref(),
+            rim.as_ref(),
+        ])
+    };
+    let (code, out, err) = args(&challenge);
+    assert_eq!((code, out.trim()), (0, "verified"), "{err}");
+    let (code, _, err) = args(&challenge.replace("00", "ff"));
+    assert_eq!(code, 1);
+    assert!(err.contains("challenge is not the expected one"), "{err}");
+}
+
+/// The CMW collection (tag 907) made by cca-token's encoder (fuzz/seeds, committed): inspect
+/// names the format and the profiles as the claims spell them.
+#[test]
+fn inspect_cmw_collection() {
+    let tok = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/seeds/token_parse/encoder-cmw-sha512.cbor");
+    let (code, out, err) = run(&["inspect".as_ref(), tok.as_os_str()]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["format"], "CMW collection (tag 907)");
+    assert_eq!(
+        v["realm"]["claims"]["profile"],
+        "tag:arm.com,2023:realm#1.0.0"
+    );
+    assert_eq!(
+        v["platform"]["claims"]["profile"],
+        "tag:arm.com,2023:cca_platform#1.0.0"
+    );
+    assert_eq!(v["realm"]["claims"]["hash-algorithm"], "sha-512");
+    assert_eq!(v["realm"]["algorithm"], "ES384");
+    assert_eq!(v["platform"]["algorithm"], "ES256");
 }
