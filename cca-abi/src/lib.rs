@@ -14,7 +14,8 @@
 //! - [`rmi`]: Realm Management Interface function ids, status codes and structures;
 //! - [`measurement`]: hash algorithms, measurement values and the REM extension rule;
 //! - [`rim`]: the measurement descriptors from which the RMM builds the RIM;
-//! - [`hostcall`]: this project's conventions for `RSI_HOST_CALL` (console output);
+//! - [`hostcall`]: this project's conventions for `RSI_HOST_CALL` (console output, service
+//!   calls through shared memory);
 //! - [`eventlog`]: the measured-boot event log and its offline replay.
 #![no_std]
 #![forbid(unsafe_code)]
