@@ -3,7 +3,7 @@
 use core::fmt;
 use core::ptr::NonNull;
 
-use arm_pl011_uart::{PL011Registers, Uart};
+use arm_pl011_uart::{DataBits, LineConfig, PL011Registers, Parity, StopBits, Uart};
 use embedded_io::Write;
 use safe_mmio::UniqueMmioPointer;
 use spin::Mutex;
@@ -18,7 +18,16 @@ pub(crate) fn init() {
     // SAFETY: QEMU virt has a PL011 at UART_PA; with the MMU off it is reached at that
     // address, and only this module touches it from EL2 (a realm the program runs may reach
     // the same device, but only while the program is not printing).
-    let uart = Uart::new(unsafe { UniqueMmioPointer::new(regs) });
+    let mut uart = Uart::new(unsafe { UniqueMmioPointer::new(regs) });
+    // Receiving needs UARTEN and RXE (QEMU's PL011 drops input otherwise). The firmware
+    // before us may have configured the UART; 115200 8N1 on QEMU's 24 MHz clock is what TF-A
+    // sets too.
+    let config = LineConfig {
+        data_bits: DataBits::Bits8,
+        parity: Parity::None,
+        stop_bits: StopBits::One,
+    };
+    let _ = uart.enable(config, 115_200, 24_000_000);
     *UART.lock() = Some(uart);
 }
 
@@ -26,6 +35,19 @@ pub(crate) fn init() {
 pub fn write_bytes(bytes: &[u8]) {
     if let Some(uart) = UART.lock().as_mut() {
         let _ = uart.write_all(bytes);
+    }
+}
+
+/// Reads one byte from the UART, waiting until one arrives. Receive errors (overrun,
+/// framing, parity, break) drop the byte and the wait goes on.
+pub fn read_byte() -> u8 {
+    loop {
+        if let Some(uart) = UART.lock().as_mut()
+            && let Ok(Some(byte)) = uart.read_word()
+        {
+            return byte;
+        }
+        core::hint::spin_loop();
     }
 }
 
