@@ -8,7 +8,8 @@ use realm_sdk::broker::{
     BrokerError, Entropy, KeyBrokerProvider, ProviderError, RESPONSE_SIZE, Request, Transport,
 };
 use realm_sdk::seal::{self, Policy, SealingKey, SealingKeyProvider};
-use realm_sdk::{Realm, RemIndex};
+use realm_sdk::service::Window;
+use realm_sdk::{Conduit, Realm, RemIndex};
 use rmm_model::RealmConfig;
 use rmm_model::sim::Simulator;
 use rmm_model::token::InsecureTestIssuer;
@@ -50,7 +51,7 @@ struct Relay<'b> {
 impl Transport for Relay<'_> {
     type Error = Refusal;
 
-    fn nonce(&mut self) -> Result<[u8; 32], Refusal> {
+    fn nonce(&mut self, _: &mut dyn Conduit) -> Result<[u8; 32], Refusal> {
         let n = self.broker.nonce();
         if self.host == Host::ReplayNonce {
             return Ok(*self.first_nonce.get_or_insert(n));
@@ -60,6 +61,7 @@ impl Transport for Relay<'_> {
 
     fn release(
         &mut self,
+        _: &mut dyn Conduit,
         request: &[u8],
         response: &mut [u8; RESPONSE_SIZE],
     ) -> Result<(), Refusal> {
@@ -231,5 +233,122 @@ fn forged_token_is_refused() {
         Some(ProviderError::Transport(Refusal::Verify(
             cca_token::VerifyError::NoTrustAnchor
         )))
+    );
+}
+
+/// The shared buffer of a simulated realm: host memory both sides see.
+#[derive(Clone)]
+struct SimWindow(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+/// The unprotected IPA the test's shared buffer pretends to be at.
+const SHARED_IPA: u64 = (1 << 47) | 0x8000_0000;
+
+impl Window for SimWindow {
+    fn ipa(&self) -> u64 {
+        SHARED_IPA
+    }
+    fn size(&self) -> usize {
+        self.0.borrow().len()
+    }
+    fn write(&mut self, offset: usize, data: &[u8]) {
+        self.0.borrow_mut()[offset..offset + data.len()].copy_from_slice(data);
+    }
+    fn read(&self, offset: usize, buf: &mut [u8]) {
+        buf.copy_from_slice(&self.0.borrow()[offset..offset + buf.len()]);
+    }
+}
+
+/// Everything in one process: a realm on the model reaches the broker through service host
+/// calls and a shared buffer, as it does under the EL2 harness and on TF-RMM; the simulated
+/// host answers the calls from the buffer, and keeps a sealed blob between two realms.
+#[test]
+fn release_and_blob_store_through_the_shared_buffer() {
+    use cca_abi::hostcall::{SERVICE, service, status};
+    use realm_sdk::service::{ServiceChannel, ServiceError};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let broker = Rc::new(RefCell::new(broker(b"app v1")));
+    let store: Rc<RefCell<Option<Vec<u8>>>> = Rc::default();
+    let run = |image: &[u8], secret: Option<&[u8]>| -> Result<Vec<u8>, String> {
+        let window = SimWindow(Rc::new(RefCell::new(vec![0u8; 8192])));
+        let mut sim =
+            Simulator::with_issuer(realm_config(image), Box::new(InsecureTestIssuer::new()));
+        let (host_window, broker, store) = (window.clone(), broker.clone(), store.clone());
+        sim.set_host_call_handler(Box::new(move |imm, gprs| {
+            assert_eq!(imm, SERVICE);
+            assert_eq!(gprs[1], SHARED_IPA);
+            let request = host_window.0.borrow()[..gprs[2] as usize].to_vec();
+            let (code, answer) = match gprs[0] {
+                service::BROKER_NONCE => (status::OK, broker.borrow_mut().nonce().to_vec()),
+                service::BROKER_RELEASE => match broker.borrow_mut().release(&request) {
+                    Ok(r) => (status::OK, r.to_vec()),
+                    Err(e) => (status::REFUSED, e.to_string().into_bytes()),
+                },
+                service::BLOB_STORE => {
+                    *store.borrow_mut() = Some(request);
+                    (status::OK, vec![])
+                }
+                service::BLOB_LOAD => match &*store.borrow() {
+                    Some(b) => (status::OK, b.clone()),
+                    None => (status::REFUSED, b"no blob".to_vec()),
+                },
+                _ => (status::UNAVAILABLE, vec![]),
+            };
+            host_window.0.borrow_mut()[..answer.len()].copy_from_slice(&answer);
+            gprs[0] = code;
+            gprs[1] = answer.len() as u64;
+        }));
+        let mut realm = Realm::new(&mut sim).unwrap();
+        let mut channel = ServiceChannel::new(window);
+        let (mut token, mut request) = (vec![0u8; 4096], vec![0u8; 4096 + 136]);
+        let mut blob = [0u8; 256];
+        let loaded = channel
+            .load_blob(realm.conduit(), &mut blob)
+            .map_err(|e| e.to_string())?
+            .map(<[u8]>::to_vec);
+        let key = KeyBrokerProvider::new(
+            &mut realm,
+            &mut channel,
+            TestEntropy(7),
+            &mut token,
+            &mut request,
+        )
+        .sealing_key(Policy::RimRpv)
+        .map_err(|e| format!("{e:?}"))?;
+        if let Some(secret) = secret {
+            let mut out = [0u8; 256];
+            let sealed = seal::seal(&key, Policy::RimRpv, 1, [3; 12], secret, b"", &mut out)
+                .unwrap()
+                .to_vec();
+            channel
+                .store_blob(realm.conduit(), &sealed)
+                .map_err(|e| e.to_string())?;
+            return Ok(sealed);
+        }
+        let blob = loaded.ok_or("no blob")?;
+        let mut out = [0u8; 256];
+        seal::unseal(&key, &blob, b"", &mut out)
+            .map(<[u8]>::to_vec)
+            .map_err(|e| e.to_string())
+    };
+    run(b"app v1", Some(b"model weights key")).unwrap();
+    assert_eq!(run(b"app v1", None).unwrap(), b"model weights key");
+    let refused = run(b"app v2", None).unwrap_err();
+    assert!(
+        refused.contains("Refused") && refused.contains("RIM not allowed"),
+        "{refused}"
+    );
+    // A host that garbles the answer's length is caught before anything is copied.
+    let mut sim = Simulator::new(RealmConfig::default());
+    sim.set_host_call_handler(Box::new(|_, gprs| {
+        gprs[0] = status::OK;
+        gprs[1] = 1 << 40;
+    }));
+    let mut realm = Realm::new(&mut sim).unwrap();
+    let mut channel = ServiceChannel::new(SimWindow(Rc::new(RefCell::new(vec![0u8; 64]))));
+    assert_eq!(
+        channel.load_blob(realm.conduit(), &mut [0u8; 64]),
+        Err(ServiceError::AnswerTooLong)
     );
 }

@@ -280,14 +280,32 @@ impl<'a> Request<'a> {
 pub trait Transport {
     /// Why the exchange failed.
     type Error: fmt::Debug;
-    /// A fresh nonce from the broker.
-    fn nonce(&mut self) -> Result<[u8; NONCE_SIZE], Self::Error>;
+    /// A fresh nonce from the broker; `conduit` reaches the RMM (for host calls).
+    fn nonce(&mut self, conduit: &mut dyn Conduit) -> Result<[u8; NONCE_SIZE], Self::Error>;
     /// Sends a request; the broker's response lands in `response`.
     fn release(
         &mut self,
+        conduit: &mut dyn Conduit,
         request: &[u8],
         response: &mut [u8; RESPONSE_SIZE],
     ) -> Result<(), Self::Error>;
+}
+
+impl<T: Transport + ?Sized> Transport for &mut T {
+    type Error = T::Error;
+
+    fn nonce(&mut self, conduit: &mut dyn Conduit) -> Result<[u8; NONCE_SIZE], Self::Error> {
+        (**self).nonce(conduit)
+    }
+
+    fn release(
+        &mut self,
+        conduit: &mut dyn Conduit,
+        request: &[u8],
+        response: &mut [u8; RESPONSE_SIZE],
+    ) -> Result<(), Self::Error> {
+        (**self).release(conduit, request, response)
+    }
 }
 
 /// Why [`KeyBrokerProvider`] could not get a key.
@@ -336,7 +354,10 @@ impl<C: Conduit, T: Transport, E: Entropy> SealingKeyProvider for KeyBrokerProvi
     type Error = ProviderError<T::Error>;
 
     fn sealing_key(&mut self, policy: Policy) -> Result<SealingKey, Self::Error> {
-        let nonce = self.transport.nonce().map_err(ProviderError::Transport)?;
+        let nonce = self
+            .transport
+            .nonce(self.realm.conduit())
+            .map_err(ProviderError::Transport)?;
         let ephemeral =
             EphemeralKey::generate(&mut self.entropy).map_err(ProviderError::Protocol)?;
         let challenge = challenge(&nonce, ephemeral.public());
@@ -354,7 +375,7 @@ impl<C: Conduit, T: Transport, E: Entropy> SealingKeyProvider for KeyBrokerProvi
         .map_err(ProviderError::Protocol)?;
         let mut response = [0u8; RESPONSE_SIZE];
         self.transport
-            .release(request, &mut response)
+            .release(self.realm.conduit(), request, &mut response)
             .map_err(ProviderError::Transport)?;
         ephemeral
             .unwrap(&nonce, &response)

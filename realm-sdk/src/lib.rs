@@ -42,6 +42,7 @@ pub mod psci;
 mod realm;
 pub mod rsi;
 pub mod seal;
+pub mod service;
 
 #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
 #[allow(

@@ -27,12 +27,17 @@ pub enum RipasPolicy {
     Reject,
 }
 
+/// The simulated host's answer to host calls other than the console: it gets the
+/// immediate and the realm's registers, which become the reply.
+pub type HostCallHandler = Box<dyn FnMut(u16, &mut [u64; HOST_CALL_GPRS])>;
+
 /// An in-process realm: the model, host memory and a scripted host.
 pub struct Simulator {
     model: RealmModel<Box<dyn TokenIssuer>>,
     ripas_policy: RipasPolicy,
     console: Vec<u8>,
     exits: Vec<RecExit>,
+    host_calls: Option<HostCallHandler>,
 }
 
 impl Simulator {
@@ -53,7 +58,14 @@ impl Simulator {
             ripas_policy: RipasPolicy::AcceptAll,
             console: Vec::new(),
             exits: Vec::new(),
+            host_calls: None,
         }
+    }
+
+    /// Answers host calls other than the console with `handler` (without one, the
+    /// registers go back unchanged).
+    pub fn set_host_call_handler(&mut self, handler: HostCallHandler) {
+        self.host_calls = Some(handler);
     }
 
     /// The model, to inspect or to act as the host on it.
@@ -92,6 +104,8 @@ impl Simulator {
             unpack_bytes(&gprs[1..], &mut bytes[..n]);
             self.console.extend_from_slice(&bytes[..n]);
             reply[0] = n as u64;
+        } else if let Some(handler) = &mut self.host_calls {
+            handler(imm, &mut reply);
         }
         reply
     }
