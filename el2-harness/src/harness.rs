@@ -6,7 +6,7 @@ use aarch64_cpu::registers::{
     CNTHCTL_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, Readable, SCTLR_EL1, VBAR_EL1, VBAR_EL2,
     VMPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
 };
-use cca_abi::hostcall::{CONSOLE_WRITE, CONSOLE_WRITE_MAX};
+use cca_abi::hostcall::{CONSOLE_WRITE, CONSOLE_WRITE_MAX, SERVICE, relay, status};
 use cca_abi::measurement::HashAlgorithm;
 use cca_abi::rsi::HOST_CALL_GPRS;
 use cca_abi::smccc::{Regs, unpack_bytes};
@@ -200,6 +200,10 @@ fn host(exit: &RecExit) -> Option<HostResponse> {
                 unpack_bytes(&gprs[1..HOST_CALL_GPRS], &mut bytes[..n]);
                 console::write_bytes(&bytes[..n]);
                 reply[0] = n as u64;
+            } else if *imm == SERVICE {
+                let (code, len) = service(gprs[0], gprs[1], gprs[2], gprs[3]);
+                reply[0] = code;
+                reply[1] = len as u64;
             } else {
                 log!("host call with immediate {imm:#x} ignored");
             }
@@ -239,6 +243,48 @@ fn host(exit: &RecExit) -> Option<HostResponse> {
         RecExit::DataAbort { ipa } => {
             log!("the RMM model could not reach realm memory at {ipa:#x}");
             None
+        }
+    }
+}
+
+/// Relays a service call (`hostcall::SERVICE`) over the console to whoever runs QEMU and
+/// puts the answer in the realm's shared buffer: the status and the answer's length.
+fn service(service: u64, ipa: u64, request_len: u64, size: u64) -> (u64, usize) {
+    // The buffer must lie in the unprotected alias of realm RAM, where the harness maps
+    // its own memory (`stage2.rs`), and hold the request.
+    let end = ipa.checked_add(size);
+    if ipa < SHARED_IPA
+        || end.is_none_or(|end| end > SHARED_IPA + REALM_RAM_SIZE)
+        || request_len > size
+    {
+        return (status::BAD_BUFFER, 0);
+    }
+    let pa = (SHARED_PA + (ipa - SHARED_IPA)) as usize;
+    // SAFETY: `pa..pa + size` lies in the host memory behind the alias of realm RAM, which
+    // nothing else in the harness uses; the realm is stopped while its host call is served.
+    let buffer = unsafe { core::slice::from_raw_parts_mut(pa as *mut u8, size as usize) };
+    relay::write_request(
+        service,
+        &buffer[..request_len as usize],
+        &mut |b: &[u8]| {
+            console::write_bytes(b);
+        },
+    );
+    let mut decoder = relay::ReplyDecoder::new(buffer);
+    loop {
+        let byte = console::read_byte();
+        match decoder.push(byte) {
+            Ok(None) => {}
+            Ok(Some((code, len))) => return (code, len),
+            Err(e) => {
+                log!("service {service}: bad answer from the relay: {e:?}");
+                // Skip the rest of the line.
+                let mut b = byte;
+                while b != b'\n' {
+                    b = console::read_byte();
+                }
+                return (status::UNAVAILABLE, 0);
+            }
         }
     }
 }

@@ -17,6 +17,12 @@ pub const REALM_RAM_PA: u64 = 0x4200_0000;
 pub const REALM_RAM_IPA: u64 = 0x8000_0000;
 /// Size of realm RAM.
 pub const REALM_RAM_SIZE: u64 = 32 << 20;
+/// Host memory behind the unprotected alias of realm RAM: the realm's shared buffers (see
+/// `hostcall::SERVICE`). The alias of realm IPA `REALM_RAM_IPA + off` is PA
+/// `SHARED_PA + off`.
+pub const SHARED_PA: u64 = REALM_RAM_PA + REALM_RAM_SIZE;
+/// The unprotected alias of `REALM_RAM_IPA`.
+pub const SHARED_IPA: u64 = REALM_RAM_IPA | (1 << (IPA_WIDTH - 1));
 /// The realm's IPA width; the unprotected alias bit is bit 38.
 pub const IPA_WIDTH: u8 = 39;
 /// QEMU virt PL011 UART0.

@@ -1,9 +1,12 @@
-//! The realm's stage-2 translation: protected RAM and the unprotected alias of the UART.
+//! The realm's stage-2 translation: protected RAM, and in the unprotected half the host
+//! memory behind the alias of RAM (shared buffers) and the UART.
 //!
 //! VMSAv8-64 stage 2 with a 4 KiB granule, a 39-bit IPA space starting at level 1
 //! (`VTCR_EL2.T0SZ` = 25, `SL0` = 1), 2 MiB blocks at level 2 (Arm ARM D8.3).
 
-use el2_harness::layout::{IPA_WIDTH, REALM_RAM_IPA, REALM_RAM_PA, REALM_RAM_SIZE, UART_PA};
+use el2_harness::layout::{
+    IPA_WIDTH, REALM_RAM_IPA, REALM_RAM_PA, REALM_RAM_SIZE, SHARED_IPA, SHARED_PA, UART_PA,
+};
 
 const BLOCK_2M: u64 = 1 << 21;
 const ENTRIES: usize = 512;
@@ -23,12 +26,13 @@ const XN: u64 = 0b10 << 53;
 #[repr(C, align(4096))]
 pub struct Table([u64; ENTRIES]);
 
-/// The three tables: the level-1 root, the level-2 table of realm RAM and the level-2 table
-/// of the unprotected alias of the UART.
+/// The four tables: the level-1 root, the level-2 tables of realm RAM and of its
+/// unprotected alias, and the level-2 table of the unprotected alias of the UART.
 #[repr(C)]
 pub struct Stage2 {
     root: Table,
     ram: Table,
+    shared: Table,
     mmio: Table,
 }
 
@@ -38,12 +42,14 @@ impl Stage2 {
         Self {
             root: Table([0; ENTRIES]),
             ram: Table([0; ENTRIES]),
+            shared: Table([0; ENTRIES]),
             mmio: Table([0; ENTRIES]),
         }
     }
 
-    /// Maps realm RAM (normal memory, executable) and the UART's unprotected alias (device
-    /// memory, execute-never); returns the value for `VTTBR_EL2` (VMID 0).
+    /// Maps realm RAM (normal memory, executable), the host memory behind its unprotected
+    /// alias (normal memory, execute-never) and the UART's unprotected alias (device memory,
+    /// execute-never); returns the value for `VTTBR_EL2` (VMID 0).
     pub fn build(&mut self) -> u64 {
         let l1 = |ipa: u64| ((ipa >> 30) & 0x1ff) as usize;
         let l2 = |ipa: u64| ((ipa >> 21) & 0x1ff) as usize;
@@ -54,6 +60,14 @@ impl Stage2 {
             self.ram.0[l2(ipa)] = pa | AF | SH_INNER | S2AP_RW | MEMATTR_NORMAL_WB | VALID_BLOCK;
         }
         self.root.0[l1(REALM_RAM_IPA)] = (&raw const self.ram).addr() as u64 | VALID_TABLE;
+
+        for i in 0..REALM_RAM_SIZE / BLOCK_2M {
+            let ipa = SHARED_IPA + i * BLOCK_2M;
+            let pa = SHARED_PA + i * BLOCK_2M;
+            self.shared.0[l2(ipa)] =
+                pa | AF | SH_INNER | S2AP_RW | MEMATTR_NORMAL_WB | XN | VALID_BLOCK;
+        }
+        self.root.0[l1(SHARED_IPA)] = (&raw const self.shared).addr() as u64 | VALID_TABLE;
 
         let alias = UART_PA | (1 << (IPA_WIDTH - 1));
         let uart_block = UART_PA & !(BLOCK_2M - 1);

@@ -319,6 +319,18 @@ pub enum ProviderError<T> {
     Protocol(BrokerError),
 }
 
+impl<T: fmt::Display> fmt::Display for ProviderError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Transport(e) => write!(f, "key broker: {e}"),
+            Self::Token(e) => write!(f, "attestation token: {e}"),
+            Self::Protocol(e) => write!(f, "key release: {e}"),
+        }
+    }
+}
+
+impl<T: fmt::Display + fmt::Debug> core::error::Error for ProviderError<T> {}
+
 /// The default [`SealingKeyProvider`]: keys released by a key broker after attestation.
 /// Works on any RMM.
 pub struct KeyBrokerProvider<'r, C: Conduit, T: Transport, E: Entropy> {

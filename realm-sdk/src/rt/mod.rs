@@ -10,7 +10,8 @@
 //! - a panic handler that reports the panic and switches the realm off;
 //! - a console ([`console`]) implementing `embedded_io::Write`, over `RSI_HOST_CALL` or a
 //!   PL011 at the unprotected alias of the board's UART;
-//! - a global heap (`linked_list_allocator` behind a spin lock).
+//! - a global heap (`linked_list_allocator` behind a spin lock);
+//! - randomness from the CPU's `RNDR` register ([`Rndr`]).
 //!
 //! The MMU stays off: virtual addresses are IPAs, which is what realm-sdk's safe RSI
 //! functions assume. The image is linked with `linker/realm.ld` and a board's MEMORY file.
@@ -41,6 +42,9 @@ pub mod console;
 mod entry;
 mod exceptions;
 mod heap;
+mod rndr;
+
+pub use rndr::Rndr;
 
 use cca_abi::smccc::Smc;
 
