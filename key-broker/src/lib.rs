@@ -5,6 +5,9 @@
 //! the token shows, as the policy selects (`realm_sdk::seal::derive_key`): the same image
 //! and RPV get the same key on every run, another image another key. A [`BrokerConfig`]
 //! names the trust anchors, the realms allowed (by RIM, optionally RPV) and the policies.
+//!
+//! [`net`] puts the broker on the network (a framed protocol over TCP); the `key-broker`
+//! binary serves a configuration file with it.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -16,6 +19,8 @@ use realm_sdk::broker::{self, EphemeralKey, NONCE_SIZE, RESPONSE_SIZE, Request};
 use realm_sdk::seal::{self, Identity, Policy};
 use sha2::Sha384;
 use zeroize::Zeroizing;
+
+pub mod net;
 
 /// A realm the broker serves.
 #[derive(Clone, Debug, Eq, PartialEq)]
@@ -164,6 +169,15 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
+/// A release the broker granted.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Grant {
+    /// The response for the realm: its sealing key, wrapped for its ephemeral key.
+    pub response: [u8; RESPONSE_SIZE],
+    /// The RIM of the realm the key went to (for logs).
+    pub rim: Vec<u8>,
+}
+
 /// A source of random bytes.
 pub type Random = Box<dyn FnMut(&mut [u8]) + Send>;
 
@@ -210,6 +224,15 @@ impl Broker {
     ///
     /// The [`Refusal`]; the nonce is spent whatever the outcome.
     pub fn release(&mut self, request: &[u8]) -> Result<[u8; RESPONSE_SIZE], Refusal> {
+        self.grant(request).map(|g| g.response)
+    }
+
+    /// [`Broker::release`], also saying which realm (RIM) the key went to.
+    ///
+    /// # Errors
+    ///
+    /// The [`Refusal`]; the nonce is spent whatever the outcome.
+    pub fn grant(&mut self, request: &[u8]) -> Result<Grant, Refusal> {
         let req = Request::decode(request).map_err(|_| Refusal::Malformed)?;
         if !self.outstanding.remove(&req.nonce) {
             return Err(Refusal::StaleNonce);
@@ -282,8 +305,12 @@ impl Broker {
         let ephemeral = EphemeralKey::from_secret(scalar);
         let mut gcm_nonce = [0u8; 12];
         (self.random)(&mut gcm_nonce);
-        ephemeral
+        let response = ephemeral
             .wrap(&req.public_key, &req.nonce, gcm_nonce, key.expose_secret())
-            .map_err(|_| Refusal::Malformed)
+            .map_err(|_| Refusal::Malformed)?;
+        Ok(Grant {
+            response,
+            rim: r.rim.to_vec(),
+        })
     }
 }

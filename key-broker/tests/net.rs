@@ -1,0 +1,429 @@
+//! The broker over TCP (`key_broker::net`): a realm on the RMM model (real tokens from its
+//! test keys) gets its key through a `Client`, refusals come back as text, garbage closes
+//! only its own connection, and the `key-broker` binary serves a configuration file.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cca_abi::measurement::{HashAlgorithm, Measurement};
+use key_broker::net::{self, Client, Event, MAX_PAYLOAD};
+use key_broker::{AllowedRealm, Broker, BrokerConfig};
+use realm_sdk::broker::{BrokerError, Entropy, EphemeralKey, Request};
+use realm_sdk::seal::{self, Identity, Policy, SealingKey};
+use realm_sdk::{Realm, RemIndex};
+use rmm_model::RealmConfig;
+use rmm_model::sim::Simulator;
+use rmm_model::token::InsecureTestIssuer;
+use zeroize::Zeroizing;
+
+/// The broker's master secret in these tests.
+const MASTER_SECRET: [u8; 32] = [0x42; 32];
+/// The image the broker serves.
+const IMAGE: &[u8] = b"app v1";
+/// How long a test waits for anything before failing.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Test-only entropy: a counter run through SHA-256.
+struct TestEntropy(u64);
+
+impl Entropy for TestEntropy {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), BrokerError> {
+        use sha2::Digest;
+        for chunk in buf.chunks_mut(32) {
+            self.0 += 1;
+            let d = sha2::Sha256::digest(self.0.to_le_bytes());
+            chunk.copy_from_slice(&d[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+fn realm_config(image: &[u8]) -> RealmConfig {
+    RealmConfig {
+        rim: HashAlgorithm::Sha256.hash(&[image]),
+        rpv: [9; 64],
+        ..RealmConfig::default()
+    }
+}
+
+fn rim_of(image: &[u8]) -> Vec<u8> {
+    HashAlgorithm::Sha256.hash(&[image]).as_bytes().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A broker serving [`IMAGE`] on the test platform, as `tests/release.rs` builds it.
+fn broker() -> Broker {
+    let config = BrokerConfig {
+        anchors: vec![InsecureTestIssuer::new().trust_anchor()],
+        master_secret: Zeroizing::new(MASTER_SECRET),
+        allowed: vec![AllowedRealm {
+            rim: rim_of(IMAGE),
+            rpv: Some(vec![9; 64]),
+        }],
+        policies: vec![Policy::RimRpv, Policy::RimRpvRems],
+    };
+    Broker::new(config, Box::new(key_broker::os_random))
+}
+
+/// Serves [`broker`] on a loopback port in a thread; the receiver gets a line per event.
+fn start() -> (SocketAddr, Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let log = move |event: Event<'_>| {
+        let line = match event {
+            Event::Released { rim, .. } => format!("released {}", hex(rim)),
+            Event::Refused { refusal, .. } => format!("refused {refusal}"),
+            Event::Dropped { error, .. } => format!("dropped {:?}: {error}", error.kind()),
+            e => format!("{e:?}"),
+        };
+        let _ = tx.send(line);
+    };
+    let broker = Arc::new(Mutex::new(broker()));
+    std::thread::spawn(move || net::serve_with(listener, broker, log));
+    (addr, rx)
+}
+
+/// What a realm built from `image` sends for `nonce`: its ephemeral key and the request.
+fn request_for(image: &[u8], nonce: [u8; 32], seed: u64) -> (EphemeralKey, Vec<u8>) {
+    let mut sim = Simulator::with_issuer(realm_config(image), Box::new(InsecureTestIssuer::new()));
+    let mut realm = Realm::new(&mut sim).unwrap();
+    realm.measurement_extend(RemIndex::REM0, b"booted").unwrap();
+    let ephemeral = EphemeralKey::generate(&mut TestEntropy(seed)).unwrap();
+    let challenge = realm_sdk::broker::challenge(&nonce, ephemeral.public());
+    let mut token = vec![0u8; 4096];
+    let token = realm.attestation_token(&challenge, &mut token).unwrap();
+    let mut request = vec![0u8; 4096 + 136];
+    let request = Request {
+        nonce,
+        policy: Policy::RimRpv,
+        public_key: *ephemeral.public(),
+        token,
+    }
+    .encode(&mut request)
+    .unwrap()
+    .to_vec();
+    (ephemeral, request)
+}
+
+/// The key the realm asking with `request` must get: HKDF of the master secret with the
+/// identity its token shows (`realm_sdk::seal::derive_key`).
+fn expected_key(request: &[u8]) -> SealingKey {
+    let req = Request::decode(request).unwrap();
+    let token = cca_token::Token::parse(req.token).unwrap();
+    let r = &token.realm_claims;
+    assert_eq!(r.hash_algorithm, "sha-256");
+    let m = |d: &[u8]| Measurement::from_digest(HashAlgorithm::Sha256, d).unwrap();
+    let rems = r.rems();
+    let rems = [m(rems[0]), m(rems[1]), m(rems[2]), m(rems[3])];
+    let identity = Identity {
+        rim: &m(r.rim),
+        rpv: r.personalization_value.try_into().unwrap(),
+        rems: &rems,
+    };
+    seal::derive_key(&MASTER_SECRET, &identity, req.policy)
+}
+
+/// One nonce + release through `client` for a realm of `image`; the realm unwraps the
+/// answer. `Err` is the broker's refusal.
+fn release(client: &mut Client, image: &[u8], seed: u64) -> Result<(SealingKey, Vec<u8>), String> {
+    let nonce = client.nonce().unwrap();
+    let (ephemeral, request) = request_for(image, nonce, seed);
+    let response = client.release(&request).unwrap()?;
+    let key = ephemeral.unwrap(&nonce, &response).unwrap();
+    Ok((key, request))
+}
+
+/// A realm gets its key over TCP, and unwraps it to the key its identity derives; a second
+/// exchange on the same connection (new nonce, new ephemeral key) gets the same key.
+#[test]
+fn release_over_tcp_unwraps_to_the_realms_key() {
+    let (addr, log) = start();
+    let mut client = Client::connect(addr).unwrap();
+    let (key, request) = release(&mut client, IMAGE, 1).unwrap();
+    assert_eq!(key.expose_secret(), expected_key(&request).expose_secret());
+    assert_eq!(
+        log.recv_timeout(PATIENCE).unwrap(),
+        format!("released {}", hex(&rim_of(IMAGE)))
+    );
+
+    let (again, _) = release(&mut client, IMAGE, 2).unwrap();
+    assert_eq!(again.expose_secret(), key.expose_secret());
+}
+
+/// Refusals come back as the broker's text and leave the connection usable: a replayed
+/// (stale) nonce, a request that does not decode, a realm of another image.
+#[test]
+fn refusals_come_back_as_text() {
+    let (addr, log) = start();
+    let mut client = Client::connect(addr).unwrap();
+    let nonce = client.nonce().unwrap();
+    let (_, request) = request_for(IMAGE, nonce, 1);
+    assert!(client.release(&request).unwrap().is_ok());
+    assert_eq!(
+        client.release(&request).unwrap().err().as_deref(),
+        Some("unknown or already used nonce")
+    );
+    assert_eq!(
+        client.release(b"garbage").unwrap().err().as_deref(),
+        Some("malformed request")
+    );
+    assert_eq!(
+        release(&mut client, b"app v2", 3).err().as_deref(),
+        Some("RIM not allowed")
+    );
+    let events: Vec<String> = log.try_iter().collect();
+    assert_eq!(
+        events[1..],
+        [
+            "refused unknown or already used nonce",
+            "refused malformed request",
+            "refused RIM not allowed",
+        ]
+    );
+    assert_ne!(client.nonce().unwrap(), nonce);
+}
+
+/// Asserts that the server closed `stream` without answering.
+fn assert_closed(mut stream: TcpStream, what: &str) {
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!("{what}: the server answered {:?}", &buf[..n]),
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+            ),
+            "{what}: connection not closed: {e}"
+        ),
+    }
+}
+
+/// Garbage frames (unknown kind, oversize length, a nonce request with a payload, a frame
+/// cut short) close their own connection, and only it: a client connected before keeps
+/// working and a new one is served.
+#[test]
+fn garbage_closes_only_its_connection() {
+    let (addr, log) = start();
+    let mut bystander = Client::connect(addr).unwrap();
+    bystander.nonce().unwrap();
+
+    let oversize = [&[b'R'][..], &(MAX_PAYLOAD as u32 + 1).to_le_bytes()].concat();
+    let huge = [&[b'R'][..], &u32::MAX.to_le_bytes()].concat();
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        (
+            "unknown kind",
+            b"Z\0\0\0\0".to_vec(),
+            "unknown frame kind 0x5a",
+        ),
+        ("oversize", oversize, "frame of 65537 bytes exceeds 65536"),
+        ("4 GiB", huge, "frame of 4294967295 bytes exceeds 65536"),
+        (
+            "nonce with payload",
+            b"N\x01\0\0\0!".to_vec(),
+            "nonce request with a 1-byte payload",
+        ),
+        ("truncated", b"R\x64\0\0\0RKB1".to_vec(), "UnexpectedEof"),
+    ];
+    for (what, bytes, reason) in cases {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(&bytes).unwrap();
+        stream.shutdown(Shutdown::Write).unwrap();
+        assert_closed(stream, what);
+        let event = log.recv_timeout(PATIENCE).unwrap();
+        assert!(
+            event.starts_with("dropped") && event.contains(reason),
+            "{what}: {event}"
+        );
+    }
+
+    // The largest frame allowed is read whole (and refused by the broker, not the framing).
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut frame = vec![b'R'];
+    frame.extend_from_slice(&(MAX_PAYLOAD as u32).to_le_bytes());
+    frame.resize(5 + MAX_PAYLOAD, 0);
+    stream.write_all(&frame).unwrap();
+    let mut header = [0u8; 5];
+    stream.read_exact(&mut header).unwrap();
+    let mut payload = vec![0u8; u32::from_le_bytes(header[1..].try_into().unwrap()) as usize];
+    stream.read_exact(&mut payload).unwrap();
+    assert_eq!(header[0], b'x');
+    assert_eq!(payload, b"\x01malformed request");
+    assert_eq!(
+        log.recv_timeout(PATIENCE).unwrap(),
+        "refused malformed request"
+    );
+
+    let (key, request) = release(&mut bystander, IMAGE, 1).unwrap();
+    assert_eq!(key.expose_secret(), expected_key(&request).expose_secret());
+    let mut newcomer = Client::connect(addr).unwrap();
+    assert_ne!(newcomer.nonce().unwrap(), bystander.nonce().unwrap());
+}
+
+/// The `key-broker` binary, killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A fresh directory for one test's files.
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("key-broker-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Unpadded base64url (RFC 4648 §5), as JWKs use it.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// The test platform's trust anchor in veraison's `ta.json` form.
+fn test_anchor_json() -> serde_json::Value {
+    let anchor = InsecureTestIssuer::new().trust_anchor();
+    let cca_token::PublicKey::P256(key) = &anchor.key else {
+        panic!("the test IAK is a P-256 key");
+    };
+    let point = key.to_sec1_point(false);
+    let xy = &point.as_bytes()[1..];
+    serde_json::json!([{
+        "implementation-id": hex(&anchor.implementation_id),
+        "instance-id": hex(&anchor.instance_id),
+        "pkey": { "kty": "EC", "crv": "P-256", "x": base64url(&xy[..32]), "y": base64url(&xy[32..]) },
+    }])
+}
+
+/// The binary loads a configuration file, says where it listens, hands out nonces and
+/// releases keys, and logs its decisions.
+#[test]
+fn binary_serves_a_config_file() {
+    let dir = temp_dir("serve");
+    let config = dir.join("broker.json");
+    let json = serde_json::json!({
+        "master_secret": hex(&MASTER_SECRET),
+        "trust_anchors": test_anchor_json(),
+        "allowed": [{ "rim": hex(&rim_of(IMAGE)), "rpv": hex(&[9; 64]) }],
+        "policies": ["rim+rpv"],
+    });
+    std::fs::write(&config, json.to_string()).unwrap();
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_key-broker"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: SocketAddr = line
+        .strip_prefix("key-broker: listening on ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .trim_end()
+        .parse()
+        .unwrap();
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+
+    let mut client = Client::connect(addr).unwrap();
+    let nonce = client.nonce().unwrap();
+    assert_ne!(client.nonce().unwrap(), nonce);
+    let (key, request) = release(&mut client, IMAGE, 1).unwrap();
+    assert_eq!(key.expose_secret(), expected_key(&request).expose_secret());
+    assert_eq!(
+        release(&mut client, b"app v2", 2).err().as_deref(),
+        Some("RIM not allowed")
+    );
+
+    // Kill it, then read everything it logged.
+    let _ = server.0.kill();
+    let mut stderr = String::new();
+    server
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            format!("key-broker: released key for RIM {}", hex(&rim_of(IMAGE))),
+            "key-broker: refused: RIM not allowed".to_owned(),
+        ]
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Bad arguments exit 2 with the usage; a configuration that does not load exits 1 saying
+/// what is wrong.
+#[test]
+fn binary_rejects_bad_arguments_and_configs() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_key-broker"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.stdout.is_empty(), "{args:?}");
+        (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    };
+    for args in [
+        &[][..],
+        &["--listen", "127.0.0.1:0"],
+        &["--config"],
+        &["--config", "a", "--config", "b"],
+        &["--port", "1"],
+    ] {
+        let (code, stderr) = run(args);
+        assert_eq!(code, Some(2), "{args:?}");
+        assert!(
+            stderr.contains("usage: key-broker --config FILE"),
+            "{stderr}"
+        );
+    }
+
+    let dir = temp_dir("bad-config");
+    let missing = dir.join("missing.json");
+    let (code, stderr) = run(&["--config", missing.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("missing.json"), "{stderr}");
+
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"master_secret": "00", "trust_anchors": []}"#).unwrap();
+    let (code, stderr) = run(&["--config", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("master_secret must be 64 hex digits"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
