@@ -237,7 +237,9 @@ fn garbage_closes_only_its_connection() {
     for (what, bytes, reason) in cases {
         let mut stream = TcpStream::connect(addr).unwrap();
         stream.write_all(&bytes).unwrap();
-        stream.shutdown(Shutdown::Write).unwrap();
+        // The end of the stream cuts the truncated frame short. The server may already have
+        // closed (and reset) the others, which makes this fail: that is fine.
+        let _ = stream.shutdown(Shutdown::Write);
         assert_closed(stream, what);
         let event = log.recv_timeout(PATIENCE).unwrap();
         assert!(
