@@ -38,8 +38,8 @@ pub fn expected(name: &str) -> String {
 
 /// Compares `output` with `expected` line by line. In the expectation, `{hex32}` stands for
 /// 32 bytes of lower-case hex (a SHA-256 digest), `{hex}` for a `0x`-prefixed hex number
-/// (an address) and `{number}` for a decimal number; every other character must match
-/// exactly. Returns the values the placeholders matched, in
+/// (an address), `{bytes}` for any number of bytes in lower-case hex and `{number}` for a
+/// decimal number; every other character must match exactly. Returns the values the placeholders matched, in
 /// order, or a description of the first difference.
 pub fn match_output(expected: &str, output: &str) -> Result<Vec<String>, String> {
     let out: Vec<&str> = output.lines().collect();
@@ -76,6 +76,17 @@ fn match_line(pattern: &str, line: &str, captures: &mut Vec<String>) -> Result<(
             }
             rest = &rest[64..];
             captures.push(hex);
+            pat = p;
+        } else if let Some(p) = pat.strip_prefix("{bytes}") {
+            let n = rest
+                .chars()
+                .take_while(|c| matches!(c, '0'..='9' | 'a'..='f'))
+                .count();
+            if n == 0 || n % 2 != 0 {
+                return Err(format!("expected hex bytes at `{rest}`"));
+            }
+            captures.push(rest[..n].to_owned());
+            rest = &rest[n..];
             pat = p;
         } else if let Some(p) = pat.strip_prefix("{hex}") {
             let digits = rest
@@ -122,6 +133,9 @@ mod tests {
             vec!["0x8000abc"]
         );
         assert!(match_output("at {hex}.", "at 8000abc.").is_err());
+        assert_eq!(match_output("k {bytes}.", "k 00ff.").unwrap(), vec!["00ff"]);
+        assert!(match_output("k {bytes}.", "k 0ff.").is_err());
+        assert!(match_output("k {bytes}.", "k .").is_err());
         let exp = "a {number} bytes\nRIM {hex32}\n";
         let h = "ab".repeat(32);
         let caps = match_output(exp, &format!("a 12 bytes\nRIM {h}\n")).unwrap();

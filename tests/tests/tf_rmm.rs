@@ -33,8 +33,14 @@ fn after<'a>(out: &'a str, prefix: &str, end: char) -> Option<&'a str> {
 
 fn run(test: &str, name: &str, entry: [u64; 2]) -> Option<String> {
     let fw = firmware(test)?;
-    let out =
-        run_on_tf_rmm(&fw, name, entry, Duration::from_secs(300)).expect("boot TF-A + TF-RMM");
+    let out = run_on_tf_rmm(
+        &fw,
+        name,
+        entry,
+        Duration::from_secs(300),
+        &mut xtask::NoServices,
+    )
+    .expect("boot TF-A + TF-RMM");
     assert!(
         out.contains("RMI ABI revision v1.0"),
         "{test}: not TF-RMM v0.8.0 (RMI 1.0):\n{out}"

@@ -7,10 +7,15 @@
 //!   its console output.
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+pub mod relay;
+pub mod seal;
+
+pub use relay::{BrokerRelay, NoServices, Services};
 
 /// The bare-metal target.
 pub const TARGET: &str = "aarch64-unknown-none";
@@ -22,7 +27,7 @@ pub const HARNESS_BOOT_INFO_PA: u64 = 0x4100_0000;
 /// Magic of the boot information block ("REALMIMG", little-endian).
 pub const HARNESS_BOOT_MAGIC: u64 = u64::from_le_bytes(*b"REALMIMG");
 /// Realm payloads in `examples/`, by package name.
-pub const EXAMPLES: &[&str] = &["attest", "hello", "minimal", "selftest"];
+pub const EXAMPLES: &[&str] = &["attest", "hello", "minimal", "seal", "selftest"];
 
 /// Why a build or a run failed.
 #[derive(Debug)]
@@ -260,15 +265,28 @@ fn run_tool(cmd: &mut Command, what: &str) -> Result<(), Error> {
     }
 }
 
-/// Builds the payload `name` and rmi-host embedding it (the REC starting with `x0`, `x1` =
-/// `entry`), puts the host into a copy of the
-/// firmware's FIP as BL33 (Debian's `fiptool`, package arm-trusted-firmware-tools), makes the
-/// flash image (BL1, then the FIP at 0x40000) and boots it on QEMU with RME.
+/// Builds the payload `name` and runs it on TF-RMM with [`run_image_on_tf_rmm`].
 pub fn run_on_tf_rmm(
     firmware: &Firmware,
     name: &str,
     entry: [u64; 2],
     timeout: Duration,
+    services: &mut dyn Services,
+) -> Result<String, Error> {
+    let (image, _) = build_payload(name)?;
+    run_image_on_tf_rmm(firmware, &image, entry, timeout, services)
+}
+
+/// Builds rmi-host embedding the flat realm `image` (the REC starting with `x0`, `x1` =
+/// `entry`), puts the host into a copy of the firmware's FIP as BL33 (Debian's `fiptool`,
+/// package arm-trusted-firmware-tools), makes the flash image (BL1, then the FIP at
+/// 0x40000) and boots it on QEMU with RME; `services` answers the realm's service calls.
+pub fn run_image_on_tf_rmm(
+    firmware: &Firmware,
+    image: &Path,
+    entry: [u64; 2],
+    timeout: Duration,
+    services: &mut dyn Services,
 ) -> Result<String, Error> {
     // One run at a time per process: each run rebuilds rmi-host with its own payload and
     // reuses the same work folder.
@@ -276,10 +294,9 @@ pub fn run_on_tf_rmm(
     let _guard = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let (image, _) = build_payload(name)?;
     let (x0, x1) = (entry[0].to_string(), entry[1].to_string());
     let env = [
-        ("REALM_IMAGE", image.as_path()),
+        ("REALM_IMAGE", image),
         ("REALM_ENTRY_X0", Path::new(&x0)),
         ("REALM_ENTRY_X1", Path::new(&x1)),
     ];
@@ -328,42 +345,71 @@ pub fn run_on_tf_rmm(
     ])
     .arg("-bios")
     .arg(&flash_path);
-    run_with_timeout(cmd, timeout)
+    run_with_timeout(cmd, timeout, services)
 }
 
-/// Runs `cmd` to the end (or kills it after `timeout`) and returns its standard output.
-fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<String, Error> {
+/// Runs `cmd` to the end (or kills it after `timeout`) and returns its standard output,
+/// without the service request lines, which `services` answers on QEMU's standard input.
+fn run_with_timeout(
+    mut cmd: Command,
+    timeout: Duration,
+    services: &mut dyn Services,
+) -> Result<String, Error> {
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| Error::Io("starting qemu-system-aarch64".into(), e))?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stdout.read_to_end(&mut out);
-        out
-    });
-    let start = Instant::now();
-    let timed_out = loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break false,
-            Ok(None) if start.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break true;
+    let stdout = child.stdout.take().expect("piped");
+    let mut stdin = child.stdin.take().expect("piped");
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut out = String::new();
+            let mut lines = BufReader::new(stdout);
+            let mut line = Vec::new();
+            while lines.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                let text = String::from_utf8_lossy(&line);
+                match relay::parse_request(text.trim_end_matches('\n')) {
+                    None => out.push_str(&text),
+                    Some(request) => {
+                        let (status, answer) = match request {
+                            Ok((service, bytes)) => services.call(service, &bytes),
+                            Err(()) => (cca_abi::hostcall::status::UNAVAILABLE, Vec::new()),
+                        };
+                        // QEMU gone: the wait below notices.
+                        let _ = stdin.write_all(relay::reply_line(status, &answer).as_bytes());
+                        let _ = stdin.flush();
+                    }
+                }
+                line.clear();
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(Error::Io("waiting for QEMU".into(), e)),
+            out
+        });
+        let start = Instant::now();
+        let timed_out = loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break false,
+                Ok(None) if start.elapsed() > timeout => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break true;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(Error::Io("waiting for QEMU".into(), e));
+                }
+            }
+        };
+        let out = reader.join().unwrap_or_default().replace("\r\n", "\n");
+        if timed_out {
+            Err(Error::Timeout(out))
+        } else {
+            Ok(out)
         }
-    };
-    let out = String::from_utf8_lossy(&reader.join().unwrap_or_default()).replace("\r\n", "\n");
-    if timed_out {
-        Err(Error::Timeout(out))
-    } else {
-        Ok(out)
-    }
+    })
 }
 
 /// A QEMU run of a realm payload under the EL2 harness.
@@ -436,12 +482,18 @@ impl Qemu {
         cmd
     }
 
-    /// Runs QEMU to the end and returns what the serial port printed.
+    /// Runs QEMU to the end and returns what the serial port printed; service calls are
+    /// answered "unavailable".
     pub fn run(&self) -> Result<String, Error> {
+        self.run_with(&mut NoServices)
+    }
+
+    /// As [`Qemu::run`], with `services` answering the realm's service calls.
+    pub fn run_with(&self, services: &mut dyn Services) -> Result<String, Error> {
         if !Self::available() {
             return Err(Error::NoQemu);
         }
-        run_with_timeout(self.command(), self.timeout)
+        run_with_timeout(self.command(), self.timeout, services)
     }
 }
 

@@ -9,6 +9,10 @@
 //! cargo xtask tf-rmm DIR [NAME] [--pl011] [--x1 N]
 //!                               run NAME (default hello) on TF-RMM under QEMU with RME,
 //!                               launched by rmi-host; DIR holds the user's bl1.bin and fip.bin
+//! cargo xtask seal [--tf-rmm DIR --anchors TA.json]
+//!                               the sealing demo: four realms of the `seal` example and a key
+//!                               broker on loopback, under the EL2 harness (default) or on
+//!                               TF-RMM, whose platform tokens TA.json's key verifies
 //! cargo xtask size              benchmark: flat image sizes of the examples against the
 //!                               `minimal` payload (the runtime alone) as the baseline
 //! ```
@@ -41,7 +45,7 @@ fn name_and_entry<'a>(args: &[&'a str]) -> Option<(&'a str, [u64; 2])> {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | size"
+        "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | seal [--tf-rmm DIR --anchors TA.json] | size"
     );
     eprintln!("examples: {}", EXAMPLES.join(", "));
     ExitCode::from(2)
@@ -56,6 +60,36 @@ fn size() -> Result<(), xtask::Error> {
         #[allow(clippy::cast_precision_loss, reason = "image sizes are far below 2^52")]
         let ratio = bytes as f64 / baseline as f64;
         println!("{name:<10} {bytes:>9} {ratio:>9.2}x");
+    }
+    Ok(())
+}
+
+/// The sealing demo (`xtask::seal`), printing each realm's output.
+fn seal(args: &[&str]) -> Result<(), xtask::Error> {
+    let (platform, anchors) = match args {
+        [] => (
+            xtask::seal::Platform::Harness(xtask::build_harness()?),
+            vec![rmm_model::token::InsecureTestIssuer::new().trust_anchor()],
+        ),
+        ["--tf-rmm", dir, "--anchors", file] => {
+            let firmware = xtask::Firmware::in_dir(std::path::Path::new(dir)).ok_or_else(|| {
+                xtask::Error::Build(format!("{dir} must hold bl1.bin and fip.bin"))
+            })?;
+            let json = std::fs::read_to_string(file)
+                .map_err(|e| xtask::Error::Io((*file).to_owned(), e))?;
+            let anchors = cca_token::anchors::from_json(&json)
+                .map_err(|e| xtask::Error::Build(format!("{file}: {e}")))?;
+            (xtask::seal::Platform::TfRmm(firmware), anchors)
+        }
+        _ => {
+            return Err(xtask::Error::Build(
+                "usage: cargo xtask seal [--tf-rmm DIR --anchors TA.json]".into(),
+            ));
+        }
+    };
+    for (i, stage) in xtask::seal::demo(&platform, &anchors)?.iter().enumerate() {
+        println!("== {}. {} (RIM {})", i + 1, stage.title, stage.rim);
+        print!("{}", stage.output);
     }
     Ok(())
 }
@@ -80,6 +114,7 @@ fn main() -> ExitCode {
             );
         }),
         ["size"] => size(),
+        ["seal", rest @ ..] => seal(rest),
         ["tf-rmm", dir, rest @ ..] => {
             let Some((name, entry)) = name_and_entry(rest) else {
                 return usage();
@@ -88,8 +123,14 @@ fn main() -> ExitCode {
                 eprintln!("xtask: {dir} must hold bl1.bin and fip.bin (see the README)");
                 return ExitCode::FAILURE;
             };
-            xtask::run_on_tf_rmm(&fw, name, entry, std::time::Duration::from_secs(300))
-                .map(|out| print!("{out}"))
+            xtask::run_on_tf_rmm(
+                &fw,
+                name,
+                entry,
+                std::time::Duration::from_secs(300),
+                &mut xtask::NoServices,
+            )
+            .map(|out| print!("{out}"))
         }
         _ => return usage(),
     };

@@ -1,0 +1,155 @@
+//! The far end of realms' service calls: bare-metal hosts (the EL2 harness, rmi-host) relay
+//! them over QEMU's serial port (`cca_abi::hostcall::relay`), and [`Services`] answers them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use cca_abi::hostcall::{relay, service, status};
+
+/// Answers service calls.
+pub trait Services: Send {
+    /// The status and answer for a call of `service` with `request`.
+    fn call(&mut self, service: u64, request: &[u8]) -> (u64, Vec<u8>);
+}
+
+/// No service: every call is answered [`status::UNAVAILABLE`].
+pub struct NoServices;
+
+impl Services for NoServices {
+    fn call(&mut self, _: u64, _: &[u8]) -> (u64, Vec<u8>) {
+        (status::UNAVAILABLE, Vec::new())
+    }
+}
+
+/// The key broker (a `key-broker` server, over TCP) and a blob store (one file).
+#[derive(Debug)]
+pub struct BrokerRelay {
+    broker: SocketAddr,
+    client: Option<key_broker::net::Client>,
+    blob: PathBuf,
+    /// Every release request relayed, in order (each holds the realm's token).
+    pub requests: Vec<Vec<u8>>,
+    /// Every refusal the broker gave, in order.
+    pub refusals: Vec<String>,
+}
+
+impl BrokerRelay {
+    /// Relays to the broker at `broker` and keeps blobs in the file `blob`.
+    #[must_use]
+    pub fn new(broker: SocketAddr, blob: PathBuf) -> Self {
+        Self {
+            broker,
+            client: None,
+            blob,
+            requests: Vec::new(),
+            refusals: Vec::new(),
+        }
+    }
+
+    fn client(&mut self) -> std::io::Result<&mut key_broker::net::Client> {
+        if self.client.is_none() {
+            self.client = Some(key_broker::net::Client::connect(self.broker)?);
+        }
+        Ok(self.client.as_mut().expect("connected"))
+    }
+
+    fn broker_call(&mut self, service: u64, request: &[u8]) -> std::io::Result<(u64, Vec<u8>)> {
+        if service == service::BROKER_NONCE {
+            return Ok((status::OK, self.client()?.nonce()?.to_vec()));
+        }
+        self.requests.push(request.to_vec());
+        Ok(match self.client()?.release(request)? {
+            Ok(wrapped) => (status::OK, wrapped.to_vec()),
+            Err(reason) => {
+                self.refusals.push(reason.clone());
+                (status::REFUSED, reason.into_bytes())
+            }
+        })
+    }
+}
+
+impl Services for BrokerRelay {
+    fn call(&mut self, service: u64, request: &[u8]) -> (u64, Vec<u8>) {
+        match service {
+            service::BROKER_NONCE | service::BROKER_RELEASE => {
+                self.broker_call(service, request).unwrap_or_else(|e| {
+                    eprintln!("relay: key broker at {}: {e}", self.broker);
+                    self.client = None;
+                    (status::UNAVAILABLE, Vec::new())
+                })
+            }
+            service::BLOB_STORE => match std::fs::write(&self.blob, request) {
+                Ok(()) => (status::OK, Vec::new()),
+                Err(e) => {
+                    eprintln!("relay: {}: {e}", self.blob.display());
+                    (status::UNAVAILABLE, Vec::new())
+                }
+            },
+            service::BLOB_LOAD => match std::fs::read(&self.blob) {
+                Ok(blob) => (status::OK, blob),
+                Err(_) => (status::REFUSED, b"no blob stored".to_vec()),
+            },
+            _ => (status::UNAVAILABLE, Vec::new()),
+        }
+    }
+}
+
+/// If `line` (without its newline) is a service request, the service and the request.
+/// `Some(Err(()))` for a request line that is malformed.
+pub fn parse_request(line: &str) -> Option<Result<(u64, Vec<u8>), ()>> {
+    let rest = line.trim_end_matches('\r').strip_prefix(relay::REQUEST)?;
+    let parse = || {
+        let (service, hex) = rest.split_once(' ').ok_or(())?;
+        let service = service.parse().map_err(drop)?;
+        if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(());
+        }
+        let bytes = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(drop))
+            .collect::<Result<_, ()>>()?;
+        Ok((service, bytes))
+    };
+    Some(parse())
+}
+
+/// The answer line for `status` and `answer`, newline included.
+#[must_use]
+pub fn reply_line(status: u64, answer: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut line = format!("{status} ");
+    for b in answer {
+        let _ = write!(line, "{b:02x}");
+    }
+    line.push('\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines_round_trip_with_the_hosts_encoder() {
+        let mut line = Vec::new();
+        relay::write_request(4, &[1, 0xfe], &mut |b: &[u8]| line.extend_from_slice(b));
+        let line = String::from_utf8(line).unwrap();
+        assert_eq!(parse_request(line.trim_end()), Some(Ok((4, vec![1, 0xfe]))));
+        assert_eq!(parse_request("el2-harness: hello"), None);
+        assert_eq!(parse_request("@@service 4 0"), Some(Err(())));
+        assert_eq!(parse_request("@@service x 00"), Some(Err(())));
+    }
+
+    #[test]
+    fn reply_lines_decode_with_the_hosts_decoder() {
+        let line = reply_line(1, b"no");
+        let mut out = [0u8; 8];
+        let mut d = relay::ReplyDecoder::new(&mut out);
+        let mut end = None;
+        for b in line.bytes() {
+            end = d.push(b).unwrap();
+        }
+        assert_eq!(end, Some((1, 2)));
+        assert_eq!(&out[..2], b"no");
+    }
+}

@@ -1,0 +1,157 @@
+//! The sealing demo: four realms of the `seal` example and a key broker on loopback.
+//!
+//! 1. a realm seals its secret with the key the broker releases to it and hands the blob to
+//!    the host, then is torn down;
+//! 2. a new realm of the same image gets the same key and unseals the blob;
+//! 3. a realm of a changed image (another RIM) is refused by the broker;
+//! 4. a broker that serves the changed image too releases it another key, which does not
+//!    open the blob.
+//!
+//! The realms run under the EL2 harness (whose RMM model signs tokens with its insecure
+//! test keys) or on the reference RMM launched by rmi-host; either way the host relays the
+//! realm's service calls over the serial port to [`BrokerRelay`], which reaches the broker
+//! over TCP ([`key_broker::net`]).
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cca_token::TrustAnchor;
+use key_broker::{AllowedRealm, Broker, BrokerConfig};
+use realm_sdk::seal::Policy;
+use zeroize::Zeroizing;
+
+use crate::{BrokerRelay, Error, Firmware, Qemu, aarch64_dir, build_payload, write_atomic};
+
+/// Where the realms run.
+#[derive(Clone, Debug)]
+pub enum Platform {
+    /// QEMU under the EL2 harness (this harness's ELF) and the RMM model.
+    Harness(PathBuf),
+    /// The reference firmware under QEMU with RME, launched by rmi-host.
+    TfRmm(Firmware),
+}
+
+/// One realm's run.
+#[derive(Debug)]
+pub struct Stage {
+    /// What the stage shows.
+    pub title: &'static str,
+    /// The RIM the realm has.
+    pub rim: String,
+    /// Its console output.
+    pub output: String,
+    /// The relay, with the requests it carried and the refusals it passed on.
+    pub relay: BrokerRelay,
+}
+
+/// The variant marker in the `seal` image (`examples/seal`).
+pub const VARIANT_MARKER: &[u8] = b"seal-variant-v1";
+
+/// Starts a broker trusting `anchors` and serving `rims` on a loopback port.
+///
+/// # Errors
+///
+/// [`Error::Io`] if no port can be bound.
+pub fn start_broker(
+    anchors: &[TrustAnchor],
+    master_secret: [u8; 32],
+    rims: &[&[u8]],
+) -> Result<SocketAddr, Error> {
+    let config = BrokerConfig {
+        anchors: anchors.to_vec(),
+        master_secret: Zeroizing::new(master_secret),
+        allowed: rims
+            .iter()
+            .map(|rim| AllowedRealm {
+                rim: rim.to_vec(),
+                rpv: None,
+            })
+            .collect(),
+        policies: vec![Policy::RimRpv],
+    };
+    let io = |e| Error::Io("binding the key broker to 127.0.0.1".into(), e);
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
+    let addr = listener.local_addr().map_err(io)?;
+    let broker = Arc::new(Mutex::new(Broker::new(
+        config,
+        Box::new(key_broker::os_random),
+    )));
+    std::thread::spawn(move || key_broker::net::serve(listener, broker));
+    Ok(addr)
+}
+
+/// Runs the four stages on `platform` with brokers trusting `anchors`.
+///
+/// # Errors
+///
+/// A build or run failure ([`Error`]); what the realms print is the caller's to check.
+pub fn demo(platform: &Platform, anchors: &[TrustAnchor]) -> Result<Vec<Stage>, Error> {
+    let (image_path, image) = build_payload("seal")?;
+    let at = image
+        .bytes
+        .windows(VARIANT_MARKER.len())
+        .position(|w| w == VARIANT_MARKER)
+        .ok_or(Error::Elf("no variant marker in the seal image"))?;
+    let mut other = image.bytes.clone();
+    other[at + VARIANT_MARKER.len() - 1] = b'2';
+    let other_path = image_path.with_file_name("seal-variant-v2.bin");
+    write_atomic(&other_path, &other)?;
+    let rim_of = |bytes: &[u8]| {
+        el2_harness::measure::rim(bytes, [0, 0]).ok_or(Error::Elf("image larger than realm RAM"))
+    };
+    let (rim, other_rim) = (rim_of(&image.bytes)?, rim_of(&other)?);
+
+    let mut secret = [0u8; 32];
+    key_broker::os_random(&mut secret);
+    let one = start_broker(anchors, secret, &[rim.as_bytes()])?;
+    let both = start_broker(anchors, secret, &[rim.as_bytes(), other_rim.as_bytes()])?;
+    let blob = aarch64_dir().join("seal-demo.blob");
+    let _ = std::fs::remove_file(&blob);
+
+    let plan = [
+        ("a realm seals its secret", &image_path, one),
+        ("a new realm of the same image unseals it", &image_path, one),
+        ("a realm of a changed image is refused", &other_path, one),
+        (
+            "a broker serving the changed image too gives it another key",
+            &other_path,
+            both,
+        ),
+    ];
+    plan.into_iter()
+        .map(|(title, path, broker)| {
+            let mut relay = BrokerRelay::new(broker, blob.clone());
+            let output = run(platform, path, &mut relay)?;
+            let rim = if path == &image_path { rim } else { other_rim };
+            Ok(Stage {
+                title,
+                rim: rim.to_string(),
+                output,
+                relay,
+            })
+        })
+        .collect()
+}
+
+fn run(platform: &Platform, image: &Path, relay: &mut BrokerRelay) -> Result<String, Error> {
+    match platform {
+        Platform::Harness(harness) => {
+            let size = std::fs::metadata(image)
+                .map_err(|e| Error::Io(image.display().to_string(), e))?
+                .len();
+            Qemu {
+                harness: harness.clone(),
+                image: image.to_path_buf(),
+                image_size: size,
+                entry: [0, 0],
+                timeout: Duration::from_secs(180),
+            }
+            .run_with(relay)
+        }
+        Platform::TfRmm(firmware) => {
+            crate::run_image_on_tf_rmm(firmware, image, [0, 0], Duration::from_secs(300), relay)
+        }
+    }
+}
