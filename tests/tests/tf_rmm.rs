@@ -121,3 +121,61 @@ fn attest_on_tf_rmm() {
         "{out}"
     );
 }
+
+/// The sealing demo on TF-RMM (`xtask::seal`): rmi-host maps host memory behind the realm's
+/// shared buffer and relays its service calls over the UART to key brokers on loopback that
+/// trust TF-A's sample platform key (`../shared/testdata/veraison/ta-tfa.json`). The event
+/// log the realm prints replays to the REMs in TF-RMM's token.
+#[test]
+fn seal_on_tf_rmm() {
+    use xtask::seal::{Platform, demo};
+    let test = "seal on TF-RMM";
+    let Some(fw) = firmware(test) else {
+        return;
+    };
+    let anchors_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/testdata/veraison/ta-tfa.json"
+    );
+    let Ok(json) = std::fs::read_to_string(anchors_path) else {
+        system_tests::skip(test, "../shared/testdata/veraison/ta-tfa.json is absent");
+        return;
+    };
+    let anchors = cca_token::anchors::from_json(&json).expect("trust anchors");
+    let stages = demo(&Platform::TfRmm(fw), &anchors).expect("run the seal demo");
+    let expect = [
+        "seal: sealed 24 secret bytes into a 72-byte blob; the host keeps it",
+        "seal: unsealed the secret: inference model key 7f3a",
+        "seal: no sealing key: key broker: refused: RIM not allowed",
+        "seal: cannot unseal the blob: blob sealed with another key",
+    ];
+    for (stage, line) in stages.iter().zip(expect) {
+        let out = &stage.output;
+        assert!(out.contains(line), "{}:\n{out}", stage.title);
+        let predicted = after(out, "rmi-host: realm image ", '\n')
+            .and_then(|l| l.split("predicted RIM ").nth(1))
+            .expect("prediction printed");
+        assert_eq!(predicted, stage.rim, "{}: RIM", stage.title);
+        assert!(
+            out.contains("0 still out of the pool"),
+            "{}: teardown:\n{out}",
+            stage.title
+        );
+    }
+    let log = after(&stages[0].output, "seal: event log ", '\n').expect("event log");
+    let log: Vec<u8> = (0..log.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&log[i..i + 2], 16).unwrap())
+        .collect();
+    let replayed = cca_abi::eventlog::replay(&log, cca_abi::measurement::HashAlgorithm::Sha256)
+        .expect("log replays");
+    let request = realm_sdk::broker::Request::decode(&stages[0].relay.requests[0]).unwrap();
+    let token = cca_token::Token::parse(request.token).expect("TF-RMM token parses");
+    for (rem, claim) in replayed.iter().zip(token.realm_claims.rems()) {
+        assert_eq!(
+            rem.as_bytes(),
+            claim,
+            "replayed REM == REM in TF-RMM's token"
+        );
+    }
+}
