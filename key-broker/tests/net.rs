@@ -2,6 +2,10 @@
 //! test keys) gets its key through a `Client`, refusals come back as text, garbage closes
 //! only its own connection, and the `key-broker` binary serves a configuration file.
 
+mod common;
+
+use common::{TestEntropy, realm_config};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -12,10 +16,9 @@ use std::time::Duration;
 use cca_abi::measurement::{HashAlgorithm, Measurement};
 use key_broker::net::{self, Client, Event, MAX_PAYLOAD};
 use key_broker::{AllowedRealm, Broker, BrokerConfig};
-use realm_sdk::broker::{BrokerError, Entropy, EphemeralKey, Request};
+use realm_sdk::broker::{EphemeralKey, Request};
 use realm_sdk::seal::{self, Identity, Policy, SealingKey};
 use realm_sdk::{Realm, RemIndex};
-use rmm_model::RealmConfig;
 use rmm_model::sim::Simulator;
 use rmm_model::token::InsecureTestIssuer;
 use zeroize::Zeroizing;
@@ -26,29 +29,6 @@ const MASTER_SECRET: [u8; 32] = [0x42; 32];
 const IMAGE: &[u8] = b"app v1";
 /// How long a test waits for anything before failing.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Test-only entropy: a counter run through SHA-256.
-struct TestEntropy(u64);
-
-impl Entropy for TestEntropy {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), BrokerError> {
-        use sha2::Digest;
-        for chunk in buf.chunks_mut(32) {
-            self.0 += 1;
-            let d = sha2::Sha256::digest(self.0.to_le_bytes());
-            chunk.copy_from_slice(&d[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-fn realm_config(image: &[u8]) -> RealmConfig {
-    RealmConfig {
-        rim: HashAlgorithm::Sha256.hash(&[image]),
-        rpv: [9; 64],
-        ..RealmConfig::default()
-    }
-}
 
 fn rim_of(image: &[u8]) -> Vec<u8> {
     HashAlgorithm::Sha256.hash(&[image]).as_bytes().to_vec()

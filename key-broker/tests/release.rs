@@ -2,11 +2,13 @@
 //! real tokens from its test keys) asks the broker for its sealing key through a transport
 //! that plays the untrusted host, which may replay, substitute or tamper.
 
+mod common;
+
+use common::{TestEntropy, realm_config};
+
 use cca_abi::measurement::HashAlgorithm;
 use key_broker::{AllowedRealm, Broker, BrokerConfig, Refusal};
-use realm_sdk::broker::{
-    BrokerError, Entropy, KeyBrokerProvider, ProviderError, RESPONSE_SIZE, Request, Transport,
-};
+use realm_sdk::broker::{KeyBrokerProvider, ProviderError, RESPONSE_SIZE, Request, Transport};
 use realm_sdk::seal::{self, Policy, SealingKey, SealingKeyProvider};
 use realm_sdk::service::Window;
 use realm_sdk::{Conduit, Realm, RemIndex};
@@ -14,21 +16,6 @@ use rmm_model::RealmConfig;
 use rmm_model::sim::Simulator;
 use rmm_model::token::InsecureTestIssuer;
 use zeroize::Zeroizing;
-
-/// Test-only entropy: a counter run through SHA-256.
-struct TestEntropy(u64);
-
-impl Entropy for TestEntropy {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), BrokerError> {
-        use sha2::Digest;
-        for chunk in buf.chunks_mut(32) {
-            self.0 += 1;
-            let d = sha2::Sha256::digest(self.0.to_le_bytes());
-            chunk.copy_from_slice(&d[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
 
 /// What the untrusted host does to the exchange.
 #[derive(Clone, Copy, PartialEq)]
@@ -81,14 +68,6 @@ impl Transport for Relay<'_> {
         }
         *response = self.broker.release(&req)?;
         Ok(())
-    }
-}
-
-fn realm_config(image: &[u8]) -> RealmConfig {
-    RealmConfig {
-        rim: HashAlgorithm::Sha256.hash(&[image]),
-        rpv: [9; 64],
-        ..RealmConfig::default()
     }
 }
 
