@@ -122,6 +122,33 @@ fn match_line(pattern: &str, line: &str, captures: &mut Vec<String>) -> Result<(
     }
 }
 
+/// Bytes from lower-case or upper-case hex; panics on anything else (test input).
+#[must_use]
+pub fn unhex(hex: &str) -> Vec<u8> {
+    assert!(hex.len().is_multiple_of(2), "odd hex length: {hex}");
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Asserts that the event log `log_hex` a realm printed replays to the REMs in the token
+/// of the key broker `request` it sent (`realm_sdk::broker::Request`).
+///
+/// # Panics
+///
+/// If the log, the request or the token is malformed, or a REM differs.
+pub fn assert_log_replays_to_token(log_hex: &str, request: &[u8]) {
+    let replayed =
+        cca_abi::eventlog::replay(&unhex(log_hex), cca_abi::measurement::HashAlgorithm::Sha256)
+            .expect("log replays");
+    let request = realm_sdk::broker::Request::decode(request).expect("request decodes");
+    let token = cca_token::Token::parse(request.token).expect("token parses");
+    for (i, (rem, claim)) in replayed.iter().zip(token.realm_claims.rems()).enumerate() {
+        assert_eq!(rem.as_bytes(), claim, "REM {i}: replayed log vs token");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

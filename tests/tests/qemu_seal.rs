@@ -5,27 +5,9 @@
 //! broker serves its RIM too, gets another key that does not open the blob. The event log
 //! the realm prints replays to the REMs of the token it sent the broker.
 
-use cca_abi::eventlog;
-use cca_abi::measurement::HashAlgorithm;
-use realm_sdk::broker::Request;
 use rmm_model::token::InsecureTestIssuer;
-use system_tests::{expected, match_output, qemu_or_skip};
+use system_tests::{assert_log_replays_to_token, expected, match_output, qemu_or_skip};
 use xtask::seal::{Platform, demo};
-
-/// The REMs in the token of the first release request equal the replayed event log.
-fn assert_log_replays_to_token(log_hex: &str, relay: &xtask::BrokerRelay) {
-    let log: Vec<u8> = (0..log_hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&log_hex[i..i + 2], 16).unwrap())
-        .collect();
-    let replayed = eventlog::replay(&log, HashAlgorithm::Sha256).expect("log replays");
-    let request = Request::decode(&relay.requests[0]).expect("request decodes");
-    let token = cca_token::Token::parse(request.token).expect("token parses");
-    let claims = token.realm_claims.rems();
-    for (rem, claim) in replayed.iter().zip(claims) {
-        assert_eq!(rem.as_bytes(), claim);
-    }
-}
 
 #[test]
 fn sealed_secret_survives_teardown_and_only_the_same_image_unseals_it() {
@@ -60,7 +42,7 @@ fn sealed_secret_survives_teardown_and_only_the_same_image_unseals_it() {
         })
         .collect();
     // Captures: image size, RIM, event log, then the key ID where one was released.
-    assert_log_replays_to_token(&captures[0][2], &stages[0].relay);
+    assert_log_replays_to_token(&captures[0][2], &stages[0].relay.requests[0]);
     assert_eq!(captures[0][3], captures[1][3], "same identity, same key");
     assert_ne!(captures[0][3], captures[3][3], "another image, another key");
     assert_ne!(stages[0].rim, stages[2].rim);

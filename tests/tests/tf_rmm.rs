@@ -163,19 +163,5 @@ fn seal_on_tf_rmm() {
         );
     }
     let log = after(&stages[0].output, "seal: event log ", '\n').expect("event log");
-    let log: Vec<u8> = (0..log.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&log[i..i + 2], 16).unwrap())
-        .collect();
-    let replayed = cca_abi::eventlog::replay(&log, cca_abi::measurement::HashAlgorithm::Sha256)
-        .expect("log replays");
-    let request = realm_sdk::broker::Request::decode(&stages[0].relay.requests[0]).unwrap();
-    let token = cca_token::Token::parse(request.token).expect("TF-RMM token parses");
-    for (rem, claim) in replayed.iter().zip(token.realm_claims.rems()) {
-        assert_eq!(
-            rem.as_bytes(),
-            claim,
-            "replayed REM == REM in TF-RMM's token"
-        );
-    }
+    system_tests::assert_log_replays_to_token(log, &stages[0].relay.requests[0]);
 }
