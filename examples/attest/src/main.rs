@@ -26,9 +26,6 @@ mod payload {
         c
     };
 
-    /// Two granules for the token (TF-RMM's upper bound is one).
-    static mut BUFFER: [u8; 8192] = [0; 8192];
-
     fn check(name: &str, ok: bool) -> bool {
         println!("  {name}: {}", if ok { "ok" } else { "MISMATCH" });
         ok
@@ -39,9 +36,9 @@ mod payload {
             println!("attest: extend failed: {e}");
             return;
         }
-        // SAFETY: `main` runs once on the only REC; nothing else refers to BUFFER.
-        let buffer = unsafe { &mut *(&raw mut BUFFER) };
-        let token = match realm.attestation_token(&CHALLENGE, buffer) {
+        // Two granules for the token (TF-RMM's upper bound is one), on the stack.
+        let mut buffer = [0u8; 8192];
+        let token = match realm.attestation_token(&CHALLENGE, &mut buffer) {
             Ok(t) => t,
             Err(e) => {
                 println!("attest: no token: {e}");

@@ -35,9 +35,6 @@ mod payload {
 
     /// The pages given up for the shared buffer: a token and the request around it fit.
     static mut SHARED: SharedPages<2> = SharedPages::new();
-    static mut TOKEN: [u8; 4096] = [0; 4096];
-    static mut REQUEST: [u8; 4096 + 136] = [0; 4096 + 136];
-    static mut LOG: [u8; 512] = [0; 512];
 
     fn hex(bytes: &[u8]) -> impl core::fmt::Display + '_ {
         struct Hex<'a>(&'a [u8]);
@@ -50,22 +47,16 @@ mod payload {
     }
 
     fn main(realm: &mut Realm<Smc>, _args: EntryArgs) {
-        // SAFETY: `main` runs once, on the only REC; these statics are used only here.
-        let (shared, token, request, log) = unsafe {
-            (
-                &mut *(&raw mut SHARED),
-                &mut *(&raw mut TOKEN),
-                &mut *(&raw mut REQUEST),
-                &mut *(&raw mut LOG),
-            )
-        };
+        // SAFETY: `main` runs once, on the only REC, and SHARED is used only here.
+        let shared = unsafe { &mut *core::ptr::addr_of_mut!(SHARED) };
+        let (mut token, mut request, mut log) = ([0u8; 4096], [0u8; 4096 + 136], [0u8; 512]);
         // SAFETY: a plain read of an immutable static; volatile so that the marker stays
         // in the image and is read from it.
         let variant = unsafe { (&raw const VARIANT).read_volatile() };
         let variant = core::str::from_utf8(&variant[..15]).unwrap_or("?");
         println!("seal: image {variant}");
 
-        let Ok(mut log) = LogWriter::new(log) else {
+        let Ok(mut log) = LogWriter::new(&mut log) else {
             return;
         };
         if let Err(e) = realm.measure(&mut log, RemIndex::REM0, variant.as_bytes(), "variant") {
@@ -83,7 +74,7 @@ mod payload {
         };
         let mut stored = [0u8; 256];
         let blob = match channel.load_blob(realm.conduit(), &mut stored) {
-            Ok(blob) => blob.map(|b| &*b),
+            Ok(blob) => blob,
             Err(e) => {
                 println!("seal: blob store: {e}");
                 return;
@@ -93,7 +84,7 @@ mod payload {
             println!("seal: the CPU has no RNDR");
             return;
         };
-        let key = KeyBrokerProvider::new(realm, &mut channel, rng, token, request)
+        let key = KeyBrokerProvider::new(realm, &mut channel, rng, &mut token, &mut request)
             .sealing_key(Policy::RimRpv);
         let key = match key {
             Ok(key) => key,
