@@ -13,6 +13,11 @@
 //!    with the entry registers, the others started by PSCI `CPU_ON`);
 //! 7. `RMI_REALM_ACTIVATE`.
 //!
+//! While the realm runs, a data abort in the unprotected alias of its RAM (a realm reaching
+//! memory it shared, after setting its RIPAS to `EMPTY`) is answered by mapping a zeroed
+//! host page there (`RMI_RTT_CREATE` as needed, `RMI_RTT_MAP_UNPROTECTED`); [`Host`]
+//! reaches those pages through [`SharedMemory`] during host calls.
+//!
 //! Every granule the builder delegates is recorded as it goes. [`Realm::destroy`] (and `Drop`)
 //! tears everything down in reverse creation order and undelegates every granule; a command
 //! that fails during teardown is retried once after the others, so a single transient
@@ -126,6 +131,9 @@ pub struct RealmConfig<'a> {
     pub entry_regs: [u64; 8],
     /// IPA (protected alias) of the UART the host emulates at the unprotected alias, if any.
     pub uart_ipa: Option<u64>,
+    /// Most host pages the builder maps behind the unprotected alias of RAM on the realm's
+    /// demand (shared buffers); a fault beyond is an unhandled exit.
+    pub max_shared_pages: usize,
 }
 
 impl Default for RealmConfig<'_> {
@@ -144,6 +152,7 @@ impl Default for RealmConfig<'_> {
             recs: 1,
             entry_regs: [0; 8],
             uart_ipa: Some(0x0900_0000),
+            max_shared_pages: 16,
         }
     }
 }
@@ -328,6 +337,10 @@ enum Owned {
         rec: Granule,
         aux: Vec<Granule>,
     },
+    /// A host page mapped at an unprotected IPA (no granule delegated).
+    Shared {
+        ipa: Ipa,
+    },
 }
 
 /// A 4 KiB non-secure page the builder passes to the RMM by address.
@@ -364,9 +377,10 @@ pub trait Host {
     fn console(&mut self, bytes: &[u8]);
 
     /// A host call other than the console; `gprs` hold the realm's registers and become the
-    /// reply. The default answers nothing (the registers go back unchanged).
-    fn host_call(&mut self, imm: u16, gprs: &mut [u64; 31]) {
-        let _ = (imm, gprs);
+    /// reply; `shared` reaches the memory the realm shares with the host. The default
+    /// answers nothing (the registers go back unchanged).
+    fn host_call(&mut self, imm: u16, gprs: &mut [u64; 31], shared: &mut SharedMemory<'_>) {
+        let _ = (imm, gprs, shared);
     }
 
     /// A RIPAS change request. The default accepts.
@@ -376,6 +390,79 @@ pub trait Host {
     }
 }
 
+/// A host page the builder mapped behind an unprotected IPA.
+struct SharedPage {
+    ipa: u64,
+    page: Box<Page>,
+}
+
+/// An address outside the memory the realm shares with the host.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct NotShared {
+    /// The first unprotected IPA of the range that is not mapped.
+    pub ipa: u64,
+}
+
+/// The pages the realm shares with the host, by their unprotected IPA: what a [`Host`]
+/// reads requests from and writes answers to. The realm is stopped while the host uses
+/// them; everything in them is the realm's (or the host's) untrusted input.
+pub struct SharedMemory<'a> {
+    pages: &'a mut [SharedPage],
+}
+
+impl SharedMemory<'_> {
+    /// Checks that `[ipa, ipa + len)` is mapped, page by page; calls `each` with the page,
+    /// the offset in it and the offset in the range for every piece.
+    fn pieces(&self, ipa: u64, len: usize) -> Result<Vec<(usize, usize, usize, usize)>, NotShared> {
+        let mut pieces = Vec::new();
+        let mut done = 0;
+        while done < len {
+            let at = ipa.checked_add(done as u64).ok_or(NotShared { ipa })?;
+            let page_ipa = at & !(GRANULE - 1);
+            let index = self
+                .pages
+                .iter()
+                .position(|p| p.ipa == page_ipa)
+                .ok_or(NotShared { ipa: at })?;
+            let offset = (at - page_ipa) as usize;
+            let n = (GRANULE_SIZE - offset).min(len - done);
+            pieces.push((index, offset, done, n));
+            done += n;
+        }
+        Ok(pieces)
+    }
+
+    /// Copies `[ipa, ipa + buf.len())` into `buf`.
+    ///
+    /// # Errors
+    ///
+    /// [`NotShared`] if part of the range is not shared (nothing is copied).
+    pub fn read(&self, ipa: u64, buf: &mut [u8]) -> Result<(), NotShared> {
+        for (index, offset, at, n) in self.pieces(ipa, buf.len())? {
+            buf[at..at + n].copy_from_slice(&self.pages[index].page.0[offset..offset + n]);
+        }
+        Ok(())
+    }
+
+    /// Copies `data` to `[ipa, ipa + data.len())`.
+    ///
+    /// # Errors
+    ///
+    /// [`NotShared`] if part of the range is not shared (nothing is written).
+    pub fn write(&mut self, ipa: u64, data: &[u8]) -> Result<(), NotShared> {
+        for (index, offset, at, n) in self.pieces(ipa, data.len())? {
+            self.pages[index].page.0[offset..offset + n].copy_from_slice(&data[at..at + n]);
+        }
+        Ok(())
+    }
+}
+
+/// Stage 2 attributes of a shared page: MemAttr[4:2] = 0b110, normal write-back memory
+/// under `HCR_EL2.FWB` as TF-RMM sets it (`S2TTE_MEMATTR_FWB_NORMAL_WB`,
+/// `lib/s2tt/src/s2tt_pvt_defs.h`), and S2AP[7:6] = 0b11, read/write. These are the only
+/// bits besides the address a host may set (`host_ns_s2tte_is_valid`, `lib/s2tt/src/s2tt.c`).
+const SHARED_PAGE_ATTRS: u64 = (0b110 << 2) | (0b11 << 6);
+
 /// A realm the builder made; tears itself down when dropped.
 pub struct Realm<'s, C: Conduit, S: GranuleSource> {
     conduit: C,
@@ -384,6 +471,11 @@ pub struct Realm<'s, C: Conduit, S: GranuleSource> {
     rd: Option<Granule>,
     recs: Vec<Granule>,
     uart_alias: Option<u64>,
+    /// The unprotected alias of realm RAM: `[base, top)`.
+    ram_alias: (u64, u64),
+    rtt_start: i8,
+    shared: Vec<SharedPage>,
+    max_shared: usize,
 }
 
 impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
@@ -399,7 +491,8 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
         config: &RealmConfig<'_>,
     ) -> Result<Self, BuildError> {
         config.check()?;
-        let uart_alias = config.uart_ipa.map(|ipa| ipa | 1 << (config.ipa_width - 1));
+        let alias = 1 << (config.ipa_width - 1);
+        let uart_alias = config.uart_ipa.map(|ipa| ipa | alias);
         let mut realm = Self {
             conduit,
             source,
@@ -407,6 +500,13 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
             rd: None,
             recs: Vec::new(),
             uart_alias,
+            ram_alias: (
+                config.ram_base | alias,
+                (config.ram_base + config.ram_size) | alias,
+            ),
+            rtt_start: config.root().0,
+            shared: Vec::new(),
+            max_shared: config.max_shared_pages,
         };
         match realm.build_steps(config) {
             Ok(()) => Ok(realm),
@@ -482,22 +582,7 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
             let step = RttLevel::new(l - 1).expect("0 to 2").block_size();
             let mut ipa = base - base % step;
             while ipa < top {
-                let rtt = self.delegate()?;
-                let at = Ipa::new(ipa).expect("aligned");
-                match rmi::rtt_create(&mut self.conduit, rd, rtt, at, level) {
-                    Ok(()) => self.adopt(
-                        1,
-                        Owned::Rtt {
-                            ipa: at,
-                            level,
-                            rtt,
-                        },
-                    ),
-                    // A table created for an earlier range already covers this one.
-                    Err(Error::Refused { ret, .. })
-                        if ret.status == abi::RmiStatus::ErrorRtt && ret.index == l as u8 => {}
-                    Err(e) => return Err(e.into()),
-                }
+                self.create_rtt(rd, Ipa::new(ipa).expect("aligned"), level)?;
                 ipa += step;
             }
         }
@@ -557,6 +642,52 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
         }
 
         rmi::realm_activate(&mut self.conduit, rd)?;
+        Ok(())
+    }
+
+    /// Creates the RTT of `level` covering `ipa` (aligned to the entry of the level above).
+    fn create_rtt(&mut self, rd: Granule, ipa: Ipa, level: RttLevel) -> Result<(), BuildError> {
+        let rtt = self.delegate()?;
+        rmi::rtt_create(&mut self.conduit, rd, rtt, ipa, level)?;
+        self.adopt(1, Owned::Rtt { ipa, level, rtt });
+        Ok(())
+    }
+
+    /// The page of a data abort in the unprotected alias of RAM that is not mapped yet.
+    fn shared_fault(&self, exit: &abi::RmiRecExit) -> Option<u64> {
+        const ESR_EC_DABT_LOWER: u64 = 0x24;
+        let ipa = (exit.hpfar >> 4) << 12;
+        ((exit.esr >> 26) == ESR_EC_DABT_LOWER
+            && (self.ram_alias.0..self.ram_alias.1).contains(&ipa)
+            && !self.shared.iter().any(|p| p.ipa == ipa))
+        .then_some(ipa)
+    }
+
+    /// Maps a zeroed host page at the unprotected `ipa`, creating the RTTs down to level 3.
+    fn map_shared(&mut self, rd: Granule, ipa: u64) -> Result<(), BuildError> {
+        let at = Ipa::new(ipa).ok_or(BuildError::Config("unaligned shared page"))?;
+        for l in (self.rtt_start + 1)..=3 {
+            let parent = RttLevel::new(l - 1).expect("0 to 2");
+            let base = Ipa::new(ipa - ipa % parent.block_size()).expect("aligned");
+            // RTT_CREATE cannot tell "exists" from other failures (both are RMI_ERROR_RTT
+            // at the parent's level): look first.
+            let entry = rmi::rtt_read_entry(&mut self.conduit, rd, base, parent)?;
+            if entry.level == parent && entry.state == abi::RmiRttEntryState::Table {
+                continue;
+            }
+            self.create_rtt(rd, base, RttLevel::new(l).expect("1 to 3"))?;
+        }
+        let page = Box::new(Page([0; GRANULE_SIZE]));
+        let desc = page_addr(&*page).addr() | SHARED_PAGE_ATTRS;
+        rmi::rtt_map_unprotected(
+            &mut self.conduit,
+            rd,
+            at,
+            RttLevel::new(3).expect("3"),
+            desc,
+        )?;
+        self.owned.push(Owned::Shared { ipa: at });
+        self.shared.push(SharedPage { ipa, page });
         Ok(())
     }
 
@@ -625,6 +756,7 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
                 Owned::Delegated(_) | Owned::Rtt { .. } | Owned::Data { .. } => 1,
                 Owned::Rd { roots, .. } => 1 + roots.len(),
                 Owned::Rec { aux, .. } => 1 + aux.len(),
+                Owned::Shared { .. } => 0,
             })
             .sum()
     }
@@ -665,11 +797,19 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
                         host.console(&bytes[..n]);
                         gprs[0] = n as u64;
                     } else {
-                        host.host_call(exit.imm, &mut gprs);
+                        let mut shared = SharedMemory {
+                            pages: &mut self.shared,
+                        };
+                        host.host_call(exit.imm, &mut gprs, &mut shared);
                     }
                     run.enter.gprs = gprs;
                 }
-                RmiExitReason::Sync => self.emulate_mmio(&mut run, host)?,
+                RmiExitReason::Sync => match self.shared_fault(&run.exit) {
+                    Some(ipa) if self.shared.len() < self.max_shared => {
+                        self.map_shared(rd, ipa)?;
+                    }
+                    _ => self.emulate_mmio(&mut run, host)?,
+                },
                 RmiExitReason::Irq | RmiExitReason::Fiq => {}
                 RmiExitReason::RipasChange => {
                     let (base, top) = (exit.ripas_base, exit.ripas_top);
@@ -828,6 +968,14 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
                 }
                 (!self.undelegate(rtt)).then_some(Owned::Delegated(rtt))
             }
+            Owned::Shared { ipa } => {
+                let level = RttLevel::new(3).expect("3");
+                if rmi::rtt_unmap_unprotected(&mut self.conduit, rd?, ipa, level).is_err() {
+                    return Some(Owned::Shared { ipa });
+                }
+                self.shared.retain(|p| p.ipa != ipa.addr());
+                None
+            }
             Owned::Rd { rd, roots } => {
                 if rmi::realm_destroy(&mut self.conduit, rd).is_err() {
                     return Some(Owned::Rd { rd, roots });
@@ -863,6 +1011,10 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
             if self.owned.is_empty() {
                 return Ok(());
             }
+        }
+        // Pages still mapped into the (unusable) realm stay allocated: never reused.
+        for p in self.shared.drain(..) {
+            core::mem::forget(p.page);
         }
         Err(BuildError::Leaked {
             leaked: self.granules(),

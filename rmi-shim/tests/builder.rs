@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex};
 
 use cca_abi::hostcall::CONSOLE_WRITE;
 use cca_abi::measurement::HashAlgorithm;
+use cca_abi::rmi::RmiCommand;
 use cca_abi::rsi::{RipasChangeDestroyed, RsiHostCall};
 use cca_abi::smccc::{Conduit, pack_bytes};
 use realm_sdk::{Ipa, Realm as RealmView, RemIndex, Ripas, psci, rsi};
 use rmi_shim::builder::{
-    BuildError, Host, RangeSource, Realm, RealmConfig, RipasDecision, RunOutcome,
+    BuildError, Host, RangeSource, Realm, RealmConfig, RipasDecision, RunOutcome, SharedMemory,
 };
 use rmm_model::rmi::{Rmm, RmmConfig};
 
@@ -238,4 +239,171 @@ fn cpu_on_starts_a_second_rec() {
     );
     realm.destroy().unwrap();
     assert_eq!(rmm.delegated_count(), 0);
+}
+
+/// The in-process realm's load and store at an unprotected IPA (see
+/// `rmm_model::rmi::MODEL_UNPROTECTED_READ`): 8 bytes at a time.
+fn unprotected(c: &mut dyn Conduit, write: Option<u64>, ipa: u64) -> u64 {
+    use rmm_model::rmi::{MODEL_UNPROTECTED_READ, MODEL_UNPROTECTED_WRITE};
+    let mut regs = [0u64; 18];
+    regs[..4].copy_from_slice(&[
+        if write.is_some() {
+            MODEL_UNPROTECTED_WRITE
+        } else {
+            MODEL_UNPROTECTED_READ
+        },
+        ipa,
+        8,
+        write.unwrap_or(0),
+    ]);
+    let out = c.call(regs);
+    assert_eq!(out[0], 0, "model access at {ipa:#x}");
+    out[1]
+}
+
+/// A realm that gives two pages of its RAM up, writes a request into them at their
+/// unprotected alias (the host maps pages there on the faults), asks the host to answer it
+/// with a SERVICE host call, and prints the answer it reads back.
+fn sharing_program(_: usize, c: &mut dyn Conduit) {
+    use cca_abi::hostcall::SERVICE;
+    let mut realm = RealmView::new(&mut *c).unwrap();
+    let base = 0x8020_0000;
+    realm
+        .set_ripas(
+            Ipa(base),
+            Ipa(base + 0x2000),
+            Ripas::Empty,
+            RipasChangeDestroyed::NoChange,
+        )
+        .unwrap();
+    let alias = base | realm.unprotected_bit();
+    // 16 bytes straddling the two pages.
+    let request = alias + 0x1000 - 8;
+    unprotected(c, Some(u64::from_le_bytes(*b"sealed r")), request);
+    unprotected(c, Some(u64::from_le_bytes(*b"equest!!")), request + 8);
+    let mut call = Box::new(RsiHostCall::new(SERVICE));
+    call.gprs[..4].copy_from_slice(&[7, request, 16, 0x1000]);
+    rsi::host_call(c, &mut call).unwrap();
+    let len = call.gprs[1];
+    let mut answer = Vec::new();
+    for at in (0..len).step_by(8) {
+        answer.extend_from_slice(&unprotected(c, None, request + at).to_le_bytes());
+    }
+    answer.truncate(len as usize);
+    print(
+        c,
+        &format!(
+            "status={} answer={}\n",
+            call.gprs[0],
+            String::from_utf8_lossy(&answer)
+        ),
+    );
+    psci::system_off(c).unwrap();
+}
+
+/// Answers SERVICE calls from shared memory: the request, upper-cased.
+#[derive(Default)]
+struct Upper(Console);
+
+impl Host for Upper {
+    fn console(&mut self, bytes: &[u8]) {
+        self.0.console(bytes);
+    }
+    fn host_call(&mut self, imm: u16, gprs: &mut [u64; 31], shared: &mut SharedMemory<'_>) {
+        assert_eq!(imm, cca_abi::hostcall::SERVICE);
+        let mut request = vec![0u8; gprs[2] as usize];
+        shared.read(gprs[1], &mut request).unwrap();
+        // Nothing outside what the realm shared.
+        assert!(shared.read(gprs[1] + 0x2000, &mut [0]).is_err());
+        request.make_ascii_uppercase();
+        shared.write(gprs[1], &request).unwrap();
+        gprs[0] = 0;
+        gprs[1] = request.len() as u64;
+    }
+}
+
+fn sharing_config(img: &[u8], max_shared_pages: usize) -> RealmConfig<'_> {
+    RealmConfig {
+        ram_size: 4 << 20,
+        ipa_width: 48,
+        max_shared_pages,
+        ..RealmConfig {
+            image: img,
+            ..RealmConfig::default()
+        }
+    }
+}
+
+/// The builder maps host pages behind the unprotected alias on the realm's faults (with
+/// RMI_RTT_MAP_UNPROTECTED), the host answers from them, and teardown unmaps them before it
+/// destroys the RTTs it made for them: nothing stays delegated.
+#[test]
+fn shared_pages_are_mapped_on_demand_and_unmapped_at_teardown() {
+    let img = image(5000);
+    let mut rmm = rmm();
+    rmm.set_program(Arc::new(sharing_program));
+    let mut source = RangeSource::new(POOL.0, POOL.1);
+    let config = sharing_config(&img, 16);
+    let mut realm = Realm::build(&mut rmm, &mut source, &config).unwrap();
+    let mut host = Upper::default();
+    assert_eq!(realm.run(&mut host).unwrap(), RunOutcome::SystemOff);
+    assert_eq!(
+        String::from_utf8(host.0.0).unwrap(),
+        "status=0 answer=SEALED REQUEST!!\n"
+    );
+    realm.destroy().unwrap();
+    assert_eq!(rmm.delegated_count(), 0);
+    assert_eq!(source.outstanding(POOL.0), 0);
+    let count = |f: fn(&RmiCommand) -> bool| rmm.log().iter().filter(|(c, _)| f(c)).count();
+    assert_eq!(
+        count(|c| matches!(c, RmiCommand::RttMapUnprotected { .. })),
+        2
+    );
+    assert_eq!(
+        count(|c| matches!(c, RmiCommand::RttUnmapUnprotected { .. })),
+        2
+    );
+
+    // With room for one page only, the second fault is not served.
+    let mut rmm = self::rmm();
+    rmm.set_program(Arc::new(sharing_program));
+    let config = sharing_config(&img, 1);
+    let mut realm = Realm::build(&mut rmm, &mut source, &config).unwrap();
+    assert!(matches!(
+        realm.run(&mut Upper::default()),
+        Err(BuildError::UnhandledExit { reason: 0, .. })
+    ));
+    realm.destroy().unwrap();
+    assert_eq!(rmm.delegated_count(), 0);
+}
+
+/// A failure injected at every RMI call of a run that maps shared pages, in turn, leaves
+/// nothing delegated.
+#[test]
+fn a_fault_at_any_call_of_a_sharing_realm_leaks_nothing() {
+    let img = image(5000);
+    let config = sharing_config(&img, 16);
+    let run = |fail: Option<u64>| {
+        let mut rmm = rmm();
+        rmm.set_program(Arc::new(sharing_program));
+        if let Some(n) = fail {
+            rmm.fail_call(n);
+        }
+        let mut source = RangeSource::new(POOL.0, POOL.1);
+        let result = Realm::build(&mut rmm, &mut source, &config).and_then(|mut realm| {
+            let outcome = realm.run(&mut Upper::default());
+            realm.destroy().and(outcome.map(drop))
+        });
+        assert!(
+            !matches!(result, Err(BuildError::Leaked { .. })),
+            "fault at {fail:?}: {result:?}"
+        );
+        assert_eq!(rmm.delegated_count(), 0, "fault at {fail:?}");
+        assert_eq!(source.outstanding(POOL.0), 0, "fault at {fail:?}");
+        rmm.calls()
+    };
+    let total = run(None);
+    for n in 0..total {
+        run(Some(n));
+    }
 }

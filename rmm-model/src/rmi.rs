@@ -43,6 +43,20 @@ use crate::{HostResponse, RealmConfig, RealmModel, RecExit, RsiRevisions, Step};
 const GRANULE: u64 = GRANULE_SIZE as u64;
 const PSCI_SYSTEM_OFF: u32 = 0x8400_0008;
 
+/// **Not an RMM call**: the in-process stand-in for a load (`x0` = this, `x1` = IPA, `x2` =
+/// size, 1 to 8 bytes, not crossing a granule; the value returns in `x1`) at an unprotected
+/// IPA. A realm on hardware just executes the load; the stage-2 translation the host built
+/// with `RMI_RTT_MAP_UNPROTECTED` serves it, or the REC exits to the host with a data abort.
+/// An in-process realm has no stage 2 of its own, so it asks the model, which walks the
+/// realm's RTTs the same way: a mapped page is the host memory the descriptor names; an
+/// unmapped one makes `RMI_REC_ENTER` return a data abort at that IPA, and the access is
+/// retried when the host enters the REC again. (An SMC id in the vendor-specific RSI range
+/// that neither TF-RMM nor Islet uses.)
+pub const MODEL_UNPROTECTED_READ: u64 = 0xC700_01AE;
+/// **Not an RMM call**: the store counterpart of [`MODEL_UNPROTECTED_READ`] (`x3` = value,
+/// little-endian, its low `x2` bytes stored).
+pub const MODEL_UNPROTECTED_WRITE: u64 = 0xC700_01AF;
+
 /// The realm code an in-process REC runs: called once per REC, on its own thread, with the
 /// REC's index and the conduit its SMCs go through.
 pub type RealmProgram = Arc<dyn Fn(usize, &mut dyn Conduit) + Send + Sync>;
@@ -116,6 +130,7 @@ enum EntryState {
     Unassigned,
     Assigned(u64),
     Table(u64),
+    /// An unprotected mapping: the host's descriptor (output address and attributes).
     AssignedNs(u64),
 }
 
@@ -173,6 +188,8 @@ struct Rec {
     pending: Option<RecExit>,
     ripas_progress: u64,
     thread: Option<RecThread>,
+    /// The pending exit is a data abort of a model access, to retry on entry.
+    retry_access: bool,
 }
 
 /// The marker a REC thread unwinds with when its REC is destroyed.
@@ -567,6 +584,7 @@ impl Rmm {
                 pending: None,
                 ripas_progress: 0,
                 thread: None,
+                retry_access: false,
             },
         );
         Ok([0; 4])
@@ -608,10 +626,24 @@ impl Rmm {
             RealmState::SystemOff => return Err(RmiReturn::new(RmiStatus::ErrorRealm, 1)),
             RealmState::Active => {}
         }
-        let model = realm.model.as_mut().expect("active realms have a model");
-        if !model.recs()[rec.index].runnable() {
+        let runnable = realm
+            .model
+            .as_ref()
+            .expect("active realms have a model")
+            .recs()[rec.index]
+            .runnable();
+        if !runnable {
             return Err(err(RmiStatus::ErrorRec));
         }
+        if rec.retry_access {
+            // The realm's access at an unprotected IPA faulted; the host may have mapped it.
+            if let Err(ipa) = Self::unprotected_access(realm, &mut rec.regs) {
+                return Self::exit_to_host(rec, &mut run, run_pa, RecExit::DataAbort { ipa });
+            }
+            rec.retry_access = false;
+            rec.pending = None;
+        }
+        let model = realm.model.as_mut().expect("active realms have a model");
         if let Some(pending) = rec.pending.clone() {
             let response = match pending {
                 RecExit::HostCall { .. } => {
@@ -667,8 +699,23 @@ impl Rmm {
         let thread = rec.thread.as_ref().expect("started");
         let exit = loop {
             match thread.from_realm.recv() {
+                Ok(ToRmm::Smc(regs))
+                    if matches!(regs[0], MODEL_UNPROTECTED_READ | MODEL_UNPROTECTED_WRITE) =>
+                {
+                    rec.regs = regs;
+                    match Self::unprotected_access(realm, &mut rec.regs) {
+                        Ok(()) => {
+                            let _ = thread.to_realm.send(rec.regs);
+                        }
+                        Err(ipa) => {
+                            rec.retry_access = true;
+                            break RecExit::DataAbort { ipa };
+                        }
+                    }
+                }
                 Ok(ToRmm::Smc(regs)) => {
                     rec.regs = regs;
+                    let model = realm.model.as_mut().expect("active realms have a model");
                     match model.handle_smc(rec.index, &mut rec.regs, &mut HostMemory) {
                         Step::Resume => {
                             let _ = thread.to_realm.send(rec.regs);
@@ -686,7 +733,7 @@ impl Rmm {
                 }
             }
         };
-        if model.is_off()
+        if realm.model.as_ref().is_some_and(RealmModel::is_off)
             || matches!(
                 exit,
                 RecExit::Psci {
@@ -697,7 +744,12 @@ impl Rmm {
         {
             realm.state = RealmState::SystemOff;
         }
-        write_exit(&mut run, &exit);
+        Self::exit_to_host(rec, &mut run, run_pa, exit)
+    }
+
+    /// Records `exit` as the REC's pending exit and writes it to the host's `RmiRecRun`.
+    fn exit_to_host(rec: &mut Rec, run: &mut RmiRecRun, run_pa: u64, exit: RecExit) -> Reply {
+        write_exit(run, &exit);
         if let RecExit::RipasChange { base, .. } = exit {
             rec.ripas_progress = base;
         }
@@ -706,6 +758,48 @@ impl Rmm {
             .write(run_pa + 0x800, run.exit.as_bytes())
             .map_err(|_| err(RmiStatus::ErrorInput))?;
         Ok([0; 4])
+    }
+
+    /// Performs a [`MODEL_UNPROTECTED_READ`] or [`MODEL_UNPROTECTED_WRITE`] in `regs`
+    /// through the realm's RTTs; `Err(ipa)` if the page is not mapped (a data abort). A
+    /// malformed access answers `SMCCC_NOT_SUPPORTED` in `x0`.
+    fn unprotected_access(realm: &Realm, regs: &mut Regs) -> Result<(), u64> {
+        let (ipa, size) = (regs[1], regs[2]);
+        let par = 1u64 << (realm.s2sz - 1);
+        let offset = ipa % GRANULE;
+        if !(par..1 << realm.s2sz).contains(&ipa)
+            || !(1..=8).contains(&size)
+            || offset + size > GRANULE
+        {
+            regs[0] = cca_abi::smccc::SMCCC_NOT_SUPPORTED;
+            return Ok(());
+        }
+        let page = ipa - offset;
+        let (table, level, idx) = Self::walk(realm, page, 3);
+        let EntryState::AssignedNs(desc) = realm.tables[&table].entries[idx].state else {
+            return Err(page);
+        };
+        let pa = desc & !(GRANULE - 1) & ((1 << 48) - 1);
+        if level != 3 {
+            return Err(page);
+        }
+        #[allow(clippy::cast_possible_truncation, reason = "size is 1 to 8")]
+        let n = size as usize;
+        let mut bytes = [0u8; 8];
+        let done = if regs[0] == MODEL_UNPROTECTED_WRITE {
+            bytes.copy_from_slice(&regs[3].to_le_bytes());
+            HostMemory.write(pa + offset, &bytes[..n])
+        } else {
+            HostMemory.read(pa + offset, &mut bytes[..n]).map(|()| {
+                regs[1] = u64::from_le_bytes(bytes);
+            })
+        };
+        regs[0] = if done.is_ok() {
+            0
+        } else {
+            cca_abi::smccc::SMCCC_NOT_SUPPORTED
+        };
+        Ok(())
     }
 
     fn psci_complete(&mut self, calling: u64, target: u64, status: u64) -> Reply {
@@ -892,10 +986,15 @@ impl Rmm {
         let realm = self.realm_mut(rd)?;
         let level = i8::try_from(level).map_err(|_| err(RmiStatus::ErrorInput))?;
         let par = 1u64 << (realm.s2sz - 1);
+        // The host controls only the output address, MemAttr[4:2] (0b100 reserved) and
+        // S2AP[7:6] (TF-RMM v0.8.0 `host_ns_s2tte_is_valid`, `lib/s2tt/src/s2tt.c`).
+        const HOST_ATTRS: u64 = (0b111 << 2) | (0b11 << 6);
+        let oa_mask = ((1u64 << 48) - 1) & !(entry_size(level.clamp(1, 3)) - 1);
         if !(1..=3).contains(&level)
             || level < realm.start_level
             || ipa < par
-            || !is_granule_aligned(desc)
+            || desc & !(oa_mask | HOST_ATTRS) != 0
+            || (desc >> 2) & 0b111 == 0b100
         {
             return Err(err(RmiStatus::ErrorInput));
         }
@@ -908,7 +1007,7 @@ impl Rmm {
         if e.state != EntryState::Unassigned {
             return Err(rtt_err(level));
         }
-        e.state = EntryState::AssignedNs(desc & !(GRANULE - 1));
+        e.state = EntryState::AssignedNs(desc);
         Ok([0; 4])
     }
 
@@ -1120,6 +1219,8 @@ fn write_exit(run: &mut RmiRecRun, exit: &RecExit) {
             RmiExitReason::Psci
         }
         RecExit::DataAbort { ipa } => {
+            // EC 0x24, data abort from a lower Exception level, without a valid syndrome.
+            run.exit.esr = 0x24 << 26;
             run.exit.hpfar = (ipa >> 12) << 4;
             RmiExitReason::Sync
         }
