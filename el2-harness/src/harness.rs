@@ -6,7 +6,7 @@ use aarch64_cpu::registers::{
     CNTHCTL_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, Readable, SCTLR_EL1, VBAR_EL1, VBAR_EL2,
     VMPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
 };
-use cca_abi::hostcall::{CONSOLE_WRITE, CONSOLE_WRITE_MAX, SERVICE, relay, status};
+use cca_abi::hostcall::{CONSOLE_WRITE, CONSOLE_WRITE_MAX, SERVICE, status};
 use cca_abi::measurement::HashAlgorithm;
 use cca_abi::rsi::HOST_CALL_GPRS;
 use cca_abi::smccc::{Regs, unpack_bytes};
@@ -263,30 +263,11 @@ fn service(service: u64, ipa: u64, request_len: u64, size: u64) -> (u64, usize) 
     // SAFETY: `pa..pa + size` lies in the host memory behind the alias of realm RAM, which
     // nothing else in the harness uses; the realm is stopped while its host call is served.
     let buffer = unsafe { core::slice::from_raw_parts_mut(pa as *mut u8, size as usize) };
-    relay::write_request(
-        service,
-        &buffer[..request_len as usize],
-        &mut |b: &[u8]| {
-            console::write_bytes(b);
-        },
-    );
-    let mut decoder = relay::ReplyDecoder::new(buffer);
-    loop {
-        let byte = console::read_byte();
-        match decoder.push(byte) {
-            Ok(None) => {}
-            Ok(Some((code, len))) => return (code, len),
-            Err(e) => {
-                log!("service {service}: bad answer from the relay: {e:?}");
-                // Skip the rest of the line.
-                let mut b = byte;
-                while b != b'\n' {
-                    b = console::read_byte();
-                }
-                return (status::UNAVAILABLE, 0);
-            }
-        }
+    let (code, len) = console::relay_service(service, buffer, request_len as usize);
+    if code == status::UNAVAILABLE {
+        log!("service {service}: unavailable");
     }
+    (code, len)
 }
 
 /// Makes the realm take an Undefined Instruction exception at the instruction before

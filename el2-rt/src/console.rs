@@ -8,6 +8,8 @@ use embedded_io::Write;
 use safe_mmio::UniqueMmioPointer;
 use spin::Mutex;
 
+use cca_abi::hostcall::{relay, status};
+
 use crate::UART_PA;
 
 static UART: Mutex<Option<Uart<'static>>> = Mutex::new(None);
@@ -64,4 +66,32 @@ macro_rules! println {
     ($($arg:tt)*) => {
         $crate::console::print(format_args!("{}\n", format_args!($($arg)*)))
     };
+}
+
+/// Relays a realm's service call over the console to the process on the other end of the
+/// serial port (`cca_abi::hostcall::relay`): writes the request line for
+/// `buffer[..request_len]`, then reads the answer line into `buffer` (the whole request is
+/// sent before the first answer byte arrives). Returns the status and the answer's length;
+/// an answer line that is not in the protocol's form, or too long for `buffer`, is skipped
+/// and reported [`status::UNAVAILABLE`].
+pub fn relay_service(service: u64, buffer: &mut [u8], request_len: usize) -> (u64, usize) {
+    let request_len = request_len.min(buffer.len());
+    relay::write_request(service, &buffer[..request_len], &mut |b: &[u8]| {
+        write_bytes(b);
+    });
+    let mut decoder = relay::ReplyDecoder::new(buffer);
+    loop {
+        let byte = read_byte();
+        match decoder.push(byte) {
+            Ok(None) => {}
+            Ok(Some(reply)) => return reply,
+            Err(_) => {
+                let mut b = byte;
+                while b != b'\n' {
+                    b = read_byte();
+                }
+                return (status::UNAVAILABLE, 0);
+            }
+        }
+    }
 }

@@ -82,10 +82,16 @@ pub fn share<C: Conduit, const N: usize>(
     let size = N * GRANULE_SIZE;
     let top = Ipa(base.0 + size as u64);
     realm.set_ripas(base, top, Ripas::Empty, RipasChangeDestroyed::NoChange)?;
-    Ok(AliasWindow {
+    let mut window = AliasWindow {
         base: realm.unprotected_alias(base).0,
         size,
-    })
+    };
+    // Touch every page, so that a host that maps shared memory on the realm's faults (as
+    // rmi-shim's builder does) has mapped all of it before the first call names it.
+    for page in 0..N {
+        window.write(page * GRANULE_SIZE, &[0]);
+    }
+    Ok(window)
 }
 
 #[allow(

@@ -11,9 +11,12 @@
 mod host {
     extern crate alloc;
 
+    use alloc::vec;
+
+    use cca_abi::hostcall::{SERVICE, status};
     use cca_abi::smccc::Smc;
     use el2_rt::{console, power_off, println};
-    use rmi_shim::builder::{BuildError, Host, RangeSource, Realm, RealmConfig};
+    use rmi_shim::builder::{BuildError, Host, RangeSource, Realm, RealmConfig, SharedMemory};
     use rmi_shim::{rmi, version};
 
     el2_rt::entry!(main);
@@ -29,9 +32,42 @@ mod host {
 
     struct Console;
 
+    /// Largest shared buffer a service call may name.
+    const SERVICE_BUFFER_MAX: u64 = 16 << 10;
+
     impl Host for Console {
         fn console(&mut self, bytes: &[u8]) {
             console::write_bytes(bytes);
+        }
+
+        /// Service calls (`cca_abi::hostcall::SERVICE`): the request is copied out of the
+        /// realm's shared buffer, relayed over the UART, and the answer copied back.
+        fn host_call(&mut self, imm: u16, gprs: &mut [u64; 31], shared: &mut SharedMemory<'_>) {
+            if imm != SERVICE {
+                println!("rmi-host: host call with immediate {imm:#x} ignored");
+                return;
+            }
+            let [service, ipa, request_len, size] = [gprs[0], gprs[1], gprs[2], gprs[3]];
+            let (code, len) = if size > SERVICE_BUFFER_MAX || request_len > size {
+                (status::BAD_BUFFER, 0)
+            } else {
+                let mut buffer = vec![0u8; size as usize];
+                if shared
+                    .read(ipa, &mut buffer[..request_len as usize])
+                    .is_err()
+                {
+                    (status::BAD_BUFFER, 0)
+                } else {
+                    let (code, len) =
+                        console::relay_service(service, &mut buffer, request_len as usize);
+                    match shared.write(ipa, &buffer[..len]) {
+                        Ok(()) => (code, len),
+                        Err(_) => (status::BAD_BUFFER, 0),
+                    }
+                }
+            };
+            gprs[0] = code;
+            gprs[1] = len as u64;
         }
     }
 
