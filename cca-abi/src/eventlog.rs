@@ -286,6 +286,58 @@ pub fn replay(log: &[u8], algorithm: HashAlgorithm) -> Result<[Measurement; REM_
     Ok(rems)
 }
 
+/// Why a log does not account for the REMs a verifier got (in an attestation token).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum CheckError {
+    /// The log itself is malformed.
+    Log(LogError),
+    /// REM `index` (1 to 4) after replaying the log differs from the one given.
+    RemMismatch {
+        /// The REM's measurement index.
+        index: u8,
+    },
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Log(e) => write!(f, "event log: {e}"),
+            Self::RemMismatch { index } => {
+                write!(
+                    f,
+                    "REM{}: the event log replays to another value",
+                    index - 1
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for CheckError {}
+
+/// The verifier's check: replays `log` with `algorithm` and compares the result with `rems`
+/// (REM0 to REM3 as a token carries them, e.g. `cca_token::RealmClaims::rems`). A realm
+/// whose REMs a log accounts for extended exactly the events it lists, in that order.
+///
+/// # Errors
+///
+/// [`CheckError::Log`] for a malformed log, [`CheckError::RemMismatch`] for the first REM
+/// that differs.
+pub fn check(
+    log: &[u8],
+    algorithm: HashAlgorithm,
+    rems: [&[u8]; REM_COUNT],
+) -> Result<(), CheckError> {
+    let replayed = replay(log, algorithm).map_err(CheckError::Log)?;
+    for (i, (replayed, given)) in replayed.iter().zip(rems).enumerate() {
+        if replayed.as_bytes() != given {
+            #[allow(clippy::cast_possible_truncation, reason = "0 to 3")]
+            return Err(CheckError::RemMismatch { index: i as u8 + 1 });
+        }
+    }
+    Ok(())
+}
+
 /// The value realm-sdk extends for `data`: the data itself up to 64 bytes, else its digest
 /// with `algorithm` (see the module documentation). Returns the bytes in a 64-byte slot and
 /// their length.
@@ -328,6 +380,43 @@ mod tests {
     }
 
     /// Replay applies the RMM's rule (cca-abi.md §6.5) per REM, in order.
+    #[test]
+    fn check_compares_every_rem() {
+        let mut buf = [0u8; 256];
+        let mut log = LogWriter::new(&mut buf).unwrap();
+        let event = Event {
+            index: 2,
+            algorithm: HashAlgorithm::Sha256,
+            value: b"kernel",
+            description: "k",
+        };
+        log.push(&event).unwrap();
+        let len = log.len();
+        let rems = replay(&buf[..len], HashAlgorithm::Sha256).unwrap();
+        fn as_slices(r: &[Measurement; REM_COUNT]) -> [&[u8]; REM_COUNT] {
+            [
+                r[0].as_bytes(),
+                r[1].as_bytes(),
+                r[2].as_bytes(),
+                r[3].as_bytes(),
+            ]
+        }
+        assert_eq!(
+            check(&buf[..len], HashAlgorithm::Sha256, as_slices(&rems)),
+            Ok(())
+        );
+        let mut other = rems;
+        other[1].extend(b"more");
+        assert_eq!(
+            check(&buf[..len], HashAlgorithm::Sha256, as_slices(&other)),
+            Err(CheckError::RemMismatch { index: 2 })
+        );
+        assert_eq!(
+            check(&buf[..3], HashAlgorithm::Sha256, as_slices(&rems)),
+            Err(CheckError::Log(LogError::Magic))
+        );
+    }
+
     #[test]
     fn replay_extends_in_order() {
         let mut buf = [0u8; 256];

@@ -3,20 +3,26 @@
 //! ```text
 //! cca-token inspect TOKEN
 //! cca-token verify TOKEN --anchors TA.json [--challenge HEX] [--rim HEX] [--rpv HEX]
+//!                        [--event-log LOG]
 //! ```
 //!
 //! `inspect` prints the token as JSON (byte strings as lower-case hex, unknown claims as
 //! the hex of their CBOR). `verify` prints `verified` and exits 0, or prints the precise
-//! reason and exits 1; a usage or input error exits 2.
+//! reason and exits 1; a usage or input error exits 2. With `--event-log`, the realm's
+//! measured-boot event log (`cca_abi::eventlog`, as realm-sdk's `Realm::measure` writes it)
+//! must replay to the REMs in the token.
 
 use std::process::ExitCode;
 
+use cca_abi::eventlog;
+use cca_abi::measurement::HashAlgorithm;
 use cca_token::claims::RawClaim;
 use cca_token::{Format, Policy, Token};
 use serde_json::{Map, Value, json};
 
 const USAGE: &str = "usage: cca-token inspect TOKEN
-       cca-token verify TOKEN --anchors TA.json [--challenge HEX] [--rim HEX] [--rpv HEX]";
+       cca-token verify TOKEN --anchors TA.json [--challenge HEX] [--rim HEX] [--rpv HEX]
+                        [--event-log LOG]";
 
 fn hex(b: &[u8]) -> Value {
     Value::String(b.iter().map(|x| format!("{x:02x}")).collect())
@@ -117,6 +123,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         "verify" => {
             let (mut anchors, mut challenge, mut rim, mut rpv) = (None, None, None, None);
+            let mut event_log = None;
             let mut it = args[2..].iter();
             while let Some(flag) = it.next() {
                 let value = it
@@ -127,6 +134,12 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     "--challenge" => challenge = Some(unhex(flag, value).map_err(Failure::Usage)?),
                     "--rim" => rim = Some(unhex(flag, value).map_err(Failure::Usage)?),
                     "--rpv" => rpv = Some(unhex(flag, value).map_err(Failure::Usage)?),
+                    "--event-log" => {
+                        event_log = Some(
+                            std::fs::read(value)
+                                .map_err(|e| Failure::Usage(format!("{value}: {e}")))?,
+                        );
+                    }
                     other => return Err(usage(&format!("unknown option {other}\n{USAGE}"))),
                 }
             }
@@ -140,9 +153,18 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 rim: rim.as_deref(),
                 personalization_value: rpv.as_deref(),
             };
-            token
+            let verified = token
                 .verify(anchors.as_slice(), &policy)
                 .map_err(|e| Failure::Verify(e.to_string()))?;
+            if let Some(log) = event_log {
+                let algorithm = match verified.realm.hash_algorithm {
+                    "sha-256" => HashAlgorithm::Sha256,
+                    "sha-512" => HashAlgorithm::Sha512,
+                    other => return Err(Failure::Verify(format!("realm hash algorithm {other}"))),
+                };
+                eventlog::check(&log, algorithm, verified.realm.rems())
+                    .map_err(|e| Failure::Verify(e.to_string()))?;
+            }
             println!("verified");
             Ok(())
         }

@@ -156,3 +156,81 @@ fn inspect_cmw_collection() {
     assert_eq!(v["realm"]["algorithm"], "ES384");
     assert_eq!(v["platform"]["algorithm"], "ES256");
 }
+
+/// `--event-log`: the REM extensions TF-RMM's recorded realms made (`realm.json`
+/// `rem_extends`), written as an event log, replay to the REMs in the token TF-RMM issued;
+/// a log missing the last event names the REM that differs.
+#[test]
+fn verify_event_log_against_real_tf_rmm_tokens() {
+    use cca_abi::eventlog::{Event, LogWriter};
+    use cca_abi::measurement::HashAlgorithm;
+    for (dir, algorithm) in [
+        ("tf-rmm/tf-rmm-v0.8.0/sha256", HashAlgorithm::Sha256),
+        ("tf-rmm/tf-rmm-v0.8.0/sha512", HashAlgorithm::Sha512),
+    ] {
+        let (Some(tok), Some(ta), Some(realm)) = (
+            data(&format!("{dir}/token.cbor")),
+            data("veraison/ta-tfa.json"),
+            data(&format!("{dir}/realm.json")),
+        ) else {
+            return;
+        };
+        let realm: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(realm).unwrap()).unwrap();
+        let extends: Vec<(u8, Vec<u8>)> = realm["rem_extends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let hex = e["data"].as_str().unwrap();
+                let bytes = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                    .collect();
+                (e["index"].as_u64().unwrap() as u8, bytes)
+            })
+            .collect();
+        let log_file = |events: &[(u8, Vec<u8>)], name: &str| {
+            let mut buf = vec![0u8; 4096];
+            let mut log = LogWriter::new(&mut buf).unwrap();
+            for (index, value) in events {
+                log.push(&Event {
+                    index: *index,
+                    algorithm,
+                    value,
+                    description: "recorded",
+                })
+                .unwrap();
+            }
+            let path = std::env::temp_dir().join(format!(
+                "cca-token-{}-{name}-{}.log",
+                std::process::id(),
+                algorithm.digest_len()
+            ));
+            std::fs::write(&path, log.as_bytes()).unwrap();
+            path
+        };
+        let verify = |log: &PathBuf| {
+            run(&[
+                "verify".as_ref(),
+                tok.as_os_str(),
+                "--anchors".as_ref(),
+                ta.as_os_str(),
+                "--event-log".as_ref(),
+                log.as_os_str(),
+            ])
+        };
+        let full = log_file(&extends, "full");
+        let (code, out, err) = verify(&full);
+        assert_eq!((code, out.trim()), (0, "verified"), "{dir}: {err}");
+        let short = log_file(&extends[..extends.len() - 1], "short");
+        let (code, _, err) = verify(&short);
+        assert_eq!(code, 1, "{dir}");
+        assert!(
+            err.contains("REM2: the event log replays to another value"),
+            "{dir}: {err}"
+        );
+        let _ = std::fs::remove_file(full);
+        let _ = std::fs::remove_file(short);
+    }
+}
