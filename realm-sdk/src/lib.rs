@@ -38,6 +38,8 @@
 pub mod addr;
 pub mod attest;
 pub mod broker;
+#[cfg(feature = "islet")]
+pub mod islet;
 pub mod psci;
 mod realm;
 pub mod rsi;

@@ -24,6 +24,7 @@
 
 extern crate alloc;
 
+pub mod islet;
 pub mod memory;
 mod psci;
 pub mod ripas;
@@ -256,6 +257,7 @@ pub struct RealmModel<I: TokenIssuer> {
     recs: Vec<RecState>,
     off: bool,
     issuer: I,
+    islet: Option<islet::IsletSealing>,
 }
 
 impl<I: TokenIssuer> RealmModel<I> {
@@ -282,6 +284,7 @@ impl<I: TokenIssuer> RealmModel<I> {
             ripas,
             recs,
             off: false,
+            islet: None,
             issuer,
         }
     }
@@ -352,6 +355,10 @@ impl<I: TokenIssuer> RealmModel<I> {
             regs[0] = cca_abi::smccc::SMCCC_NOT_SUPPORTED;
             return Step::Resume;
         }
+        if let (islet::ISLET_REALM_SEALING_KEY, Some(sim)) = (regs[0], self.islet) {
+            islet::sealing_key(sim, &self.config, regs);
+            return Step::Resume;
+        }
         let step = if let Some(cmd) = cca_abi::rsi::RsiCommand::from_regs(regs) {
             self.handle_rsi(rec, cmd, regs, mem)
         } else {
@@ -363,6 +370,13 @@ impl<I: TokenIssuer> RealmModel<I> {
             self.recs[rec].pending = Some(exit.clone());
         }
         step
+    }
+
+    /// Answers Islet's vendor call `RSI_ISLET_REALM_SEALING_KEY` from now on, as a realm on
+    /// Islet's RMM with `sim` would see it ([`islet`]: a simulation with public keys).
+    /// Without this the call is unknown, as on TF-RMM.
+    pub fn simulate_islet_sealing(&mut self, sim: islet::IsletSealing) {
+        self.islet = Some(sim);
     }
 
     /// Enters REC `rec` again after an exit, applying the host's `response`.
