@@ -241,11 +241,7 @@ impl<W: Window> ServiceChannel<W> {
             return Err(ServiceError::RequestTooLong);
         }
         self.window.write(0, request);
-        let mut call = RsiHostCall {
-            imm: SERVICE,
-            reserved_02: [0; 6],
-            gprs: [0; cca_abi::rsi::HOST_CALL_GPRS],
-        };
+        let mut call = RsiHostCall::new(SERVICE);
         call.gprs[..4].copy_from_slice(&[
             service,
             self.window.ipa(),

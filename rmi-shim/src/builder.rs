@@ -411,8 +411,9 @@ pub struct SharedMemory<'a> {
 }
 
 impl SharedMemory<'_> {
-    /// Checks that `[ipa, ipa + len)` is mapped, page by page; calls `each` with the page,
-    /// the offset in it and the offset in the range for every piece.
+    /// Checks that `[ipa, ipa + len)` is mapped and splits it at page boundaries: for each
+    /// piece, the page's index, the offset in the page, the offset in the range and the
+    /// length.
     fn pieces(&self, ipa: u64, len: usize) -> Result<Vec<(usize, usize, usize, usize)>, NotShared> {
         let mut pieces = Vec::new();
         let mut done = 0;
