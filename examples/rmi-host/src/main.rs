@@ -3,8 +3,9 @@
 //! TF-A enters it as BL33 at NS-EL2. It negotiates RMI, reads the RMM's features, predicts
 //! the realm's RIM, builds the realm from the embedded image with rmi-shim's builder
 //! (default configuration: 32 MiB of RAM at IPA 0x8000_0000, 39-bit IPA space, SHA-256), runs
-//! it with the realm's console on this one, tears it down, reports how many granules it
-//! delegated and undelegated, and powers the machine off.
+//! it with the realm's console on this one (its service calls, `cca_abi::hostcall::SERVICE`,
+//! relayed over the same UART from the memory the realm shares), tears it down, reports how
+//! many granules it delegated and undelegated, and powers the machine off.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -42,6 +43,11 @@ mod host {
 
         /// Service calls (`cca_abi::hostcall::SERVICE`): the request is copied out of the
         /// realm's shared buffer, relayed over the UART, and the answer copied back.
+        ///
+        /// The whole buffer (`gprs[3]` bytes at `gprs[1]`) must be shared memory before
+        /// anything is relayed, so that an answer is never fetched (a broker nonce spent)
+        /// only to be dropped because it cannot be written back. realm-sdk's `share`
+        /// touches every page of its window, so the builder has mapped all of it by then.
         fn host_call(&mut self, imm: u16, gprs: &mut [u64; 31], shared: &mut SharedMemory<'_>) {
             if imm != SERVICE {
                 println!("rmi-host: host call with immediate {imm:#x} ignored");
@@ -51,11 +57,9 @@ mod host {
             let (code, len) = if size > SERVICE_BUFFER_MAX || request_len > size {
                 (status::BAD_BUFFER, 0)
             } else {
+                // Both fit in usize: size <= SERVICE_BUFFER_MAX and request_len <= size.
                 let mut buffer = vec![0u8; size as usize];
-                if shared
-                    .read(ipa, &mut buffer[..request_len as usize])
-                    .is_err()
-                {
+                if shared.read(ipa, &mut buffer).is_err() {
                     (status::BAD_BUFFER, 0)
                 } else {
                     let (code, len) =
