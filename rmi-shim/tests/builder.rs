@@ -11,7 +11,8 @@ use cca_abi::rsi::{RipasChangeDestroyed, RsiHostCall};
 use cca_abi::smccc::{Conduit, pack_bytes};
 use realm_sdk::{Ipa, Realm as RealmView, RemIndex, Ripas, psci, rsi};
 use rmi_shim::builder::{
-    BuildError, Host, RangeSource, Realm, RealmConfig, RipasDecision, RunOutcome, SharedMemory,
+    BuildError, Host, NotShared, RangeSource, Realm, RealmConfig, RipasDecision, RunOutcome,
+    SharedMemory,
 };
 use rmm_model::rmi::{Rmm, RmmConfig};
 
@@ -313,8 +314,31 @@ impl Host for Upper {
         assert_eq!(imm, cca_abi::hostcall::SERVICE);
         let mut request = vec![0u8; gprs[2] as usize];
         shared.read(gprs[1], &mut request).unwrap();
-        // Nothing outside what the realm shared.
-        assert!(shared.read(gprs[1] + 0x2000, &mut [0]).is_err());
+        // Nothing outside what the realm shared. The request starts 8 bytes before the end
+        // of the first of the two pages the realm touched, so the second page ends at
+        // `gprs[1] + 0x1008`: the error names that first unmapped byte.
+        let end = gprs[1] + 0x1008;
+        assert_eq!(
+            shared.read(gprs[1] + 0x2000, &mut [0]),
+            Err(NotShared {
+                ipa: gprs[1] + 0x2000
+            })
+        );
+        let mut across = vec![0u8; 0x1000];
+        assert_eq!(
+            shared.read(gprs[1] + 16, &mut across),
+            Err(NotShared { ipa: end })
+        );
+        // A write that runs past the shared pages writes nothing, not even its mapped part.
+        let mut before = [0u8; 8];
+        shared.read(gprs[1] + 16, &mut before).unwrap();
+        assert_eq!(
+            shared.write(gprs[1] + 16, &[0xee; 0x1000]),
+            Err(NotShared { ipa: end })
+        );
+        let mut after = [0u8; 8];
+        shared.read(gprs[1] + 16, &mut after).unwrap();
+        assert_eq!(before, after);
         request.make_ascii_uppercase();
         shared.write(gprs[1], &request).unwrap();
         gprs[0] = 0;
@@ -406,4 +430,55 @@ fn a_fault_at_any_call_of_a_sharing_realm_leaks_nothing() {
     for n in 0..total {
         run(Some(n));
     }
+}
+
+/// The model's `RMI_RTT_MAP_UNPROTECTED` takes only the descriptor bits TF-RMM v0.8.0 lets a
+/// host set (`host_ns_s2tte_is_valid`, `lib/s2tt/src/s2tt.c`, without S2PIE): the output
+/// address (bits 47:12 at level 3), `MemAttr[4:2]` except the reserved `0b100`
+/// (`S2TTE_MEMATTR_FWB_RESERVED`) and `S2AP[7:6]`. Shareability, AF, the descriptor type and
+/// XN are the RMM's (`S2TTE_NS_ATTR_RMM`). The builder's own shared-page descriptor passed
+/// the same check in the run before.
+#[test]
+fn rtt_map_unprotected_takes_only_the_host_controlled_bits() {
+    use cca_abi::rmi::{Ipa as AbiIpa, RmiStatus, RttLevel};
+    use rmi_shim::{Error, rmi};
+    let img = image(5000);
+    let mut rmm = rmm();
+    rmm.set_program(Arc::new(sharing_program));
+    let mut source = RangeSource::new(POOL.0, POOL.1);
+    let config = sharing_config(&img, 16);
+    let mut realm = Realm::build(&mut rmm, &mut source, &config).unwrap();
+    assert_eq!(
+        realm.run(&mut Upper::default()).unwrap(),
+        RunOutcome::SystemOff
+    );
+    let rd = realm.rd().unwrap();
+    // The run left the level-3 RTT over the shared pages; its entry 3 is still unmapped.
+    let ipa = AbiIpa::new((0x8020_0000 | 1 << 47) + 0x3000).unwrap();
+    let level = RttLevel::new(3).unwrap();
+    let pa = 0x2_0000_0000u64;
+    let (normal_wb, rw) = (0b110 << 2, 0b11 << 6);
+    for (desc, what) in [
+        (pa | (0b100 << 2) | rw, "reserved MemAttr"),
+        (pa | normal_wb | rw | 1 << 8, "shareability"),
+        (pa | normal_wb | rw | 1 << 10, "access flag"),
+        (pa | normal_wb | rw | 0b11, "descriptor type"),
+        (pa | normal_wb | rw | 1 << 54, "execute never"),
+        (pa | normal_wb | rw | 1 << 11, "bit 11"),
+        (1 << 48 | normal_wb | rw, "output address beyond 48 bits"),
+        (pa | normal_wb | rw | 1 << 55, "NS (the RMM sets it)"),
+    ] {
+        let r = rmi::rtt_map_unprotected(realm.conduit(), rd, ipa, level, desc);
+        assert!(
+            matches!(r, Err(Error::Refused { ret, .. }) if ret.status == RmiStatus::ErrorInput),
+            "{what}: {desc:#x}: {r:?}"
+        );
+    }
+    for desc in [pa | normal_wb | rw, pa | (0b101 << 2) | (0b01 << 6), pa] {
+        rmi::rtt_map_unprotected(realm.conduit(), rd, ipa, level, desc)
+            .unwrap_or_else(|e| panic!("{desc:#x}: {e:?}"));
+        rmi::rtt_unmap_unprotected(realm.conduit(), rd, ipa, level).unwrap();
+    }
+    realm.destroy().unwrap();
+    assert_eq!(rmm.delegated_count(), 0);
 }
