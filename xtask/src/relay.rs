@@ -95,22 +95,23 @@ impl Services for BrokerRelay {
 }
 
 /// If `line` (without its newline) is a service request, the service and the request.
-/// `Some(Err(()))` for a request line that is malformed.
+/// `Some(Err(()))` for a request line that is malformed. After its prefix a request line has
+/// the answer line's form (`<decimal> <hex>`), so the hosts' own decoder reads it.
 pub fn parse_request(line: &str) -> Option<Result<(u64, Vec<u8>), ()>> {
     let rest = line.trim_end_matches('\r').strip_prefix(relay::REQUEST)?;
-    let parse = || {
-        let (service, hex) = rest.split_once(' ').ok_or(())?;
-        let service = service.parse().map_err(drop)?;
-        if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(());
+    let mut bytes = vec![0u8; rest.len() / 2];
+    let mut decoder = relay::ReplyDecoder::new(&mut bytes);
+    let mut end = None;
+    for &b in rest.as_bytes().iter().chain(b"\n") {
+        end = decoder.push(b).map_err(drop).transpose();
+        if end.is_some() {
+            break;
         }
-        let bytes = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(drop))
-            .collect::<Result<_, ()>>()?;
-        Ok((service, bytes))
-    };
-    Some(parse())
+    }
+    Some(end.unwrap_or(Err(())).map(|(service, len)| {
+        bytes.truncate(len);
+        (service, bytes)
+    }))
 }
 
 /// The answer line for `status` and `answer`, newline included.
