@@ -69,12 +69,28 @@ pub mod status {
 /// reaches the services (`cargo xtask` does, for QEMU's serial port on its standard input
 /// and output).
 ///
-/// The host writes a request line, `@@service <service> <request as lowercase hex>\n`, then
-/// reads the answer line from the UART, `<status> <answer as hex>\n` (status and service
-/// in decimal). Lines of other output never start with [`relay::REQUEST`].
+/// The host writes a request line, `<RS>@@service <service> <request as lowercase hex>\n`
+/// (RS is the control byte 0x1e), then reads the answer line from the UART, `<status>
+/// <answer as hex>\n` (status and service in decimal, at least one digit; one carriage
+/// return may stand before the newline, nowhere else).
+///
+/// A host forwards a realm's console output through [`relay::sanitize`], which replaces
+/// control bytes, so nothing a realm prints through the host can start a request line. (A
+/// realm that drives the UART itself, at the unprotected alias, shares the line with the
+/// relay; it can confuse only its own service calls.)
 pub mod relay {
     /// The start of a request line.
-    pub const REQUEST: &str = "@@service ";
+    pub const REQUEST: &str = "\x1e@@service ";
+
+    /// Makes realm output safe to put on the relay's line: every control byte but newline,
+    /// carriage return and tab becomes `?`, so no line can start with [`REQUEST`].
+    pub fn sanitize(bytes: &mut [u8]) {
+        for b in bytes {
+            if (b.is_ascii_control() && !matches!(*b, b'\n' | b'\r' | b'\t')) || *b == 0x7f {
+                *b = b'?';
+            }
+        }
+    }
 
     const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -119,9 +135,21 @@ pub mod relay {
     pub struct ReplyDecoder<'b> {
         out: &'b mut [u8],
         status: u64,
+        digits: usize,
         len: usize,
-        in_status: bool,
+        state: State,
         high: Option<u8>,
+    }
+
+    /// Where the decoder is in the line.
+    #[derive(Clone, Copy, Debug, Eq, PartialEq)]
+    enum State {
+        Status,
+        Answer,
+        /// A carriage return was read: only the newline may follow.
+        CarriageReturn,
+        /// The line ended; nothing may follow.
+        Done,
     }
 
     impl<'b> ReplyDecoder<'b> {
@@ -130,33 +158,39 @@ pub mod relay {
             Self {
                 out,
                 status: 0,
+                digits: 0,
                 len: 0,
-                in_status: true,
+                state: State::Status,
                 high: None,
             }
         }
 
         /// Takes the next byte; at the end of the line returns the status and the length of
-        /// the answer. A carriage return is ignored.
+        /// the answer.
         ///
         /// # Errors
         ///
-        /// [`ReplyError`] for a malformed or overlong line.
+        /// [`ReplyError`] for a malformed or overlong line, and for any byte pushed after
+        /// the line ended.
         pub fn push(&mut self, byte: u8) -> Result<Option<(u64, usize)>, ReplyError> {
-            match (byte, self.in_status) {
-                (b'\r', _) => {}
-                (b'\n', _) if self.high.is_none() && !self.in_status => {
+            let ended = self.high.is_none() && self.state != State::Status;
+            match (byte, self.state) {
+                (_, State::Done) => return Err(ReplyError::Malformed),
+                (b'\r', State::Answer) if ended => self.state = State::CarriageReturn,
+                (b'\n', State::Answer | State::CarriageReturn) if ended => {
+                    self.state = State::Done;
                     return Ok(Some((self.status, self.len)));
                 }
-                (b'0'..=b'9', true) => {
+                (b'0'..=b'9', State::Status) => {
+                    self.digits += 1;
                     self.status = self
                         .status
                         .checked_mul(10)
                         .and_then(|s| s.checked_add(u64::from(byte - b'0')))
                         .ok_or(ReplyError::Malformed)?;
                 }
-                (b' ', true) => self.in_status = false,
-                (_, false) => {
+                (b' ', State::Status) if self.digits > 0 => self.state = State::Answer,
+                (_, State::Answer) => {
                     let nibble = match byte {
                         b'0'..=b'9' => byte - b'0',
                         b'a'..=b'f' => byte - b'a' + 10,
@@ -190,7 +224,7 @@ pub mod relay {
                 line[n..n + b.len()].copy_from_slice(b);
                 n += b.len();
             });
-            assert_eq!(&line[..n], b"@@service 42 00ab7f\n");
+            assert_eq!(&line[..n], b"\x1e@@service 42 00ab7f\n");
         }
 
         fn decode(line: &[u8], out: &mut [u8]) -> Result<Option<(u64, usize)>, ReplyError> {
@@ -222,6 +256,30 @@ pub mod relay {
                 decode(b"99999999999999999999999 \n", &mut out),
                 Err(ReplyError::Malformed)
             );
+        }
+
+        /// What a hostile relay might send: an empty status, a carriage return inside the
+        /// hex or twice, bytes after the newline.
+        #[test]
+        fn strict_reply_lines() {
+            let mut out = [0u8; 4];
+            assert_eq!(decode(b" 00\n", &mut out), Err(ReplyError::Malformed));
+            assert_eq!(decode(b"0 0\r0\n", &mut out), Err(ReplyError::Malformed));
+            assert_eq!(decode(b"0 00\r\r\n", &mut out), Err(ReplyError::Malformed));
+            assert_eq!(decode(b"0 00\rx", &mut out), Err(ReplyError::Malformed));
+            assert_eq!(decode(b"0\r 00\n", &mut out), Err(ReplyError::Malformed));
+            assert_eq!(decode(b"0 00\nx", &mut out), Err(ReplyError::Malformed));
+            assert_eq!(decode(b"0 00\n\n", &mut out), Err(ReplyError::Malformed));
+            assert_eq!(decode(b"12 \r\n", &mut out), Ok(Some((12, 0))));
+        }
+
+        /// Realm output through [`sanitize`] can never hold a request line.
+        #[test]
+        fn sanitized_output_holds_no_request() {
+            let mut line = *b"\x1e@@service 2 00\n\x1b[31m\x7f\tok\r\n";
+            sanitize(&mut line);
+            assert_eq!(&line, b"?@@service 2 00\n?[31m?\tok\r\n");
+            assert!(!line.windows(REQUEST.len()).any(|w| w == REQUEST.as_bytes()));
         }
     }
 }

@@ -16,10 +16,12 @@
 //! - [`rim`]: the measurement descriptors from which the RMM builds the RIM;
 //! - [`hostcall`]: this project's conventions for `RSI_HOST_CALL` (console output, service
 //!   calls through shared memory);
-//! - [`eventlog`]: the measured-boot event log and its offline replay.
+//! - [`eventlog`]: the measured-boot event log and its offline replay;
+//! - [`challenge`]: the domain-separated constructions of token challenges.
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod challenge;
 pub mod eventlog;
 pub mod hostcall;
 pub mod measurement;

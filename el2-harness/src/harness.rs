@@ -6,7 +6,7 @@ use aarch64_cpu::registers::{
     CNTHCTL_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, Readable, SCTLR_EL1, VBAR_EL1, VBAR_EL2,
     VMPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
 };
-use cca_abi::hostcall::{CONSOLE_WRITE, CONSOLE_WRITE_MAX, SERVICE, status};
+use cca_abi::hostcall::{CONSOLE_WRITE, CONSOLE_WRITE_MAX, SERVICE, relay, status};
 use cca_abi::measurement::HashAlgorithm;
 use cca_abi::rsi::HOST_CALL_GPRS;
 use cca_abi::smccc::{Regs, unpack_bytes};
@@ -198,6 +198,7 @@ fn host(exit: &RecExit) -> Option<HostResponse> {
                 let n = (gprs[0] as usize).min(CONSOLE_WRITE_MAX);
                 let mut bytes = [0u8; CONSOLE_WRITE_MAX];
                 unpack_bytes(&gprs[1..HOST_CALL_GPRS], &mut bytes[..n]);
+                relay::sanitize(&mut bytes[..n]);
                 console::write_bytes(&bytes[..n]);
                 reply[0] = n as u64;
             } else if *imm == SERVICE {

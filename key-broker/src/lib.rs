@@ -15,7 +15,9 @@ use std::fmt;
 use cca_abi::measurement::{HashAlgorithm, Measurement};
 use cca_token::{Policy as TokenPolicy, Token, TrustAnchor, VerifyError};
 use hkdf::Hkdf;
-use realm_sdk::broker::{self, EphemeralKey, NONCE_SIZE, RESPONSE_SIZE, Request};
+use realm_sdk::broker::{
+    BrokerError, BrokerIdentity, BrokerPublicKey, EphemeralKey, NONCE_SIZE, RESPONSE_SIZE, Request,
+};
 use realm_sdk::seal::{self, Identity, Policy};
 use sha2::Sha384;
 use zeroize::Zeroizing;
@@ -135,14 +137,16 @@ impl BrokerConfig {
 pub enum Refusal {
     /// The request is not in the protocol's form.
     Malformed,
+    /// The request is of another version of the protocol (its version digit).
+    Version(u8),
     /// The nonce was not issued by this broker, or was already used.
     StaleNonce,
     /// The token does not parse.
     Token(cca_token::ParseError),
     /// The token does not verify (signatures, binding, trust anchor).
     Verify(VerifyError),
-    /// The token's challenge is not bound to this nonce and ephemeral key (a token made for
-    /// another exchange, or another key substituted).
+    /// The token's challenge is not bound to this nonce, policy, ephemeral key and broker (a
+    /// token made for another exchange or another broker, or a field substituted).
     Binding,
     /// The realm's RIM is not allowed.
     RimNotAllowed,
@@ -156,10 +160,17 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Malformed => f.write_str("malformed request"),
+            Self::Version(v) => write!(
+                f,
+                "request of key release protocol version {v}; this broker speaks version {}",
+                realm_sdk::broker::VERSION
+            ),
             Self::StaleNonce => f.write_str("unknown or already used nonce"),
             Self::Token(e) => write!(f, "token: {e}"),
             Self::Verify(e) => write!(f, "token does not verify: {e}"),
-            Self::Binding => f.write_str("token is not bound to this nonce and ephemeral key"),
+            Self::Binding => f.write_str(
+                "token is not bound to this request (nonce, policy, realm key) and this broker",
+            ),
             Self::RimNotAllowed => f.write_str("RIM not allowed"),
             Self::RpvNotAllowed => f.write_str("RPV not allowed"),
             Self::PolicyNotAllowed => f.write_str("policy not allowed"),
@@ -184,6 +195,7 @@ pub type Random = Box<dyn FnMut(&mut [u8]) + Send>;
 /// The broker.
 pub struct Broker {
     config: BrokerConfig,
+    identity: BrokerIdentity,
     outstanding: HashSet<[u8; NONCE_SIZE]>,
     random: Random,
 }
@@ -201,13 +213,26 @@ pub fn os_random(buf: &mut [u8]) {
 }
 
 impl Broker {
-    /// A broker with `config`, taking randomness from `random` (nonces, GCM nonces).
-    pub fn new(config: BrokerConfig, random: Random) -> Self {
-        Self {
+    /// A broker with `config`, taking randomness from `random` (nonces, ephemeral keys,
+    /// GCM nonces).
+    ///
+    /// # Errors
+    ///
+    /// As [`identity`].
+    pub fn new(config: BrokerConfig, random: Random) -> Result<Self, ConfigError> {
+        Ok(Self {
+            identity: identity(&config.master_secret)?,
             config,
             outstanding: HashSet::new(),
             random,
-        }
+        })
+    }
+
+    /// The broker's public key: realms build it into their image and accept keys only from
+    /// this broker.
+    #[must_use]
+    pub fn public_key(&self) -> BrokerPublicKey {
+        self.identity.broker_public_key()
     }
 
     /// A fresh single-use nonce.
@@ -233,12 +258,15 @@ impl Broker {
     ///
     /// The [`Refusal`]; the nonce is spent whatever the outcome.
     pub fn grant(&mut self, request: &[u8]) -> Result<Grant, Refusal> {
-        let req = Request::decode(request).map_err(|_| Refusal::Malformed)?;
+        let req = Request::decode(request).map_err(|e| match e {
+            BrokerError::UnsupportedVersion(v) => Refusal::Version(v),
+            _ => Refusal::Malformed,
+        })?;
         if !self.outstanding.remove(&req.nonce) {
             return Err(Refusal::StaleNonce);
         }
         let token = Token::parse(req.token).map_err(Refusal::Token)?;
-        let expected = broker::challenge(&req.nonce, &req.public_key);
+        let expected = req.challenge(self.identity.public());
         let policy = TokenPolicy {
             challenge: Some(&expected),
             ..TokenPolicy::default()
@@ -296,21 +324,52 @@ impl Broker {
             },
             req.policy,
         );
-        // The broker's ephemeral key for this exchange: derived from the master secret and
-        // the single-use nonce, so it is never reused.
-        let mut secret = Zeroizing::new([0u8; 48]);
-        let _ = Hkdf::<Sha384>::new(Some(&req.nonce), &*self.config.master_secret)
-            .expand(b"realm-sdk broker ephemeral", &mut *secret);
-        let scalar = p384::SecretKey::from_slice(&*secret).map_err(|_| Refusal::Malformed)?;
-        let ephemeral = EphemeralKey::from_secret(scalar);
         let mut gcm_nonce = [0u8; 12];
         (self.random)(&mut gcm_nonce);
-        let response = ephemeral
-            .wrap(&req.public_key, &req.nonce, gcm_nonce, key.expose_secret())
+        let ephemeral = EphemeralKey::generate(&mut RandomEntropy(&mut self.random))
+            .map_err(|_| Refusal::Malformed)?;
+        let response = self
+            .identity
+            .respond(&req, &ephemeral, gcm_nonce, key.expose_secret())
             .map_err(|_| Refusal::Malformed)?;
         Ok(Grant {
             response,
             rim: r.rim.to_vec(),
         })
+    }
+}
+
+/// HKDF info of the broker's identity key.
+pub const IDENTITY_INFO: &[u8] = b"realm-sdk/key-broker/identity/v2";
+
+/// The broker's long-term key pair, derived from its master secret: rotating the secret
+/// (which makes every sealed blob unopenable anyway) changes the identity realms pin.
+///
+/// The scalar is 48 bytes of HKDF-SHA-384 output with the top bit cleared and the lowest
+/// set, so it lies in `[1, 2^383)`, below the group order: always a valid key, at the cost
+/// of two bits of a 384-bit secret.
+///
+/// # Errors
+///
+/// [`ConfigError`] only if the curve library refused such a scalar, which it does not.
+pub fn identity(master_secret: &[u8; 32]) -> Result<BrokerIdentity, ConfigError> {
+    let mut scalar = Zeroizing::new([0u8; 48]);
+    Hkdf::<Sha384>::new(None, master_secret)
+        .expand(IDENTITY_INFO, &mut *scalar)
+        .map_err(|_| ConfigError("cannot derive the broker identity".into()))?;
+    scalar[0] &= 0x7f;
+    scalar[47] |= 1;
+    p384::SecretKey::from_slice(&*scalar)
+        .map(EphemeralKey::from_secret)
+        .map_err(|_| ConfigError("cannot derive the broker identity".into()))
+}
+
+/// [`Random`] as [`realm_sdk::broker::Entropy`].
+struct RandomEntropy<'a>(&'a mut Random);
+
+impl realm_sdk::broker::Entropy for RandomEntropy<'_> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), BrokerError> {
+        (self.0)(buf);
+        Ok(())
     }
 }

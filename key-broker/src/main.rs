@@ -1,8 +1,10 @@
 //! `key-broker --config FILE [--listen ADDR]`: serves a key broker configuration
 //! ([`key_broker::BrokerConfig::from_json`]) over TCP ([`key_broker::net`]).
 //!
-//! Prints one line, `key-broker: listening on <address>`, to stdout once bound (scripts read
-//! the port from it when listening on port 0), then logs each release decision to stderr.
+//! Prints two lines to stdout: `key-broker: public key <hex>`, the key realms must build into
+//! their image (`REALM_BROKER_PUBLIC_KEY`, see `realm_build::embed_broker_public_key`), then
+//! `key-broker: listening on <address>` once bound (scripts read the port from it when
+//! listening on port 0); then it logs each release decision to stderr.
 //! Exit codes: 2 for bad arguments, 1 for a configuration or network failure.
 
 use std::fmt::Write as _;
@@ -21,6 +23,7 @@ const USAGE: &str = "usage: key-broker --config FILE [--listen ADDR]
 
 Serves the key broker configured in FILE (JSON: master_secret, trust_anchors, allowed,
 policies) on ADDR (default 127.0.0.1:7878; port 0 picks a free port). Prints
+`key-broker: public key <hex>` (what realms pin: REALM_BROKER_PUBLIC_KEY) and
 `key-broker: listening on <address>` once bound.";
 
 /// The command line.
@@ -80,12 +83,13 @@ fn run(args: &Args) -> Result<(), String> {
     let addr = listener
         .local_addr()
         .map_err(|e| format!("binding {}: {e}", args.listen))?;
-    let broker = Arc::new(Mutex::new(Broker::new(
-        config,
-        Box::new(key_broker::os_random),
-    )));
+    let broker = Broker::new(config, Box::new(key_broker::os_random))
+        .map_err(|e| format!("{}: {e}", args.config))?;
+    let public_key = hex(broker.public_key().as_bytes());
+    let broker = Arc::new(Mutex::new(broker));
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "key-broker: listening on {addr}")
+    writeln!(stdout, "key-broker: public key {public_key}")
+        .and_then(|()| writeln!(stdout, "key-broker: listening on {addr}"))
         .and_then(|()| stdout.flush())
         .map_err(|e| format!("stdout: {e}"))?;
     drop(stdout);

@@ -35,6 +35,7 @@
 //! | 6 | `RimNotAllowed` |
 //! | 7 | `RpvNotAllowed` |
 //! | 8 | `PolicyNotAllowed` |
+//! | 9 | `Version` (another protocol version) |
 //!
 //! The server closes a connection, without an answer, on a protocol error: a frame of
 //! another kind, an `N` frame with a payload, a `len` over [`MAX_PAYLOAD`], or a frame cut
@@ -78,6 +79,7 @@ fn refusal_code(refusal: &Refusal) -> u8 {
         Refusal::RimNotAllowed => 6,
         Refusal::RpvNotAllowed => 7,
         Refusal::PolicyNotAllowed => 8,
+        Refusal::Version(_) => 9,
     }
 }
 

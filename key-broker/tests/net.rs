@@ -49,7 +49,7 @@ fn broker() -> Broker {
         }],
         policies: vec![Policy::RimRpv, Policy::RimRpvRems],
     };
-    Broker::new(config, Box::new(key_broker::os_random))
+    Broker::new(config, Box::new(key_broker::os_random)).unwrap()
 }
 
 /// Serves [`broker`] on a loopback port in a thread; the receiver gets a line per event.
@@ -77,19 +77,21 @@ fn request_for(image: &[u8], nonce: [u8; 32], seed: u64) -> (EphemeralKey, Vec<u
     let mut realm = Realm::new(&mut sim).unwrap();
     realm.measurement_extend(RemIndex::REM0, b"booted").unwrap();
     let ephemeral = EphemeralKey::generate(&mut TestEntropy(seed)).unwrap();
-    let challenge = realm_sdk::broker::challenge(&nonce, ephemeral.public());
-    let mut token = vec![0u8; 4096];
-    let token = realm.attestation_token(&challenge, &mut token).unwrap();
-    let mut request = vec![0u8; 4096 + 136];
-    let request = Request {
+    let mut request = Request {
         nonce,
         policy: Policy::RimRpv,
         public_key: *ephemeral.public(),
-        token,
-    }
-    .encode(&mut request)
-    .unwrap()
-    .to_vec();
+        token: &[],
+    };
+    let broker = key_broker::identity(&MASTER_SECRET).unwrap();
+    let challenge = request.challenge(broker.public());
+    let mut token = vec![0u8; 4096];
+    // The test plays a realm-sdk realm; the key-release challenge is made inside realm-sdk.
+    request.token = realm
+        .attestation_token_with_raw_challenge(&challenge, &mut token)
+        .unwrap();
+    let mut buf = vec![0u8; 4096 + 136];
+    let request = request.encode(&mut buf).unwrap().to_vec();
     (ephemeral, request)
 }
 
@@ -117,7 +119,12 @@ fn release(client: &mut Client, image: &[u8], seed: u64) -> Result<(SealingKey, 
     let nonce = client.nonce().unwrap();
     let (ephemeral, request) = request_for(image, nonce, seed);
     let response = client.release(&request).unwrap()?;
-    let key = ephemeral.unwrap(&nonce, &response).unwrap();
+    let broker = key_broker::identity(&MASTER_SECRET)
+        .unwrap()
+        .broker_public_key();
+    let key = ephemeral
+        .open(&broker, &nonce, Policy::RimRpv, &response)
+        .unwrap();
     Ok((key, request))
 }
 
@@ -323,10 +330,16 @@ fn binary_serves_a_config_file() {
             .spawn()
             .unwrap(),
     );
+    let mut stdout = BufReader::new(server.0.stdout.take().unwrap());
     let mut line = String::new();
-    BufReader::new(server.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    stdout.read_line(&mut line).unwrap();
+    let public = key_broker::identity(&MASTER_SECRET).unwrap();
+    assert_eq!(
+        line.trim_end(),
+        format!("key-broker: public key {}", hex(public.public()))
+    );
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
     let addr: SocketAddr = line
         .strip_prefix("key-broker: listening on ")
         .unwrap_or_else(|| panic!("first line: {line:?}"))

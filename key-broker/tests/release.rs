@@ -92,6 +92,7 @@ fn broker(allowed_image: &[u8]) -> Broker {
             b.fill(n);
         }),
     )
+    .unwrap()
 }
 
 /// Runs a realm built from `image` asking `broker` for its key through `host`.
@@ -105,6 +106,7 @@ fn key_of(
     let mut realm = Realm::new(&mut sim).unwrap();
     realm.measurement_extend(RemIndex::REM0, b"booted").unwrap();
     let (mut token, mut request) = (vec![0u8; 4096], vec![0u8; 4096 + 136]);
+    let pinned = broker.public_key();
     let relay = Relay {
         broker,
         host,
@@ -114,6 +116,7 @@ fn key_of(
         &mut realm,
         relay,
         TestEntropy(seed),
+        pinned,
         &mut token,
         &mut request,
     );
@@ -206,7 +209,7 @@ fn forged_token_is_refused() {
         }],
         policies: vec![Policy::RimRpv],
     };
-    let mut unknown_platform = Broker::new(config, Box::new(key_broker::os_random));
+    let mut unknown_platform = Broker::new(config, Box::new(key_broker::os_random)).unwrap();
     assert_eq!(
         key_of(b"app v1", &mut unknown_platform, Host::Honest, 1).err(),
         Some(ProviderError::Transport(Refusal::Verify(
@@ -248,6 +251,7 @@ fn release_and_blob_store_through_the_shared_buffer() {
     use std::rc::Rc;
 
     let broker = Rc::new(RefCell::new(broker(b"app v1")));
+    let pinned = broker.borrow().public_key();
     let store: Rc<RefCell<Option<Vec<u8>>>> = Rc::default();
     let run = |image: &[u8], secret: Option<&[u8]>| -> Result<Vec<u8>, String> {
         let window = SimWindow(Rc::new(RefCell::new(vec![0u8; 8192])));
@@ -290,6 +294,7 @@ fn release_and_blob_store_through_the_shared_buffer() {
             &mut realm,
             &mut channel,
             TestEntropy(7),
+            pinned,
             &mut token,
             &mut request,
         )

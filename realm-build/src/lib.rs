@@ -7,6 +7,7 @@
 //! `main` there).
 
 use std::env;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// Emits the link arguments of a realm payload (see the crate documentation).
@@ -31,4 +32,40 @@ pub fn link_payload() {
         println!("cargo:rerun-if-changed={}", file.display());
         println!("cargo:rustc-link-arg-bins=-T{}", file.display());
     }
+}
+
+/// The environment variable that names the key broker a payload trusts: the broker's
+/// P-384 public key, SEC1 uncompressed, as 194 hex digits (`key-broker` prints it at start).
+pub const BROKER_PUBLIC_KEY_ENV: &str = "REALM_BROKER_PUBLIC_KEY";
+
+/// Writes `$OUT_DIR/broker_public_key.rs`, an expression of type `Option<[u8; 97]>`: the
+/// key in [`BROKER_PUBLIC_KEY_ENV`], or `None` when it is not set. A payload includes it
+/// with `include!(concat!(env!("OUT_DIR"), "/broker_public_key.rs"))`, so the key is part of
+/// the image and the RIM pins it.
+///
+/// # Panics
+///
+/// In a build script, when the variable is set but is not 97 bytes of hex: the build must
+/// stop with that message.
+pub fn embed_broker_public_key() {
+    println!("cargo:rerun-if-env-changed={BROKER_PUBLIC_KEY_ENV}");
+    let code = match env::var(BROKER_PUBLIC_KEY_ENV) {
+        Err(_) => "None".to_owned(),
+        Ok(hex) => {
+            let hex = hex.trim();
+            assert!(
+                hex.len() == 194 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{BROKER_PUBLIC_KEY_ENV} must be 194 hex digits (a SEC1 uncompressed P-384 key)"
+            );
+            let mut code = "Some([".to_owned();
+            for i in (0..hex.len()).step_by(2) {
+                let _ = write!(code, "0x{},", &hex[i..i + 2]);
+            }
+            code.push_str("])");
+            code
+        }
+    };
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR is set for build scripts"));
+    std::fs::write(out.join("broker_public_key.rs"), code)
+        .expect("the build script can write to OUT_DIR");
 }

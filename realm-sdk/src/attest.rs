@@ -9,6 +9,7 @@
 use core::fmt;
 
 use cca_abi::GRANULE_SIZE;
+use cca_abi::challenge;
 use cca_abi::smccc::Conduit;
 
 use crate::addr::Ipa;
@@ -57,12 +58,60 @@ impl fmt::Display for TokenError {
 
 impl core::error::Error for TokenError {}
 
-/// Gets an attestation token for `challenge` (at most 64 bytes; shorter ones are
-/// zero-padded) into `buffer` and returns the token, a prefix of `buffer`.
+/// A token challenge, made by one of the domain-separated constructions of
+/// [`cca_abi::challenge`], so that no challenge a verifier (or the host relaying for it)
+/// chooses can equal the challenge of a key release ([`crate::broker`]).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct Challenge([u8; challenge::CHALLENGE_SIZE]);
+
+impl Challenge {
+    /// The challenge for `data` a verifier chose (its nonce, or a hash of what it wants
+    /// bound to the token): [`cca_abi::challenge::verifier`]. The verifier computes the same
+    /// function to know what to expect in the token.
+    #[must_use]
+    pub fn for_verifier(data: &[u8]) -> Self {
+        Self(challenge::verifier(data))
+    }
+
+    /// The challenge of a key release; only [`crate::broker`] makes these.
+    pub(crate) fn key_release(
+        nonce: &[u8; challenge::NONCE_SIZE],
+        policy: u8,
+        realm_key: &[u8; challenge::P384_PUBLIC_KEY_SIZE],
+        broker_key: &[u8; challenge::P384_PUBLIC_KEY_SIZE],
+    ) -> Self {
+        Self(challenge::key_release(nonce, policy, realm_key, broker_key))
+    }
+
+    /// The 64 bytes the token will carry in its challenge claim.
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; challenge::CHALLENGE_SIZE] {
+        &self.0
+    }
+}
+
+/// Gets an attestation token for `challenge` into `buffer` and returns the token, a prefix
+/// of `buffer`.
 ///
 /// `buffer` may be anywhere in protected realm memory and of any alignment: it is handed to
 /// the RMM granule by granule. No heap is used.
 pub fn attestation_token<'b>(
+    conduit: &mut (impl Conduit + ?Sized),
+    challenge: &Challenge,
+    buffer: &'b mut [u8],
+) -> Result<&'b [u8], TokenError> {
+    attestation_token_with_raw_challenge(conduit, challenge.as_bytes(), buffer)
+}
+
+/// Gets an attestation token for a raw `challenge` (at most 64 bytes; shorter ones are
+/// zero-padded), as [`attestation_token`] does.
+///
+/// **Careful:** the RMM signs whatever bytes are given. A realm that also takes part in
+/// key release must never pass bytes that someone else chose here: they could be a key
+/// release's challenge, and the token would get that someone a key the realm then
+/// trusts. Use [`Challenge::for_verifier`] with [`attestation_token`] instead, unless a
+/// protocol fixed by others dictates the raw challenge.
+pub fn attestation_token_with_raw_challenge<'b>(
     conduit: &mut (impl Conduit + ?Sized),
     challenge: &[u8],
     buffer: &'b mut [u8],

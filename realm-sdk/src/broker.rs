@@ -1,69 +1,89 @@
-//! Attestation-gated key release: the realm's side of the key broker protocol.
+//! Attestation-gated key release: the protocol between a realm and its key broker.
 //!
 //! A relying party (the broker) releases a realm's sealing key only after verifying the
-//! realm's attestation token. The protocol binds the token to this exchange and to a key
-//! only the realm holds:
+//! realm's attestation token, and only to that realm. Everything travels through the host,
+//! which may read, drop, replay, reorder or forge any message. Version 2 of the protocol:
 //!
-//! 1. the broker hands out a single-use 32-byte nonce (through the untrusted host);
-//! 2. the realm makes an ephemeral P-384 key pair and asks the RMM for a token whose
-//!    challenge is `SHA-512("realm-sdk key broker v1" ‖ nonce ‖ ephemeral public key)`;
-//! 3. the realm sends the [`Request`]: nonce, policy, its ephemeral public key and the token;
-//! 4. the broker verifies the token (trust anchors, expected RIM/RPV), recomputes the
-//!    challenge from the nonce it issued and the public key sent, derives the realm's
-//!    sealing key from its master secret and the identity in the token, and returns it
-//!    encrypted to the realm's ephemeral key: ECDH P-384 with a broker ephemeral key,
-//!    HKDF-SHA-384 (salt: the nonce; info: "realm-sdk key broker wrap v1"), AES-256-GCM
-//!    with the nonce and the realm's public key as additional data ([`Response`]).
+//! 1. the broker hands out a single-use 32-byte nonce `N`;
+//! 2. the realm makes an ephemeral P-384 key pair `(e, E)` and asks the RMM for a token
+//!    whose challenge is [`cca_abi::challenge::key_release`]`(N, policy, E, B)`, where `B`
+//!    is the broker's long-term public key, built into the realm's image (so the RIM pins
+//!    which broker the realm trusts) and `policy` the identity the key is asked for;
+//! 3. the realm sends the [`Request`]: `N`, `policy`, `E` and the token;
+//! 4. the broker checks that it issued `N` and has not seen it since, verifies and appraises
+//!    the token, recomputes the challenge from `N`, `policy`, `E` and its own `B`, derives
+//!    the sealing key for `policy` from its master secret and the identity in the token, and
+//!    answers with a [`Response`]: a fresh ephemeral key `F` and the sealing key encrypted
+//!    with AES-256-GCM under `W`:
+//!    - `T = SHA-384("realm-sdk/key-release/v2/transcript" ‖ 0 ‖ N ‖ policy ‖ E ‖ B ‖ F)`,
+//!    - `W = HKDF-SHA-384(salt T, ikm ECDH(b, E) ‖ ECDH(f, E), info
+//!      "realm-sdk/key-release/v2/wrap" ‖ policy)`,
+//!    - additional data `"RKR2" ‖ T ‖ policy`;
+//! 5. the realm checks the response's version and policy, recomputes `T` and `W` with `e`,
+//!    `B` and `F`, and decrypts; a tag that does not verify means the answer is not the
+//!    broker's, or not for this exchange.
 //!
-//! The host sees everything but can neither read the key nor replay a release: the nonce is
-//! single-use and the key is encrypted to a key that never leaves the realm.
+//! What the host can and cannot do: it sees `N`, `E`, the token and `F`. It cannot compute
+//! `W` (that needs `b`, the broker's secret, or `e`, which never leaves the realm), so it
+//! can neither read the key nor make the realm accept a key of its choosing; it cannot move
+//! a token to another exchange, another realm key, another policy or another broker (they
+//! are all in the challenge the RMM signed); it cannot replay a response (`T` covers `N`
+//! and `E`, fresh per exchange) nor a request (`N` is single-use). It can always refuse to
+//! relay: key release is not available against a host that will not carry messages.
 
 use core::fmt;
 
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes256Gcm, KeyInit};
+use cca_abi::challenge;
 use hkdf::Hkdf;
 use p384::elliptic_curve::sec1::ToSec1Point;
-use sha2::{Digest, Sha384, Sha512};
+use sha2::{Digest, Sha384};
 use zeroize::Zeroizing;
 
-use crate::attest::TokenError;
+use crate::attest::{Challenge, TokenError};
 use crate::seal::{Policy, SealingKey, SealingKeyProvider, provider};
 use crate::{Conduit, Realm};
 
+/// The protocol version this module speaks.
+pub const VERSION: u8 = 2;
 /// Bytes of a broker nonce.
-pub const NONCE_SIZE: usize = 32;
+pub const NONCE_SIZE: usize = challenge::NONCE_SIZE;
 /// Bytes of an uncompressed P-384 public key.
-pub const PUBLIC_KEY_SIZE: usize = 97;
-/// Magic of a request.
-pub const REQUEST_MAGIC: [u8; 4] = *b"RKB1";
-/// Bytes of a response: broker public key, GCM nonce, wrapped key, tag.
-pub const RESPONSE_SIZE: usize = PUBLIC_KEY_SIZE + 12 + 32 + 16;
-/// HKDF info of the wrapping key.
-pub const WRAP_INFO: &[u8] = b"realm-sdk key broker wrap v1";
-/// Domain separation of the token challenge.
-pub const CHALLENGE_DOMAIN: &[u8] = b"realm-sdk key broker v1";
+pub const PUBLIC_KEY_SIZE: usize = challenge::P384_PUBLIC_KEY_SIZE;
+/// Magic of a request: `"RKB"` and the version as an ASCII digit.
+pub const REQUEST_MAGIC: [u8; 4] = *b"RKB2";
+/// Magic of a response: `"RKR"` and the version as an ASCII digit.
+pub const RESPONSE_MAGIC: [u8; 4] = *b"RKR2";
+/// Bytes of the fixed part of a request, before the token.
+pub const REQUEST_HEADER_SIZE: usize = 4 + NONCE_SIZE + 1 + PUBLIC_KEY_SIZE + 2;
+/// Bytes of a response: magic, policy, broker ephemeral key, GCM nonce, wrapped key, tag.
+pub const RESPONSE_SIZE: usize = 4 + 1 + PUBLIC_KEY_SIZE + 12 + 32 + 16;
+/// Domain tag of the transcript hash `T`.
+pub const TRANSCRIPT_DOMAIN: &[u8] = b"realm-sdk/key-release/v2/transcript";
+/// HKDF info of the wrapping key (the policy byte follows it).
+pub const WRAP_INFO: &[u8] = b"realm-sdk/key-release/v2/wrap";
 
-/// The token challenge for `nonce` and the realm's ephemeral `public_key`.
-#[must_use]
-pub fn challenge(nonce: &[u8; NONCE_SIZE], public_key: &[u8; PUBLIC_KEY_SIZE]) -> [u8; 64] {
-    let mut h = Sha512::new();
-    h.update(CHALLENGE_DOMAIN);
-    h.update(nonce);
-    h.update(public_key);
-    h.finalize().into()
-}
-
-/// Why the protocol failed on the realm's side.
+/// Why the protocol failed.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum BrokerError {
     /// No entropy for the ephemeral key.
     Entropy,
     /// A message does not have the protocol's form.
     Malformed,
-    /// The broker's public key is not a valid P-384 point.
+    /// A message of another version of the protocol (its version digit).
+    UnsupportedVersion(u8),
+    /// A public key is not a valid P-384 point.
     BadPublicKey,
-    /// The wrapped key did not decrypt: not for this realm's key, or altered.
+    /// The response is for another policy than the one asked for.
+    PolicyMismatch {
+        /// The policy the realm asked for.
+        asked: Policy,
+        /// The policy byte the response names.
+        answered: u8,
+    },
+    /// The wrapped key did not decrypt: the response is not the pinned broker's answer to
+    /// this exchange (forged, altered or replayed).
     Unwrap,
     /// The output buffer is too small.
     BufferTooSmall,
@@ -71,13 +91,24 @@ pub enum BrokerError {
 
 impl fmt::Display for BrokerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Entropy => "no entropy for the ephemeral key",
-            Self::Malformed => "malformed key broker message",
-            Self::BadPublicKey => "invalid broker public key",
-            Self::Unwrap => "the released key does not decrypt",
-            Self::BufferTooSmall => "buffer too small",
-        })
+        match self {
+            Self::Entropy => f.write_str("no entropy for the ephemeral key"),
+            Self::Malformed => f.write_str("malformed key broker message"),
+            Self::UnsupportedVersion(v) => write!(
+                f,
+                "key broker message of protocol version {v}; this realm speaks version {VERSION}"
+            ),
+            Self::BadPublicKey => f.write_str("invalid P-384 public key"),
+            Self::PolicyMismatch { asked, answered } => write!(
+                f,
+                "the response is for policy {answered:#04x}, not the {asked} asked for"
+            ),
+            Self::Unwrap => f.write_str(
+                "the released key does not decrypt: the response is not the pinned broker's \
+                 answer to this exchange",
+            ),
+            Self::BufferTooSmall => f.write_str("buffer too small"),
+        }
     }
 }
 
@@ -89,11 +120,43 @@ pub trait Entropy {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), BrokerError>;
 }
 
-/// A P-384 key pair used for one release; the secret is zeroized when dropped.
+/// The public key of a key broker, as a realm pins it: a valid P-384 point.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct BrokerPublicKey {
+    bytes: [u8; PUBLIC_KEY_SIZE],
+    point: p384::PublicKey,
+}
+
+impl BrokerPublicKey {
+    /// The key from its SEC1 uncompressed encoding (97 bytes, first byte 0x04).
+    ///
+    /// # Errors
+    ///
+    /// [`BrokerError::BadPublicKey`] for anything else, or a point not on the curve.
+    pub fn from_sec1(bytes: &[u8]) -> Result<Self, BrokerError> {
+        let bytes: [u8; PUBLIC_KEY_SIZE] =
+            bytes.try_into().map_err(|_| BrokerError::BadPublicKey)?;
+        let point =
+            p384::PublicKey::from_sec1_bytes(&bytes).map_err(|_| BrokerError::BadPublicKey)?;
+        Ok(Self { bytes, point })
+    }
+
+    /// The SEC1 uncompressed encoding.
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; PUBLIC_KEY_SIZE] {
+        &self.bytes
+    }
+}
+
+/// A P-384 key pair: the realm's ephemeral key, the broker's ephemeral key, or the broker's
+/// long-term identity. The secret is zeroized when dropped.
 pub struct EphemeralKey {
     secret: p384::SecretKey,
     public: [u8; PUBLIC_KEY_SIZE],
 }
+
+/// The broker's long-term key pair (its public half is the [`BrokerPublicKey`] realms pin).
+pub type BrokerIdentity = EphemeralKey;
 
 impl EphemeralKey {
     /// A fresh key pair from `entropy`.
@@ -112,7 +175,7 @@ impl EphemeralKey {
         Err(BrokerError::Entropy)
     }
 
-    /// The key pair of a known secret (the broker derives its own this way).
+    /// The key pair of a known secret.
     #[must_use]
     pub fn from_secret(secret: p384::SecretKey) -> Self {
         let mut public = [0u8; PUBLIC_KEY_SIZE];
@@ -126,93 +189,174 @@ impl EphemeralKey {
         &self.public
     }
 
-    /// The AES-256-GCM key shared with `peer` for the exchange of `nonce`.
-    fn wrapping_key(
-        &self,
-        peer: &[u8],
-        nonce: &[u8; NONCE_SIZE],
-    ) -> Result<Zeroizing<[u8; 32]>, BrokerError> {
-        let peer = p384::PublicKey::from_sec1_bytes(peer).map_err(|_| BrokerError::BadPublicKey)?;
-        let shared = p384::ecdh::diffie_hellman(self.secret.to_nonzero_scalar(), peer.as_affine());
-        let mut key = Zeroizing::new([0u8; 32]);
-        Hkdf::<Sha384>::new(Some(nonce), shared.raw_secret_bytes())
-            .expand(WRAP_INFO, &mut *key)
-            .map_err(|_| BrokerError::Unwrap)?;
-        Ok(key)
+    /// The public key as a realm pins it.
+    #[must_use]
+    pub fn broker_public_key(&self) -> BrokerPublicKey {
+        BrokerPublicKey {
+            bytes: self.public,
+            point: self.secret.public_key(),
+        }
     }
 
-    /// Wraps `key` for the realm whose ephemeral public key is `realm_public` (the broker's
-    /// side): the [`Response`] bytes.
+    /// ECDH with `peer`: the shared x-coordinate, zeroized when dropped.
+    fn agree(&self, peer: &p384::PublicKey) -> Zeroizing<[u8; 48]> {
+        let shared = p384::ecdh::diffie_hellman(self.secret.to_nonzero_scalar(), peer.as_affine());
+        let mut out = Zeroizing::new([0u8; 48]);
+        out.copy_from_slice(shared.raw_secret_bytes());
+        out
+    }
+
+    /// The broker's side: the [`Response`] that releases `key` for `request`, with this
+    /// key pair as the broker's identity `b`, `ephemeral` as its fresh key `f` and
+    /// `gcm_nonce` fresh too.
     ///
     /// # Errors
     ///
-    /// [`BrokerError::BadPublicKey`] for an invalid realm key.
-    pub fn wrap(
+    /// [`BrokerError::BadPublicKey`] if the realm's key is not a valid point.
+    pub fn respond(
         &self,
-        realm_public: &[u8; PUBLIC_KEY_SIZE],
-        nonce: &[u8; NONCE_SIZE],
+        request: &Request<'_>,
+        ephemeral: &EphemeralKey,
         gcm_nonce: [u8; 12],
         key: &[u8; 32],
     ) -> Result<[u8; RESPONSE_SIZE], BrokerError> {
-        let wrap = self.wrapping_key(realm_public, nonce)?;
-        let mut out = [0u8; RESPONSE_SIZE];
-        out[..PUBLIC_KEY_SIZE].copy_from_slice(&self.public);
-        out[PUBLIC_KEY_SIZE..PUBLIC_KEY_SIZE + 12].copy_from_slice(&gcm_nonce);
-        let body = &mut out[PUBLIC_KEY_SIZE + 12..PUBLIC_KEY_SIZE + 12 + 32];
-        body.copy_from_slice(key);
-        let aad = wrap_aad(nonce, realm_public);
+        let realm = p384::PublicKey::from_sec1_bytes(&request.public_key)
+            .map_err(|_| BrokerError::BadPublicKey)?;
+        let exchange = Exchange {
+            nonce: &request.nonce,
+            policy: request.policy,
+            realm_key: &request.public_key,
+            broker_key: &self.public,
+            broker_ephemeral: &ephemeral.public,
+        };
+        let wrap = exchange.wrapping_key(&self.agree(&realm), &ephemeral.agree(&realm));
+        let mut body = Zeroizing::new(*key);
         let tag = Aes256Gcm::new((&*wrap).into())
-            .encrypt_inout_detached((&gcm_nonce).into(), &aad, body.into())
-            .map_err(|_| BrokerError::Unwrap)?;
-        out[RESPONSE_SIZE - 16..].copy_from_slice(&tag);
-        Ok(out)
+            .encrypt_inout_detached(
+                (&gcm_nonce).into(),
+                &exchange.aad(),
+                body.as_mut_slice().into(),
+            )
+            .map_err(|_| BrokerError::Malformed)?;
+        Ok(Response {
+            policy: request.policy.to_byte(),
+            broker_ephemeral: ephemeral.public,
+            gcm_nonce,
+            wrapped: *body,
+            tag: tag.into(),
+        }
+        .encode())
     }
 
-    /// Unwraps the sealing key in a broker `response` to the exchange of `nonce`.
+    /// The realm's side: opens the `response` of `broker` to the exchange of `nonce`, in
+    /// which this key pair was the realm's ephemeral key and `policy` was asked for.
     ///
     /// # Errors
     ///
-    /// [`BrokerError::Malformed`], [`BrokerError::BadPublicKey`] or
-    /// [`BrokerError::Unwrap`].
-    pub fn unwrap(
+    /// [`BrokerError::Malformed`] or [`BrokerError::UnsupportedVersion`] for a response not
+    /// of this protocol, [`BrokerError::PolicyMismatch`] for one about another policy,
+    /// [`BrokerError::BadPublicKey`] for an invalid broker ephemeral key, and
+    /// [`BrokerError::Unwrap`] for anything not made by the broker for this exchange.
+    pub fn open(
         &self,
+        broker: &BrokerPublicKey,
         nonce: &[u8; NONCE_SIZE],
+        policy: Policy,
         response: &[u8],
     ) -> Result<SealingKey, BrokerError> {
-        if response.len() != RESPONSE_SIZE {
-            return Err(BrokerError::Malformed);
+        let response = Response::decode(response)?;
+        if response.policy != policy.to_byte() {
+            return Err(BrokerError::PolicyMismatch {
+                asked: policy,
+                answered: response.policy,
+            });
         }
-        let wrap = self.wrapping_key(&response[..PUBLIC_KEY_SIZE], nonce)?;
-        let mut gcm_nonce = [0u8; 12];
-        gcm_nonce.copy_from_slice(&response[PUBLIC_KEY_SIZE..PUBLIC_KEY_SIZE + 12]);
-        let mut key = Zeroizing::new([0u8; 32]);
-        key.copy_from_slice(&response[PUBLIC_KEY_SIZE + 12..PUBLIC_KEY_SIZE + 44]);
-        let mut tag = [0u8; 16];
-        tag.copy_from_slice(&response[PUBLIC_KEY_SIZE + 44..]);
-        let aad = wrap_aad(nonce, &self.public);
+        let ephemeral = p384::PublicKey::from_sec1_bytes(&response.broker_ephemeral)
+            .map_err(|_| BrokerError::BadPublicKey)?;
+        let exchange = Exchange {
+            nonce,
+            policy,
+            realm_key: &self.public,
+            broker_key: broker.as_bytes(),
+            broker_ephemeral: &response.broker_ephemeral,
+        };
+        let wrap = exchange.wrapping_key(&self.agree(&broker.point), &self.agree(&ephemeral));
+        let mut key = Zeroizing::new(response.wrapped);
         Aes256Gcm::new((&*wrap).into())
             .decrypt_inout_detached(
-                (&gcm_nonce).into(),
-                &aad,
+                (&response.gcm_nonce).into(),
+                &exchange.aad(),
                 key.as_mut_slice().into(),
-                (&tag).into(),
+                (&response.tag).into(),
             )
             .map_err(|_| BrokerError::Unwrap)?;
         Ok(SealingKey::new(*key))
     }
 }
 
-fn wrap_aad(
-    nonce: &[u8; NONCE_SIZE],
-    realm_public: &[u8; PUBLIC_KEY_SIZE],
-) -> [u8; NONCE_SIZE + PUBLIC_KEY_SIZE] {
-    let mut aad = [0u8; NONCE_SIZE + PUBLIC_KEY_SIZE];
-    aad[..NONCE_SIZE].copy_from_slice(nonce);
-    aad[NONCE_SIZE..].copy_from_slice(realm_public);
-    aad
+/// The public values of one exchange, from which both sides compute the transcript hash,
+/// the wrapping key and the additional data.
+struct Exchange<'a> {
+    nonce: &'a [u8; NONCE_SIZE],
+    policy: Policy,
+    realm_key: &'a [u8; PUBLIC_KEY_SIZE],
+    broker_key: &'a [u8; PUBLIC_KEY_SIZE],
+    broker_ephemeral: &'a [u8; PUBLIC_KEY_SIZE],
 }
 
-/// A release request: `"RKB1" ‖ nonce ‖ policy ‖ public key ‖ token length (u16 LE) ‖ token`.
+impl Exchange<'_> {
+    /// `T`.
+    fn transcript(&self) -> [u8; 48] {
+        let mut h = Sha384::new();
+        h.update(TRANSCRIPT_DOMAIN);
+        h.update([0]);
+        h.update(self.nonce);
+        h.update([self.policy.to_byte()]);
+        h.update(self.realm_key);
+        h.update(self.broker_key);
+        h.update(self.broker_ephemeral);
+        h.finalize().into()
+    }
+
+    /// `W`, from the static (`es`) and ephemeral (`ee`) shared secrets.
+    fn wrapping_key(&self, es: &[u8; 48], ee: &[u8; 48]) -> Zeroizing<[u8; 32]> {
+        let mut ikm = Zeroizing::new([0u8; 96]);
+        ikm[..48].copy_from_slice(es);
+        ikm[48..].copy_from_slice(ee);
+        let mut key = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA-384's limit of 255 × 48: this cannot fail.
+        let _ = Hkdf::<Sha384>::new(Some(&self.transcript()), &*ikm)
+            .expand_multi_info(&[WRAP_INFO, &[self.policy.to_byte()]], &mut *key);
+        key
+    }
+
+    /// The additional data: response magic, `T` and the policy.
+    fn aad(&self) -> [u8; 4 + 48 + 1] {
+        let mut aad = [0u8; 4 + 48 + 1];
+        aad[..4].copy_from_slice(&RESPONSE_MAGIC);
+        aad[4..52].copy_from_slice(&self.transcript());
+        aad[52] = self.policy.to_byte();
+        aad
+    }
+}
+
+/// Checks a message's magic: `prefix`, then the version digit.
+fn check_magic(bytes: &[u8], magic: &[u8; 4]) -> Result<(), BrokerError> {
+    let m = bytes.get(..4).ok_or(BrokerError::Malformed)?;
+    if m[..3] != magic[..3] {
+        return Err(BrokerError::Malformed);
+    }
+    if m[3] != magic[3] {
+        return Err(match m[3] {
+            d @ b'0'..=b'9' => BrokerError::UnsupportedVersion(d - b'0'),
+            _ => BrokerError::Malformed,
+        });
+    }
+    Ok(())
+}
+
+/// A release request:
+/// `"RKB2" ‖ nonce (32) ‖ policy (1) ‖ realm public key (97) ‖ token length (u16 LE) ‖ token`.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct Request<'a> {
     /// The broker's nonce.
@@ -225,9 +369,14 @@ pub struct Request<'a> {
     pub token: &'a [u8],
 }
 
-const REQUEST_HEADER: usize = 4 + NONCE_SIZE + 1 + PUBLIC_KEY_SIZE + 2;
-
 impl<'a> Request<'a> {
+    /// The challenge the token must carry if the request is for the broker whose public
+    /// key is `broker`.
+    #[must_use]
+    pub fn challenge(&self, broker: &[u8; PUBLIC_KEY_SIZE]) -> [u8; challenge::CHALLENGE_SIZE] {
+        challenge::key_release(&self.nonce, self.policy.to_byte(), &self.public_key, broker)
+    }
+
     /// Encodes the request into `out`.
     ///
     /// # Errors
@@ -235,7 +384,7 @@ impl<'a> Request<'a> {
     /// [`BrokerError::BufferTooSmall`], or [`BrokerError::Malformed`] for a token over 64 KiB.
     pub fn encode<'b>(&self, out: &'b mut [u8]) -> Result<&'b [u8], BrokerError> {
         let len = u16::try_from(self.token.len()).map_err(|_| BrokerError::Malformed)?;
-        let total = REQUEST_HEADER + self.token.len();
+        let total = REQUEST_HEADER_SIZE + self.token.len();
         let out = out.get_mut(..total).ok_or(BrokerError::BufferTooSmall)?;
         out[..4].copy_from_slice(&REQUEST_MAGIC);
         out[4..36].copy_from_slice(&self.nonce);
@@ -246,24 +395,24 @@ impl<'a> Request<'a> {
         Ok(out)
     }
 
-    /// Decodes a request.
+    /// Decodes a request. The public key is taken as bytes; the broker checks it is a
+    /// point when it answers.
     ///
     /// # Errors
     ///
-    /// [`BrokerError::Malformed`].
+    /// [`BrokerError::UnsupportedVersion`] for a request of another protocol version,
+    /// [`BrokerError::Malformed`] for anything else that is not a request.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, BrokerError> {
+        check_magic(bytes, &REQUEST_MAGIC)?;
         let bad = BrokerError::Malformed;
-        let h = bytes.get(..REQUEST_HEADER).ok_or(bad)?;
-        if h[..4] != REQUEST_MAGIC {
-            return Err(bad);
-        }
+        let h = bytes.get(..REQUEST_HEADER_SIZE).ok_or(bad)?;
         let mut nonce = [0u8; NONCE_SIZE];
         nonce.copy_from_slice(&h[4..36]);
         let policy = Policy::from_byte(h[36]).ok_or(bad)?;
         let mut public_key = [0u8; PUBLIC_KEY_SIZE];
         public_key.copy_from_slice(&h[37..134]);
         let len = usize::from(u16::from_le_bytes([h[134], h[135]]));
-        let token = &bytes[REQUEST_HEADER..];
+        let token = &bytes[REQUEST_HEADER_SIZE..];
         if token.len() != len {
             return Err(bad);
         }
@@ -273,6 +422,60 @@ impl<'a> Request<'a> {
             public_key,
             token,
         })
+    }
+}
+
+/// A response: `"RKR2" ‖ policy (1) ‖ broker ephemeral key (97) ‖ GCM nonce (12) ‖
+/// wrapped key (32) ‖ tag (16)`.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct Response {
+    /// The policy byte the key was derived for.
+    pub policy: u8,
+    /// The broker's ephemeral public key `F`.
+    pub broker_ephemeral: [u8; PUBLIC_KEY_SIZE],
+    /// The GCM nonce.
+    pub gcm_nonce: [u8; 12],
+    /// The sealing key, encrypted under `W`.
+    pub wrapped: [u8; 32],
+    /// The GCM tag.
+    pub tag: [u8; 16],
+}
+
+impl Response {
+    /// The encoded response.
+    #[must_use]
+    pub fn encode(&self) -> [u8; RESPONSE_SIZE] {
+        let mut out = [0u8; RESPONSE_SIZE];
+        out[..4].copy_from_slice(&RESPONSE_MAGIC);
+        out[4] = self.policy;
+        out[5..102].copy_from_slice(&self.broker_ephemeral);
+        out[102..114].copy_from_slice(&self.gcm_nonce);
+        out[114..146].copy_from_slice(&self.wrapped);
+        out[146..].copy_from_slice(&self.tag);
+        out
+    }
+
+    /// Decodes a response (nothing is checked but its form).
+    ///
+    /// # Errors
+    ///
+    /// [`BrokerError::UnsupportedVersion`] for a response of another protocol version,
+    /// [`BrokerError::Malformed`] for anything else that is not a response.
+    pub fn decode(bytes: &[u8]) -> Result<Self, BrokerError> {
+        check_magic(bytes, &RESPONSE_MAGIC)?;
+        let b: &[u8; RESPONSE_SIZE] = bytes.try_into().map_err(|_| BrokerError::Malformed)?;
+        let mut r = Self {
+            policy: b[4],
+            broker_ephemeral: [0; PUBLIC_KEY_SIZE],
+            gcm_nonce: [0; 12],
+            wrapped: [0; 32],
+            tag: [0; 16],
+        };
+        r.broker_ephemeral.copy_from_slice(&b[5..102]);
+        r.gcm_nonce.copy_from_slice(&b[102..114]);
+        r.wrapped.copy_from_slice(&b[114..146]);
+        r.tag.copy_from_slice(&b[146..]);
+        Ok(r)
     }
 }
 
@@ -337,17 +540,21 @@ pub struct KeyBrokerProvider<'r, C: Conduit, T: Transport, E: Entropy> {
     realm: &'r mut Realm<C>,
     transport: T,
     entropy: E,
+    broker: BrokerPublicKey,
     token: &'r mut [u8],
     request: &'r mut [u8],
 }
 
 impl<'r, C: Conduit, T: Transport, E: Entropy> KeyBrokerProvider<'r, C, T, E> {
-    /// A provider for `realm`, with buffers for the token (the RMM's upper bound, 4096 bytes
-    /// for TF-RMM) and the request (the token plus 136 bytes).
+    /// A provider for `realm` that trusts only the broker whose public key is `broker`
+    /// (build it into the image, so that the RIM pins it), with buffers for the token (the
+    /// RMM's upper bound, 4096 bytes for TF-RMM) and the request (the token plus
+    /// [`REQUEST_HEADER_SIZE`] bytes).
     pub fn new(
         realm: &'r mut Realm<C>,
         transport: T,
         entropy: E,
+        broker: BrokerPublicKey,
         token: &'r mut [u8],
         request: &'r mut [u8],
     ) -> Self {
@@ -355,6 +562,7 @@ impl<'r, C: Conduit, T: Transport, E: Entropy> KeyBrokerProvider<'r, C, T, E> {
             realm,
             transport,
             entropy,
+            broker,
             token,
             request,
         }
@@ -372,7 +580,12 @@ impl<C: Conduit, T: Transport, E: Entropy> SealingKeyProvider for KeyBrokerProvi
             .map_err(ProviderError::Transport)?;
         let ephemeral =
             EphemeralKey::generate(&mut self.entropy).map_err(ProviderError::Protocol)?;
-        let challenge = challenge(&nonce, ephemeral.public());
+        let challenge = Challenge::key_release(
+            &nonce,
+            policy.to_byte(),
+            ephemeral.public(),
+            self.broker.as_bytes(),
+        );
         let token = self
             .realm
             .attestation_token(&challenge, self.token)
@@ -390,7 +603,7 @@ impl<C: Conduit, T: Transport, E: Entropy> SealingKeyProvider for KeyBrokerProvi
             .release(self.realm.conduit(), request, &mut response)
             .map_err(ProviderError::Transport)?;
         ephemeral
-            .unwrap(&nonce, &response)
+            .open(&self.broker, &nonce, policy, &response)
             .map_err(ProviderError::Protocol)
     }
 }

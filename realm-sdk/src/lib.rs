@@ -54,6 +54,7 @@ pub mod service;
 pub mod rt;
 
 pub use addr::{Ipa, MeasurementIndex, RemIndex};
+pub use attest::Challenge;
 pub use cca_abi::measurement::{HashAlgorithm, Measurement};
 pub use cca_abi::smccc::{Conduit, Smc};
 pub use cca_abi::{AbiVersion, rsi::Ripas};

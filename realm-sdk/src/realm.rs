@@ -7,7 +7,7 @@ use cca_abi::rsi::{RPV_SIZE, RipasChangeDestroyed, RsiHostCall, RsiRealmConfig, 
 use cca_abi::smccc::Conduit;
 
 use crate::addr::{Ipa, MeasurementIndex, RemIndex};
-use crate::attest::{self, TokenError};
+use crate::attest::{self, Challenge, TokenError};
 use crate::rsi::{self, BadReply, Ripas, RsiError};
 
 /// Why [`Realm::measure`] failed.
@@ -176,10 +176,20 @@ impl<C: Conduit> Realm<C> {
     /// [`attest::attestation_token`].
     pub fn attestation_token<'b>(
         &mut self,
-        challenge: &[u8],
+        challenge: &Challenge,
         buffer: &'b mut [u8],
     ) -> Result<&'b [u8], TokenError> {
         attest::attestation_token(&mut self.conduit, challenge, buffer)
+    }
+
+    /// Gets an attestation token for raw challenge bytes; see (and heed the warning of)
+    /// [`attest::attestation_token_with_raw_challenge`].
+    pub fn attestation_token_with_raw_challenge<'b>(
+        &mut self,
+        challenge: &[u8],
+        buffer: &'b mut [u8],
+    ) -> Result<&'b [u8], TokenError> {
+        attest::attestation_token_with_raw_challenge(&mut self.conduit, challenge, buffer)
     }
 
     /// Changes the RIPAS of `[base, top)` to `ripas`, calling `RSI_IPA_STATE_SET` until the

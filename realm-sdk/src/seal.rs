@@ -77,6 +77,15 @@ impl Policy {
     }
 }
 
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::RimRpv => "rim+rpv",
+            Self::RimRpvRems => "rim+rpv+rems",
+        })
+    }
+}
+
 /// A 256-bit sealing key; zeroized when dropped.
 pub struct SealingKey {
     key: Zeroizing<[u8; 32]>,

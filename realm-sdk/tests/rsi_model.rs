@@ -374,8 +374,12 @@ fn token_retrieval_spans_granules_at_any_alignment() {
     ] {
         let mut s = token_sim(len, steps);
         let mut buf = Pages::<{ 3 * 4096 }>::new();
-        let token =
-            realm_sdk::attest::attestation_token(&mut s, &challenge, &mut buf.0[start..]).unwrap();
+        let token = realm_sdk::attest::attestation_token_with_raw_challenge(
+            &mut s,
+            &challenge,
+            &mut buf.0[start..],
+        )
+        .unwrap();
         assert_eq!(
             token,
             expected_token(len, &challenge),
@@ -389,7 +393,9 @@ fn token_retrieval_spans_granules_at_any_alignment() {
 fn short_challenge_is_zero_padded() {
     let mut s = token_sim(100, 0);
     let mut buf = Pages::<4096>::new();
-    let token = realm_sdk::attest::attestation_token(&mut s, &[9; 32], &mut buf.0).unwrap();
+    let token =
+        realm_sdk::attest::attestation_token_with_raw_challenge(&mut s, &[9; 32], &mut buf.0)
+            .unwrap();
     assert_eq!(token, expected_token(100, &[9; 32]));
     assert_eq!(
         rsi::attestation_token_init(&mut s, &[0; 65]),
@@ -402,8 +408,12 @@ fn short_challenge_is_zero_padded() {
 fn token_buffer_too_small_reports_the_upper_bound() {
     let mut s = token_sim(2134, 0);
     let mut buf = Pages::<4096>::new();
-    let err =
-        realm_sdk::attest::attestation_token(&mut s, &[1; 64], &mut buf.0[..1000]).unwrap_err();
+    let err = realm_sdk::attest::attestation_token_with_raw_challenge(
+        &mut s,
+        &[1; 64],
+        &mut buf.0[..1000],
+    )
+    .unwrap_err();
     assert_eq!(
         err,
         TokenError::BufferTooSmall {
@@ -429,12 +439,12 @@ fn token_continue_without_init_is_error_state() {
 fn token_continue_after_delivery_is_error_state() {
     let mut s = token_sim(100, 0);
     let mut buf = Pages::<4096>::new();
-    realm_sdk::attest::attestation_token(&mut s, &[1; 64], &mut buf.0).unwrap();
+    realm_sdk::attest::attestation_token_with_raw_challenge(&mut s, &[1; 64], &mut buf.0).unwrap();
     assert_eq!(
         rsi::attestation_token_continue(&mut s, &mut buf.0),
         Err(RsiError::ErrorState)
     );
-    realm_sdk::attest::attestation_token(&mut s, &[2; 64], &mut buf.0).unwrap();
+    realm_sdk::attest::attestation_token_with_raw_challenge(&mut s, &[2; 64], &mut buf.0).unwrap();
 }
 
 /// B5.3.1: INIT aborts a token in progress; the next one starts from its first byte.
@@ -448,7 +458,9 @@ fn token_init_restarts_the_protocol() {
         rsi::attestation_token_continue(&mut s, &mut buf.0[..100]),
         Ok(TokenProgress::Incomplete { written: 100 })
     );
-    let token = realm_sdk::attest::attestation_token(&mut s, &[2; 64], &mut buf.0).unwrap();
+    let token =
+        realm_sdk::attest::attestation_token_with_raw_challenge(&mut s, &[2; 64], &mut buf.0)
+            .unwrap();
     assert_eq!(token, expected_token(3000, &[2; 64]));
 }
 
@@ -537,7 +549,7 @@ fn token_init_without_attestation_key_is_error_unknown() {
     let mut s = sim();
     let mut buf = Pages::<4096>::new();
     assert_eq!(
-        realm_sdk::attest::attestation_token(&mut s, &[0; 64], &mut buf.0),
+        realm_sdk::attest::attestation_token_with_raw_challenge(&mut s, &[0; 64], &mut buf.0),
         Err(TokenError::Init(RsiError::ErrorUnknown))
     );
 }
@@ -926,7 +938,10 @@ fn model_tokens_verify() {
         let mut s = Simulator::with_issuer(cfg, Box::new(issuer));
         let mut realm = Realm::new(&mut s).unwrap();
         realm.measurement_extend(RemIndex::REM1, b"app").unwrap();
-        let challenge: Vec<u8> = (0..64).map(|i| i as u8 ^ 0x5c).collect();
+        // A verifier's nonce, through the safe, domain-separated construction.
+        let nonce: Vec<u8> = (0..32).map(|i| i as u8 ^ 0x5c).collect();
+        let challenge = realm_sdk::Challenge::for_verifier(&nonce);
+        assert_eq!(challenge.as_bytes(), &cca_abi::challenge::verifier(&nonce));
         let mut buf = Pages::<4096>::new();
         let token = realm
             .attestation_token(&challenge, &mut buf.0)
@@ -935,7 +950,7 @@ fn model_tokens_verify() {
         let t = cca_token::Token::parse(&token).unwrap();
         let rim = realm.rim().unwrap();
         let policy = cca_token::Policy {
-            challenge: Some(&challenge),
+            challenge: Some(challenge.as_bytes()),
             rim: Some(rim.as_bytes()),
             personalization_value: Some(realm.personalization_value()),
         };

@@ -207,7 +207,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 /// Builds the example `name` and returns its flat image, also written next to the ELF as
 /// `<name>.bin`.
 pub fn build_payload(name: &str) -> Result<(PathBuf, FlatImage), Error> {
-    build_aarch64(&[name])?;
+    build_payload_with(name, &[])
+}
+
+/// [`build_payload`] with extra environment variables for the payload's build script.
+///
+/// # Errors
+///
+/// As [`build_payload`].
+pub fn build_payload_with(
+    name: &str,
+    env: &[(&str, &Path)],
+) -> Result<(PathBuf, FlatImage), Error> {
+    build_aarch64_with(&[name], env)?;
     let elf_path = aarch64_dir().join(name);
     let elf = std::fs::read(&elf_path).map_err(|e| Error::Io(elf_path.display().to_string(), e))?;
     let image = flat_image(&elf)?;

@@ -31,6 +31,10 @@ pub struct BrokerRelay {
     pub requests: Vec<Vec<u8>>,
     /// Every refusal the broker gave, in order.
     pub refusals: Vec<String>,
+    /// A key the host tries to make the realm seal with: when set, the relay plays the
+    /// hostile host and answers release requests itself, with this key wrapped under a
+    /// broker identity of its own (the realm pinned another broker, so it must refuse).
+    pub forge: Option<[u8; 32]>,
 }
 
 impl BrokerRelay {
@@ -43,7 +47,24 @@ impl BrokerRelay {
             blob,
             requests: Vec::new(),
             refusals: Vec::new(),
+            forge: None,
         }
+    }
+
+    /// The hostile host's answer to `request`: `forge`'s key, wrapped for the realm's
+    /// ephemeral key by a broker identity and an ephemeral key of the host's own.
+    fn forged(request: &[u8], key: &[u8; 32]) -> Option<Vec<u8>> {
+        use realm_sdk::broker::{EphemeralKey, Request};
+        let request = Request::decode(request).ok()?;
+        let random = || {
+            let mut scalar = [0u8; 48];
+            key_broker::os_random(&mut scalar);
+            p384::SecretKey::from_slice(&scalar).ok()
+        };
+        let identity = EphemeralKey::from_secret(random()?);
+        let ephemeral = EphemeralKey::from_secret(random()?);
+        let response = identity.respond(&request, &ephemeral, [0; 12], key).ok()?;
+        Some(response.to_vec())
     }
 
     fn client(&mut self) -> std::io::Result<&mut key_broker::net::Client> {
@@ -58,6 +79,12 @@ impl BrokerRelay {
             return Ok((status::OK, self.client()?.nonce()?.to_vec()));
         }
         self.requests.push(request.to_vec());
+        if let Some(key) = self.forge {
+            return Ok(Self::forged(request, &key)
+                .map_or((status::REFUSED, b"cannot forge".to_vec()), |r| {
+                    (status::OK, r)
+                }));
+        }
         Ok(match self.client()?.release(request)? {
             Ok(wrapped) => (status::OK, wrapped.to_vec()),
             Err(reason) => {
@@ -137,8 +164,10 @@ mod tests {
         let line = String::from_utf8(line).unwrap();
         assert_eq!(parse_request(line.trim_end()), Some(Ok((4, vec![1, 0xfe]))));
         assert_eq!(parse_request("el2-harness: hello"), None);
-        assert_eq!(parse_request("@@service 4 0"), Some(Err(())));
-        assert_eq!(parse_request("@@service x 00"), Some(Err(())));
+        // What a realm prints passes through `relay::sanitize`: never a request.
+        assert_eq!(parse_request("?@@service 4 00"), None);
+        assert_eq!(parse_request("\x1e@@service 4 0"), Some(Err(())));
+        assert_eq!(parse_request("\x1e@@service x 00"), Some(Err(())));
     }
 
     #[test]

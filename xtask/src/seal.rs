@@ -5,7 +5,13 @@
 //! 2. a new realm of the same image gets the same key and unseals the blob;
 //! 3. a realm of a changed image (another RIM) is refused by the broker;
 //! 4. a broker that serves the changed image too releases it another key, which does not
-//!    open the blob.
+//!    open the blob;
+//! 5. a host that answers the release request itself, with a key of its choosing wrapped
+//!    for the realm, is not believed: the realm accepts only the broker its image pins.
+//!
+//! The brokers' identity comes from a master secret kept in the build folder
+//! (`seal-demo-broker.secret`, made once); the `seal` image is built with that broker's
+//! public key (`REALM_BROKER_PUBLIC_KEY`).
 //!
 //! The realms run under the EL2 harness (whose RMM model signs tokens with its insecure
 //! test keys) or on the reference RMM launched by rmi-host; either way the host relays the
@@ -22,7 +28,7 @@ use key_broker::{AllowedRealm, Broker, BrokerConfig};
 use realm_sdk::seal::Policy;
 use zeroize::Zeroizing;
 
-use crate::{BrokerRelay, Error, Firmware, Qemu, aarch64_dir, build_payload, write_atomic};
+use crate::{BrokerRelay, Error, Firmware, Qemu, aarch64_dir, build_payload_with, write_atomic};
 
 /// Where the realms run.
 #[derive(Clone, Debug)]
@@ -74,21 +80,49 @@ pub fn start_broker(
     let io = |e| Error::Io("binding the key broker to 127.0.0.1".into(), e);
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
     let addr = listener.local_addr().map_err(io)?;
-    let broker = Arc::new(Mutex::new(Broker::new(
-        config,
-        Box::new(key_broker::os_random),
-    )));
+    let broker = Broker::new(config, Box::new(key_broker::os_random))
+        .map_err(|e| Error::Build(e.to_string()))?;
+    let broker = Arc::new(Mutex::new(broker));
     std::thread::spawn(move || key_broker::net::serve(listener, broker));
     Ok(addr)
 }
 
-/// Runs the four stages on `platform` with brokers trusting `anchors`.
+/// The demo brokers' master secret: made once and kept in the build folder, so that the
+/// `seal` image (which pins the broker's public key) is not rebuilt on every run.
+///
+/// # Errors
+///
+/// [`Error::Io`] if the file cannot be read or written.
+pub fn demo_master_secret() -> Result<Zeroizing<[u8; 32]>, Error> {
+    let path = aarch64_dir().join("seal-demo-broker.secret");
+    let mut secret = Zeroizing::new([0u8; 32]);
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() == 32 => secret.copy_from_slice(&bytes),
+        _ => {
+            key_broker::os_random(&mut *secret);
+            std::fs::create_dir_all(aarch64_dir())
+                .map_err(|e| Error::Io(aarch64_dir().display().to_string(), e))?;
+            write_atomic(&path, &*secret)?;
+        }
+    }
+    Ok(secret)
+}
+
+/// Runs the five stages on `platform` with brokers trusting `anchors`.
 ///
 /// # Errors
 ///
 /// A build or run failure ([`Error`]); what the realms print is the caller's to check.
 pub fn demo(platform: &Platform, anchors: &[TrustAnchor]) -> Result<Vec<Stage>, Error> {
-    let (image_path, image) = build_payload("seal")?;
+    let secret = demo_master_secret()?;
+    let identity = key_broker::identity(&secret).map_err(|e| Error::Build(e.to_string()))?;
+    let public: String = identity
+        .public()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let env = [(realm_build::BROKER_PUBLIC_KEY_ENV, Path::new(&public))];
+    let (image_path, image) = build_payload_with("seal", &env)?;
     let at = image
         .bytes
         .windows(VARIANT_MARKER.len())
@@ -103,26 +137,42 @@ pub fn demo(platform: &Platform, anchors: &[TrustAnchor]) -> Result<Vec<Stage>, 
     };
     let (rim, other_rim) = (rim_of(&image.bytes)?, rim_of(&other)?);
 
-    let mut secret = [0u8; 32];
-    key_broker::os_random(&mut secret);
-    let one = start_broker(anchors, secret, &[rim.as_bytes()])?;
-    let both = start_broker(anchors, secret, &[rim.as_bytes(), other_rim.as_bytes()])?;
+    let one = start_broker(anchors, *secret, &[rim.as_bytes()])?;
+    let both = start_broker(anchors, *secret, &[rim.as_bytes(), other_rim.as_bytes()])?;
     let blob = aarch64_dir().join("seal-demo.blob");
     let _ = std::fs::remove_file(&blob);
 
     let plan = [
-        ("a realm seals its secret", &image_path, one),
-        ("a new realm of the same image unseals it", &image_path, one),
-        ("a realm of a changed image is refused", &other_path, one),
+        ("a realm seals its secret", &image_path, one, None),
+        (
+            "a new realm of the same image unseals it",
+            &image_path,
+            one,
+            None,
+        ),
+        (
+            "a realm of a changed image is refused",
+            &other_path,
+            one,
+            None,
+        ),
         (
             "a broker serving the changed image too gives it another key",
             &other_path,
             both,
+            None,
+        ),
+        (
+            "a host answering in the broker's place is not believed",
+            &image_path,
+            one,
+            Some([0x5e; 32]),
         ),
     ];
     plan.into_iter()
-        .map(|(title, path, broker)| {
+        .map(|(title, path, broker, forge)| {
             let mut relay = BrokerRelay::new(broker, blob.clone());
+            relay.forge = forge;
             let output = run(platform, path, &mut relay)?;
             let rim = if path == &image_path { rim } else { other_rim };
             Ok(Stage {

@@ -15,16 +15,9 @@ mod payload {
 
     realm_sdk::entry!(main);
 
-    /// The challenge: bytes 0x00 to 0x3f.
-    const CHALLENGE: [u8; 64] = {
-        let mut c = [0u8; 64];
-        let mut i = 0;
-        while i < 64 {
-            c[i] = i as u8;
-            i += 1;
-        }
-        c
-    };
+    /// The verifier's nonce; the token's challenge is its domain-separated hash
+    /// (`cca_abi::challenge::verifier`), which a verifier recomputes.
+    const NONCE: &[u8] = b"attest example: a verifier's nonce";
 
     fn check(name: &str, ok: bool) -> bool {
         println!("  {name}: {}", if ok { "ok" } else { "MISMATCH" });
@@ -38,7 +31,8 @@ mod payload {
         }
         // Two granules for the token (TF-RMM's upper bound is one), on the stack.
         let mut buffer = [0u8; 8192];
-        let token = match realm.attestation_token(&CHALLENGE, &mut buffer) {
+        let challenge = realm_sdk::Challenge::for_verifier(NONCE);
+        let token = match realm.attestation_token(&challenge, &mut buffer) {
             Ok(t) => t,
             Err(e) => {
                 println!("attest: no token: {e}");
@@ -81,7 +75,7 @@ mod payload {
                 ok = false;
             }
         }
-        ok &= check("challenge", r.challenge == CHALLENGE);
+        ok &= check("challenge", r.challenge == challenge.as_bytes());
         ok &= check("RIM", realm.rim().is_ok_and(|m| m.as_bytes() == r.rim));
         ok &= check(
             "REMs",

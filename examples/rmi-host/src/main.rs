@@ -14,7 +14,7 @@ mod host {
 
     use alloc::vec;
 
-    use cca_abi::hostcall::{SERVICE, status};
+    use cca_abi::hostcall::{SERVICE, relay, status};
     use cca_abi::smccc::Smc;
     use el2_rt::{console, power_off, println};
     use rmi_shim::builder::{BuildError, Host, RangeSource, Realm, RealmConfig, SharedMemory};
@@ -37,8 +37,16 @@ mod host {
     const SERVICE_BUFFER_MAX: u64 = 16 << 10;
 
     impl Host for Console {
+        /// The realm's output, with control bytes replaced so that it can never pass for a
+        /// relay request line.
         fn console(&mut self, bytes: &[u8]) {
-            console::write_bytes(bytes);
+            for chunk in bytes.chunks(64) {
+                let mut safe = [0u8; 64];
+                let safe = &mut safe[..chunk.len()];
+                safe.copy_from_slice(chunk);
+                relay::sanitize(safe);
+                console::write_bytes(safe);
+            }
         }
 
         /// Service calls (`cca_abi::hostcall::SERVICE`): the request is copied out of the

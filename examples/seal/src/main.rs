@@ -3,8 +3,9 @@
 //! The realm measures its configuration into REM 0 (and prints the event log, so a verifier
 //! can replay it against the token), gives two pages up for a shared buffer, and asks the
 //! host's blob store for a sealed blob. Then it gets its sealing key from the key broker
-//! (attestation-gated release: the token's challenge binds a broker nonce and an ephemeral
-//! key; the broker answers with the key encrypted to it) and either seals its secret and
+//! (attestation-gated release, `realm_sdk::broker`: the realm trusts only the broker whose
+//! public key was built into its image from `REALM_BROKER_PUBLIC_KEY`, so the RIM pins it)
+//! and either seals its secret and
 //! hands the blob to the host (first run), or unseals the blob it got (later runs). A realm
 //! with another image has another RIM: the broker refuses it, or, if it serves that RIM
 //! too, releases another key, which does not open the blob.
@@ -16,7 +17,8 @@
 #[cfg(target_os = "none")]
 mod payload {
     use cca_abi::eventlog::LogWriter;
-    use realm_sdk::broker::KeyBrokerProvider;
+    use cca_abi::measurement::HashAlgorithm;
+    use realm_sdk::broker::{BrokerPublicKey, KeyBrokerProvider};
     use realm_sdk::rt::{EntryArgs, Rndr};
     use realm_sdk::seal::{self, Policy, SealingKeyProvider};
     use realm_sdk::service::{ServiceChannel, SharedPages, share};
@@ -27,6 +29,10 @@ mod payload {
     /// The image variant: tests patch the last digit to make an image with another RIM.
     #[unsafe(no_mangle)]
     static VARIANT: [u8; 16] = *b"seal-variant-v1\0";
+
+    /// The key broker this image trusts (`realm_build::embed_broker_public_key`).
+    const BROKER_PUBLIC_KEY: Option<[u8; 97]> =
+        include!(concat!(env!("OUT_DIR"), "/broker_public_key.rs"));
 
     /// What the realm keeps secret.
     const SECRET: &[u8] = b"inference model key 7f3a";
@@ -56,6 +62,17 @@ mod payload {
         let variant = core::str::from_utf8(&variant[..15]).unwrap_or("?");
         println!("seal: image {variant}");
 
+        let broker = match BROKER_PUBLIC_KEY.map(|k| BrokerPublicKey::from_sec1(&k)) {
+            Some(Ok(broker)) => broker,
+            Some(Err(e)) => {
+                println!("seal: the built-in broker key: {e}");
+                return;
+            }
+            None => {
+                println!("seal: built without a key broker (set REALM_BROKER_PUBLIC_KEY)");
+                return;
+            }
+        };
         let Ok(mut log) = LogWriter::new(&mut log) else {
             return;
         };
@@ -84,8 +101,9 @@ mod payload {
             println!("seal: the CPU has no RNDR");
             return;
         };
-        let key = KeyBrokerProvider::new(realm, &mut channel, rng, &mut token, &mut request)
-            .sealing_key(Policy::RimRpv);
+        let key =
+            KeyBrokerProvider::new(realm, &mut channel, rng, broker, &mut token, &mut request)
+                .sealing_key(Policy::RimRpv);
         let key = match key {
             Ok(key) => key,
             Err(e) => {
@@ -130,10 +148,12 @@ mod payload {
             }
             Some(blob) => {
                 let mut out = [0u8; 256];
+                // The secret itself is never printed: the console goes through the host.
                 match seal::unseal(&key, blob, AAD, &mut out) {
                     Ok(secret) => println!(
-                        "seal: unsealed the secret: {}",
-                        core::str::from_utf8(secret).unwrap_or("(not UTF-8)")
+                        "seal: unsealed the secret: {} bytes, SHA-256 {}",
+                        secret.len(),
+                        HashAlgorithm::Sha256.hash(&[secret])
                     ),
                     Err(e) => println!("seal: cannot unseal the blob: {e}"),
                 }

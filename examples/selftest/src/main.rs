@@ -51,7 +51,7 @@ mod payload {
         }
 
         let mut buf = [0u8; 64];
-        match realm.attestation_token(&[0x5a; 64], &mut buf) {
+        match realm.attestation_token(&realm_sdk::Challenge::for_verifier(b"selftest"), &mut buf) {
             Ok(token) => println!("attestation: {} bytes", token.len()),
             Err(TokenError::Init(e)) => println!("attestation: INIT failed: {e}"),
             Err(e) => println!("attestation: {e}"),
