@@ -1,15 +1,22 @@
 //! The measured-boot event log: what a realm extended into its REMs, and its offline replay.
 //!
 //! A realm records every `RSI_MEASUREMENT_EXTEND` it makes as an event (REM index, hash
-//! algorithm, the value extended, a short description); a verifier replays the log and
+//! algorithm, the value measured, a short description); a verifier replays the log and
 //! compares the result with the REMs in the realm's attestation token.
 //!
 //! # The extension convention
 //!
 //! The RMM extends `REM = H(REM ‖ value)` with a value of at most 64 bytes (DEN0137
-//! B5.3.5). realm-sdk extends data of up to 64 bytes as it is; longer data is first hashed
-//! with the realm's algorithm and the digest is extended. The log records the value that
-//! was extended (the data or its digest), so replay needs no data.
+//! B5.3.5). realm-sdk measures data of up to 64 bytes as it is; longer data is first hashed
+//! with the realm's algorithm and the digest is measured ([`extend_value`]). The log records
+//! that measured value, so replay needs no data.
+//!
+//! The description is bound to the REM, so that whoever carries the log (the host) cannot
+//! relabel an event: an event **with** a description extends the REM with
+//! `H("realm-sdk/event/v2" ‖ 0 ‖ d ‖ description ‖ value)` (`d` its length as one byte, `H`
+//! the realm's algorithm: [`Event::extension`]); an event **without** one extends its value
+//! as it is (an extension made outside `Realm::measure`, say by earlier boot software,
+//! which has no description to bind).
 //!
 //! # Encoding
 //!
@@ -17,20 +24,26 @@
 //!
 //! | bytes | field |
 //! |---|---|
-//! | 4 | magic `"REL1"` |
+//! | 4 | magic `"REL2"` |
 //! | then per event: 1 | measurement index (1 to 4: REM\[0\] to REM\[3\]) |
 //! | 1 | hash algorithm of the realm (0 = SHA-256, 1 = SHA-512) |
 //! | 1 | value length `n` (0 to 64) |
 //! | 1 | description length `d` (0 to 255, UTF-8) |
-//! | `n` | the value extended |
+//! | `n` | the value measured |
 //! | `d` | the description |
+//!
+//! Version 1 (`"REL1"`) extended every value as it was and left descriptions unbound; such
+//! logs are refused ([`LogError::Magic`]).
 
 use core::fmt;
 
 use crate::measurement::{HashAlgorithm, MAX_MEASUREMENT_SIZE, Measurement, REM_COUNT};
 
 /// The log's magic.
-pub const MAGIC: [u8; 4] = *b"REL1";
+pub const MAGIC: [u8; 4] = *b"REL2";
+
+/// Domain tag of the extension of an event with a description.
+pub const EVENT_DOMAIN: &[u8] = b"realm-sdk/event/v2";
 
 /// Bytes an event takes before its value and description.
 pub const EVENT_HEADER: usize = 4;
@@ -44,8 +57,41 @@ pub struct Event<'a> {
     pub algorithm: HashAlgorithm,
     /// The value extended (at most 64 bytes).
     pub value: &'a [u8],
-    /// What was measured.
+    /// What was measured; empty for a raw extension. At most 255 bytes are kept.
     pub description: &'a str,
+}
+
+impl Event<'_> {
+    /// The description as the log keeps it: cut to 255 bytes at a character boundary.
+    #[must_use]
+    pub fn logged_description(&self) -> &str {
+        let mut d = self.description.len().min(255);
+        while !self.description.is_char_boundary(d) {
+            d -= 1;
+        }
+        &self.description[..d]
+    }
+
+    /// The bytes the REM is extended with for this event (see the module documentation),
+    /// in a 64-byte slot, and their length.
+    #[must_use]
+    pub fn extension(&self) -> ([u8; MAX_MEASUREMENT_SIZE], usize) {
+        let mut slot = [0; MAX_MEASUREMENT_SIZE];
+        let description = self.logged_description();
+        if description.is_empty() {
+            let n = self.value.len().min(MAX_MEASUREMENT_SIZE);
+            slot[..n].copy_from_slice(&self.value[..n]);
+            return (slot, n);
+        }
+        #[allow(clippy::cast_possible_truncation, reason = "at most 255 bytes")]
+        let d = [description.len() as u8];
+        let digest =
+            self.algorithm
+                .hash(&[EVENT_DOMAIN, &[0], &d, description.as_bytes(), self.value]);
+        let n = self.algorithm.digest_len();
+        slot[..n].copy_from_slice(digest.as_bytes());
+        (slot, n)
+    }
 }
 
 /// Why a log could not be read or replayed.
@@ -149,10 +195,7 @@ impl<'b> LogWriter<'b> {
         if event.value.len() > MAX_MEASUREMENT_SIZE {
             return Err(LogError::ValueTooLong { at: self.len });
         }
-        let mut d = event.description.len().min(255);
-        while !event.description.is_char_boundary(d) {
-            d -= 1;
-        }
+        let d = event.logged_description().len();
         let n = event.value.len();
         let end = self.len + EVENT_HEADER + n + d;
         let out = self.buf.get_mut(self.len..end).ok_or(LogError::Full)?;
@@ -280,7 +323,8 @@ pub fn replay(log: &[u8], algorithm: HashAlgorithm) -> Result<[Measurement; REM_
         if event.algorithm != algorithm {
             return Err(LogError::AlgorithmMismatch { at });
         }
-        rems[usize::from(event.index) - 1].extend(event.value);
+        let (value, n) = event.extension();
+        rems[usize::from(event.index) - 1].extend(&value[..n]);
         at += EVENT_HEADER + event.value.len() + event.description.len();
     }
     Ok(rems)
@@ -338,7 +382,7 @@ pub fn check(
     Ok(())
 }
 
-/// The value realm-sdk extends for `data`: the data itself up to 64 bytes, else its digest
+/// The value realm-sdk measures for `data`: the data itself up to 64 bytes, else its digest
 /// with `algorithm` (see the module documentation). Returns the bytes in a 64-byte slot and
 /// their length.
 #[must_use]
@@ -422,8 +466,15 @@ mod tests {
         let mut buf = [0u8; 256];
         let len = sample(&mut buf);
         let rems = replay(&buf[..len], HashAlgorithm::Sha256).unwrap();
+        // The first event has a description, bound into what is extended.
         let mut r0 = Measurement::zero(HashAlgorithm::Sha256);
-        r0.extend(&core::array::from_fn::<u8, 32, _>(|i| i as u8 + 1));
+        let v: [u8; 32] = core::array::from_fn(|i| i as u8 + 1);
+        r0.extend(
+            HashAlgorithm::Sha256
+                .hash(&[b"realm-sdk/event/v2", &[0, 7], b"stage 1", &v])
+                .as_bytes(),
+        );
+        // The second has none: a raw extension.
         let mut r2 = Measurement::zero(HashAlgorithm::Sha256);
         r2.extend(&[0xa5; 16]);
         assert_eq!(
@@ -491,7 +542,7 @@ mod tests {
             description: "x",
         };
         assert_eq!(w.push(&e), Err(LogError::Full));
-        assert_eq!(w.as_bytes(), b"REL1");
+        assert_eq!(w.as_bytes(), b"REL2");
         let mut buf = [0u8; 256];
         let mut w = LogWriter::new(&mut buf).unwrap();
         assert!(matches!(
@@ -509,6 +560,50 @@ mod tests {
             }),
             Err(LogError::ValueTooLong { .. })
         ));
+    }
+
+    /// Whoever carries the log cannot relabel an event, strip its description, or give a
+    /// raw extension one: each replays to other REMs. Nor is a version 1 log read.
+    #[test]
+    fn descriptions_are_bound() {
+        let mut buf = [0u8; 256];
+        let mut log = LogWriter::new(&mut buf).unwrap();
+        log.push(&Event {
+            index: 1,
+            algorithm: HashAlgorithm::Sha256,
+            value: &[0x11; 32],
+            description: "kernel",
+        })
+        .unwrap();
+        let len = log.len();
+        let rems = replay(&buf[..len], HashAlgorithm::Sha256).unwrap();
+        let relabelled = {
+            let mut b = buf;
+            b[len - 6..len].copy_from_slice(b"initrd");
+            replay(&b[..len], HashAlgorithm::Sha256).unwrap()
+        };
+        assert_eq!(
+            events(&buf[..len])
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .description,
+            "kernel"
+        );
+        assert_ne!(relabelled[0], rems[0]);
+        let stripped = {
+            let mut b = buf;
+            b[7] = 0;
+            replay(&b[..len - 6], HashAlgorithm::Sha256).unwrap()
+        };
+        assert_ne!(stripped[0], rems[0]);
+        let mut v1 = buf;
+        v1[..4].copy_from_slice(b"REL1");
+        assert_eq!(
+            replay(&v1[..len], HashAlgorithm::Sha256),
+            Err(LogError::Magic)
+        );
     }
 
     /// The convention: up to 64 bytes as they are, longer data as its digest.

@@ -141,9 +141,11 @@ impl<C: Conduit> Realm<C> {
 
     /// Measures `data` into REM `index` and records it in `log` with `description`.
     ///
-    /// The value extended follows the convention of [`Realm::measurement_extend`] (data over
-    /// 64 bytes is hashed first), and the log records that value, so a verifier can replay
-    /// the log ([`cca_abi::eventlog::replay`]) and compare it with the REMs in a token.
+    /// The value measured follows the convention of [`Realm::measurement_extend`] (data over
+    /// 64 bytes is hashed first) and the log records it; a non-empty `description` is bound
+    /// into what the REM is extended with ([`cca_abi::eventlog::Event::extension`]), so that
+    /// nobody can relabel the event. A verifier replays the log
+    /// ([`cca_abi::eventlog::replay`]) and compares it with the REMs in a token.
     ///
     /// # Errors
     ///
@@ -165,7 +167,8 @@ impl<C: Conduit> Realm<C> {
             description,
         };
         log.push(&event).map_err(MeasureError::Log)?;
-        if let Err(e) = rsi::measurement_extend(&mut self.conduit, index, &value[..len]) {
+        let (extension, n) = event.extension();
+        if let Err(e) = rsi::measurement_extend(&mut self.conduit, index, &extension[..n]) {
             log.truncate(before);
             return Err(MeasureError::Rsi(e));
         }

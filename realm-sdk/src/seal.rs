@@ -392,25 +392,29 @@ pub mod provider {
     pub const KEY_BROKER: u8 = 1;
     /// Islet's vendor RSI call.
     pub const ISLET: u8 = 2;
-    /// [`super::InsecureSimulatedProvider`].
+    /// `InsecureSimulatedProvider` (feature `insecure-simulated-sealing`).
     pub const INSECURE_SIMULATED: u8 = 0xf0;
 }
 
-/// **Insecure**, for tests and the simulator: derives keys from the realm's identity and a
+/// **Insecure**, for tests and the simulator (feature `insecure-simulated-sealing`, off by
+/// default so that no production build has it): derives keys from the realm's identity and a
 /// root that is public (it is in this source file). Anyone who knows a realm's RIM and RPV
 /// (every verifier of its token) can compute its keys. It exists so that sealing code runs
 /// on the model and under the QEMU harness exactly as it would with a real provider.
 #[derive(Clone, Debug)]
+#[cfg(feature = "insecure-simulated-sealing")]
 pub struct InsecureSimulatedProvider {
     rim: Measurement,
     rpv: [u8; RPV_SIZE],
     rems: [Measurement; 4],
 }
 
+#[cfg(feature = "insecure-simulated-sealing")]
 /// The public root of [`InsecureSimulatedProvider`].
 pub const INSECURE_SIMULATED_ROOT: &[u8] =
     b"realm-sdk INSECURE simulated sealing root: not a secret";
 
+#[cfg(feature = "insecure-simulated-sealing")]
 impl InsecureSimulatedProvider {
     /// A provider for the realm `realm` as it is now (RIM, RPV and current REMs).
     ///
@@ -428,6 +432,7 @@ impl InsecureSimulatedProvider {
     }
 }
 
+#[cfg(feature = "insecure-simulated-sealing")]
 impl SealingKeyProvider for InsecureSimulatedProvider {
     const PROVIDER: u8 = provider::INSECURE_SIMULATED;
     type Error = core::convert::Infallible;

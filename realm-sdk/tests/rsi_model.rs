@@ -900,6 +900,31 @@ fn event_log_replays_to_the_model_rems() {
     }
 }
 
+/// The host carries the log and relabels the kernel as the initrd: the log no longer
+/// accounts for the REMs the RMM holds.
+#[test]
+fn relabelled_event_log_does_not_check() {
+    use cca_abi::eventlog::{CheckError, LogWriter, check};
+    let mut s = sim();
+    let mut realm = Realm::new(&mut s).unwrap();
+    let mut buf = [0u8; 256];
+    let mut log = LogWriter::new(&mut buf).unwrap();
+    realm
+        .measure(&mut log, RemIndex::REM1, b"kernel bytes", "kernel")
+        .unwrap();
+    let len = log.len();
+    let rems = realm.rems().unwrap();
+    let rems = [0, 1, 2, 3].map(|i| rems[i].as_bytes().to_vec());
+    let slices = [&rems[0][..], &rems[1][..], &rems[2][..], &rems[3][..]];
+    let alg = realm.hash_algorithm();
+    assert_eq!(check(&buf[..len], alg, slices), Ok(()));
+    buf[len - 6..len].copy_from_slice(b"initrd");
+    assert_eq!(
+        check(&buf[..len], alg, slices),
+        Err(CheckError::RemMismatch { index: 2 })
+    );
+}
+
 /// A refused extension is not logged; a full log extends nothing.
 #[test]
 fn event_log_stays_consistent_on_errors() {

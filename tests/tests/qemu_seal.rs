@@ -2,8 +2,9 @@
 //! `key_broker::net` server on loopback) that the harness reaches through the relay on
 //! QEMU's serial port (`xtask::seal`): a realm seals a secret and is torn down; a new realm
 //! of the same image unseals it; a realm with a changed image is refused, or, where the
-//! broker serves its RIM too, gets another key that does not open the blob. The event log
-//! the realm prints replays to the REMs of the token it sent the broker.
+//! broker serves its RIM too, gets another key that does not open the blob; a host that
+//! answers the release itself with a key of its choosing is not believed. The event log the
+//! realm prints replays to the REMs of the token it sent the broker.
 
 use rmm_model::token::InsecureTestIssuer;
 use system_tests::{assert_log_replays_to_token, expected, match_output, qemu_or_skip};
@@ -22,7 +23,9 @@ fn sealed_secret_survives_teardown_and_only_the_same_image_unseals_it() {
         "seal-unsealed.txt",
         "seal-refused.txt",
         "seal-other-key.txt",
+        "seal-forged.txt",
     ];
+    assert_eq!(stages.len(), files.len());
     let captures: Vec<Vec<String>> = stages
         .iter()
         .zip(files)
@@ -48,4 +51,6 @@ fn sealed_secret_survives_teardown_and_only_the_same_image_unseals_it() {
     assert_ne!(stages[0].rim, stages[2].rim);
     assert_eq!(stages[2].relay.refusals, ["RIM not allowed"]);
     assert!(stages[1].relay.refusals.is_empty());
+    // The forging host got a request it could answer; the realm refused the answer.
+    assert_eq!(stages[4].relay.requests.len(), 1);
 }

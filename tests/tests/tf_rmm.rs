@@ -145,10 +145,14 @@ fn seal_on_tf_rmm() {
     let stages = demo(&Platform::TfRmm(fw), &anchors).expect("run the seal demo");
     let expect = [
         "seal: sealed 24 secret bytes into a 72-byte blob; the host keeps it",
-        "seal: unsealed the secret: inference model key 7f3a",
+        "seal: unsealed the secret: 24 bytes, SHA-256 \
+         f8d1f03d420dbb8bfc1c9a6d2a4d1133f4c166b55b8ad5184f2e0567989b584e",
         "seal: no sealing key: key broker: refused: RIM not allowed",
         "seal: cannot unseal the blob: blob sealed with another key",
+        "seal: no sealing key: key release: the released key does not decrypt: \
+         the response is not the pinned broker's answer to this exchange",
     ];
+    assert_eq!(stages.len(), expect.len());
     for (stage, line) in stages.iter().zip(expect) {
         let out = &stage.output;
         assert!(out.contains(line), "{}:\n{out}", stage.title);
