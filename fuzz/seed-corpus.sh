@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Seeds the token fuzzer's corpus (an ignored folder) with:
+# Seeds the fuzzers' corpora (ignored folders). The key-release decoder starts from the
+# hand-made messages in seeds/key_release. The token fuzzer's corpus gets:
 # - the real tokens in ../shared/testdata, read in place and copied only into the corpus
 #   (never committed);
 # - the encoder-made tokens committed in seeds/token_parse (regenerate them with
@@ -12,3 +13,5 @@ for f in ../../shared/testdata/veraison/*.cbor ../../shared/testdata/tf-rmm/*/*/
 done
 cp seeds/token_parse/*.cbor corpus/token_parse/
 ls corpus/token_parse | wc -l
+mkdir -p corpus/key_release
+cp seeds/key_release/* corpus/key_release/
