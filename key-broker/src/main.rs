@@ -3,16 +3,18 @@
 //!
 //! Prints one line, `key-broker: listening on <address>`, to stdout once bound (scripts read
 //! the port from it when listening on port 0), then logs each release decision to stderr.
-//! Exit codes: 2 for bad arguments, 1 for a configuration or network failure.
+//! Exit codes: 0 for `--help`, 2 for bad arguments, 1 for a configuration, randomness or
+//! network failure. The limits are [`key_broker::ServerLimits`]'s defaults.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use key_broker::net::{self, Event};
-use key_broker::{Broker, BrokerConfig};
+use key_broker::{Broker, BrokerConfig, ConfigError};
 
 /// Where the broker listens unless told otherwise.
 const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
@@ -20,8 +22,12 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 const USAGE: &str = "usage: key-broker --config FILE [--listen ADDR]
 
 Serves the key broker configured in FILE (JSON: master_secret, trust_anchors, allowed,
-policies) on ADDR (default 127.0.0.1:7878; port 0 picks a free port). Prints
-`key-broker: listening on <address>` once bound.";
+policies; see key-broker/broker.example.json, whose master secret is an example that
+must be replaced) on ADDR (default 127.0.0.1:7878; port 0 picks a free port). Prints
+`key-broker: listening on <address>` once bound.
+
+Limits: 64 connections, 8 outstanding nonces per connection valid for 120 s, a
+connection idle for 30 s is closed, a frame must arrive whole within 5 s.";
 
 /// The command line.
 struct Args {
@@ -66,24 +72,26 @@ fn log(event: Event<'_>) {
             eprintln!("key-broker: {peer}: connection closed: {error}");
         }
         Event::AcceptFailed(error) => eprintln!("key-broker: accept: {error}"),
+        Event::Rejected { peer } => {
+            eprintln!("key-broker: {peer}: connection closed: too many connections open");
+        }
         // `Event` is non-exhaustive.
         _ => {}
     }
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    let json = std::fs::read_to_string(&args.config)
-        .map_err(|e| format!("reading {}: {e}", args.config))?;
-    let config = BrokerConfig::from_json(&json).map_err(|e| format!("{}: {e}", args.config))?;
+    let config = BrokerConfig::from_file(Path::new(&args.config)).map_err(|e| match e {
+        ConfigError::Read { .. } => e.to_string(),
+        e => format!("{}: {e}", args.config),
+    })?;
+    // Before binding: without randomness there is nothing to serve.
+    let broker = Arc::new(Broker::new(config).map_err(|e| e.to_string())?);
     let listener =
         TcpListener::bind(&args.listen).map_err(|e| format!("binding {}: {e}", args.listen))?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("binding {}: {e}", args.listen))?;
-    let broker = Arc::new(Mutex::new(Broker::new(
-        config,
-        Box::new(key_broker::os_random),
-    )));
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "key-broker: listening on {addr}")
         .and_then(|()| stdout.flush())

@@ -9,8 +9,8 @@ use common::{TestEntropy, realm_config};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cca_abi::measurement::{HashAlgorithm, Measurement};
@@ -48,8 +48,9 @@ fn broker() -> Broker {
             rpv: Some(vec![9; 64]),
         }],
         policies: vec![Policy::RimRpv, Policy::RimRpvRems],
+        appraisal: None,
     };
-    Broker::new(config, Box::new(key_broker::os_random))
+    Broker::new(config).unwrap()
 }
 
 /// Serves [`broker`] on a loopback port in a thread; the receiver gets a line per event.
@@ -66,7 +67,7 @@ fn start() -> (SocketAddr, Receiver<String>) {
         };
         let _ = tx.send(line);
     };
-    let broker = Arc::new(Mutex::new(broker()));
+    let broker = Arc::new(broker());
     std::thread::spawn(move || net::serve_with(listener, broker, log));
     (addr, rx)
 }
@@ -400,12 +401,24 @@ fn binary_rejects_bad_arguments_and_configs() {
     assert!(stderr.contains("missing.json"), "{stderr}");
 
     let bad = dir.join("bad.json");
-    std::fs::write(&bad, r#"{"master_secret": "00", "trust_anchors": []}"#).unwrap();
+    let json = serde_json::json!({
+        "master_secret": "00",
+        "trust_anchors": test_anchor_json(),
+        "allowed": [{ "rim": hex(&rim_of(IMAGE)) }],
+        "policies": ["rim+rpv"],
+    });
+    std::fs::write(&bad, json.to_string()).unwrap();
     let (code, stderr) = run(&["--config", bad.to_str().unwrap()]);
     assert_eq!(code, Some(1));
     assert!(
-        stderr.contains("master_secret must be 64 hex digits"),
+        stderr.contains(
+            "bad.json: master_secret: 1 bytes; the master secret is 32 bytes (64 hex digits)"
+        ),
         "{stderr}"
     );
+    std::fs::write(&bad, r#"{"master_secret": "00", "trust_anchors": []}"#).unwrap();
+    let (code, stderr) = run(&["--config", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("missing field `allowed`"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
