@@ -409,3 +409,74 @@ impl Drop for Session {
         lock(&self.broker.nonces).close(self.id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(limits: ServerLimits) -> Arc<Broker> {
+        let config = BrokerConfig {
+            anchors: Vec::new(),
+            master_secret: Zeroizing::new([0x42; 32]),
+            allowed: Vec::new(),
+            policies: Vec::new(),
+            appraisal: None,
+        };
+        Arc::new(Broker::from_seed(config, limits, &[1; 32]))
+    }
+
+    /// A thread that panics holding the broker's locks does not take the broker down: the
+    /// next clients are served (finding 1: a poisoned mutex refused everyone after).
+    #[test]
+    fn a_poisoned_lock_is_recovered() {
+        let b = broker(ServerLimits::default());
+        let s = b.session().unwrap();
+        let b2 = Arc::clone(&b);
+        let panicked = std::thread::spawn(move || {
+            let _nonces = b2.nonces.lock();
+            let _random = b2.random.lock();
+            panic!("poisoning the broker's locks");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(b.nonces.is_poisoned() && b.random.is_poisoned());
+        let n = s.nonce();
+        assert_eq!(b.outstanding_nonces(), 1);
+        let other = b.session().unwrap();
+        assert_ne!(other.nonce(), n);
+        assert_eq!(s.release(b"garbage"), Err(Refusal::Malformed));
+    }
+
+    /// Randomness comes from the OS once; the generator never fails afterwards.
+    #[test]
+    fn os_randomness_seeds_distinct_brokers() {
+        let mut a = [0u8; 32];
+        let mut b = [0u8; 32];
+        os_random(&mut a).unwrap();
+        os_random(&mut b).unwrap();
+        assert_ne!(a, b);
+    }
+
+    /// Sessions are capped at `max_connections` and free their place, and their nonces,
+    /// when dropped.
+    #[test]
+    fn sessions_are_capped_and_close_on_drop() {
+        let b = broker(ServerLimits {
+            max_connections: 2,
+            nonces_per_connection: 3,
+            ..ServerLimits::default()
+        });
+        let (s1, s2) = (b.session().unwrap(), b.session().unwrap());
+        assert!(b.session().is_none());
+        for _ in 0..10 {
+            let _ = s1.nonce();
+            let _ = s2.nonce();
+        }
+        assert_eq!(b.outstanding_nonces(), 6);
+        drop(s1);
+        assert_eq!((b.open_sessions(), b.outstanding_nonces()), (1, 3));
+        assert!(b.session().is_some());
+        drop(s2);
+        assert_eq!(b.outstanding_nonces(), 0);
+    }
+}

@@ -40,7 +40,12 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A broker serving [`IMAGE`] on the test platform, as `tests/release.rs` builds it.
 fn broker() -> Broker {
-    let config = BrokerConfig {
+    Broker::new(broker_config()).unwrap()
+}
+
+/// The configuration of [`broker`].
+fn broker_config() -> BrokerConfig {
+    BrokerConfig {
         anchors: vec![InsecureTestIssuer::new().trust_anchor()],
         master_secret: Zeroizing::new(MASTER_SECRET),
         allowed: vec![AllowedRealm {
@@ -49,8 +54,7 @@ fn broker() -> Broker {
         }],
         policies: vec![Policy::RimRpv, Policy::RimRpvRems],
         appraisal: None,
-    };
-    Broker::new(config).unwrap()
+    }
 }
 
 /// Serves [`broker`] on a loopback port in a thread; the receiver gets a line per event.
@@ -394,6 +398,20 @@ fn binary_rejects_bad_arguments_and_configs() {
         );
     }
 
+    for help in ["--help", "-h"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_key-broker"))
+            .arg(help)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .starts_with("usage: key-broker --config FILE")
+        );
+        assert!(out.stderr.is_empty());
+    }
+
     let dir = temp_dir("bad-config");
     let missing = dir.join("missing.json");
     let (code, stderr) = run(&["--config", missing.to_str().unwrap()]);
@@ -421,4 +439,61 @@ fn binary_rejects_bad_arguments_and_configs() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("missing field `allowed`"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A nonce can be spent only on the connection that asked for it (finding 2): sent on
+/// another it is refused as stale, and stays valid on its own.
+#[test]
+fn a_nonce_is_spent_only_on_its_own_connection() {
+    let (addr, _log) = start();
+    let (mut mine, mut other) = (
+        Client::connect(addr).unwrap(),
+        Client::connect(addr).unwrap(),
+    );
+    let nonce = mine.nonce().unwrap();
+    let (ephemeral, request) = request_for(IMAGE, nonce, 1);
+    assert_eq!(
+        other.release(&request).unwrap().err().as_deref(),
+        Some("unknown or already used nonce")
+    );
+    let response = mine.release(&request).unwrap().unwrap();
+    ephemeral.unwrap(&nonce, &response).unwrap();
+}
+
+/// Nonces expire after the TTL, and a connection keeps only its newest few (finding 2).
+#[test]
+fn nonces_expire_and_a_connection_keeps_its_newest() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = key_broker::ServerLimits {
+        nonces_per_connection: 2,
+        nonce_ttl: Duration::from_millis(300),
+        ..key_broker::ServerLimits::default()
+    };
+    let config = broker_config();
+    let broker = Arc::new(Broker::with_limits(config, limits).unwrap());
+    std::thread::spawn(move || net::serve(listener, broker));
+    let mut client = Client::connect(addr).unwrap();
+
+    let old = client.nonce().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let (_, request) = request_for(IMAGE, old, 1);
+    assert_eq!(
+        client.release(&request).unwrap().err().as_deref(),
+        Some("unknown or already used nonce"),
+        "expired"
+    );
+
+    let first = client.nonce().unwrap();
+    let second = client.nonce().unwrap();
+    let third = client.nonce().unwrap();
+    let (_, request) = request_for(IMAGE, first, 2);
+    assert!(
+        client.release(&request).unwrap().is_err(),
+        "dropped as the oldest"
+    );
+    for (nonce, seed) in [(second, 3), (third, 4)] {
+        let (_, request) = request_for(IMAGE, nonce, seed);
+        assert!(client.release(&request).unwrap().is_ok());
+    }
 }

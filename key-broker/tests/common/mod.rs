@@ -28,3 +28,54 @@ pub fn realm_config(image: &[u8]) -> RealmConfig {
         ..RealmConfig::default()
     }
 }
+
+/// What a realm built from `image` (on the RMM model, with its insecure test keys) sends for
+/// `nonce`: its ephemeral key and the encoded release request.
+#[allow(dead_code, reason = "not every test binary makes real requests")]
+pub fn request_for(
+    image: &[u8],
+    nonce: [u8; 32],
+    seed: u64,
+) -> (realm_sdk::broker::EphemeralKey, Vec<u8>) {
+    use realm_sdk::broker::{EphemeralKey, Request};
+    use realm_sdk::{Realm, RemIndex};
+    use rmm_model::sim::Simulator;
+    use rmm_model::token::InsecureTestIssuer;
+
+    let mut sim = Simulator::with_issuer(realm_config(image), Box::new(InsecureTestIssuer::new()));
+    let mut realm = Realm::new(&mut sim).unwrap();
+    realm.measurement_extend(RemIndex::REM0, b"booted").unwrap();
+    let ephemeral = EphemeralKey::generate(&mut TestEntropy(seed)).unwrap();
+    let challenge = realm_sdk::broker::challenge(&nonce, ephemeral.public());
+    let mut token = vec![0u8; 4096];
+    let token = realm.attestation_token(&challenge, &mut token).unwrap();
+    let mut request = vec![0u8; 4096 + 136];
+    let request = Request {
+        nonce,
+        policy: realm_sdk::seal::Policy::RimRpv,
+        public_key: *ephemeral.public(),
+        token,
+    }
+    .encode(&mut request)
+    .unwrap()
+    .to_vec();
+    (ephemeral, request)
+}
+
+/// A configuration serving `image` (RPV 9s) on the model's test platform.
+#[allow(
+    dead_code,
+    reason = "not every test binary builds its own configuration"
+)]
+pub fn config_for(image: &[u8]) -> key_broker::BrokerConfig {
+    key_broker::BrokerConfig {
+        anchors: vec![rmm_model::token::InsecureTestIssuer::new().trust_anchor()],
+        master_secret: zeroize::Zeroizing::new([0x42; 32]),
+        allowed: vec![key_broker::AllowedRealm {
+            rim: HashAlgorithm::Sha256.hash(&[image]).as_bytes().to_vec(),
+            rpv: Some(vec![9; 64]),
+        }],
+        policies: vec![realm_sdk::seal::Policy::RimRpv],
+        appraisal: None,
+    }
+}
