@@ -13,7 +13,11 @@
 //! system when the broker starts ([`Broker::new`]), so no request can fail for want of it.
 //!
 //! [`net`] puts the broker on the network (a framed protocol over TCP); the `key-broker`
-//! binary serves a configuration file with it.
+//! binary serves a configuration file with it. `key-broker/broker.example.json` shows the
+//! file's form; its master secret is a published example and must be replaced by 32 random
+//! bytes of your own.
+
+#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -6,6 +6,8 @@
 //! Exit codes: 0 for `--help`, 2 for bad arguments, 1 for a configuration, randomness or
 //! network failure. The limits are [`key_broker::ServerLimits`]'s defaults.
 
+#![forbid(unsafe_code)]
+
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::TcpListener;

@@ -27,7 +27,7 @@
 //! [`ServerLimits::nonces_per_connection`] (a new one drops its oldest): a client asks for
 //! its nonce and sends its release request on one connection. A release request that does
 //! not decode is refused (`x`, code 1) and the connection stays open: only the framing is a
-//! protocol error. The refusal codes ([`refusal_code`]) are:
+//! protocol error. The refusal codes are:
 //!
 //! | code | [`Refusal`] |
 //! |------|-------------|
@@ -218,7 +218,7 @@ pub fn serve(listener: TcpListener, broker: Arc<Broker>) -> io::Result<()> {
 
 /// Serves `broker` on `listener` forever, telling `log` about every release decision and
 /// every connection closed on an error or a timeout, within the broker's
-/// [`ServerLimits`](crate::ServerLimits).
+/// [`ServerLimits`].
 ///
 /// Blocks the calling thread, which runs an event loop (a current-thread tokio runtime)
 /// for all the connections. Token verification, which takes milliseconds of CPU, runs on a
