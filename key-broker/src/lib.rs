@@ -4,133 +4,43 @@
 //! The broker holds a master secret. A realm's key is HKDF-SHA-384 of it with the identity
 //! the token shows, as the policy selects (`realm_sdk::seal::derive_key`): the same image
 //! and RPV get the same key on every run, another image another key. A [`BrokerConfig`]
-//! names the trust anchors, the realms allowed (by RIM, optionally RPV) and the policies.
+//! names the trust anchors, the realms allowed (by RIM, optionally RPV) and the policies
+//! ([`config`]).
+//!
+//! Nonces are issued to a [`Session`] (a connection) and can be spent only through it; the
+//! [`nonces`] store bounds and expires them. [`ServerLimits`] sets those bounds and the
+//! server's. Randomness comes from a ChaCha20 generator seeded once from the operating
+//! system when the broker starts ([`Broker::new`]), so no request can fail for want of it.
 //!
 //! [`net`] puts the broker on the network (a framed protocol over TCP); the `key-broker`
-//! binary serves a configuration file with it.
+//! binary serves a configuration file with it. `key-broker/broker.example.json` shows the
+//! file's form; its master secret is a published example and must be replaced by 32 random
+//! bytes of your own.
 
-use std::collections::HashSet;
+#![forbid(unsafe_code)]
+
 use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use cca_abi::measurement::{HashAlgorithm, Measurement};
-use cca_token::{Policy as TokenPolicy, Token, TrustAnchor, VerifyError};
+use cca_token::{Policy as TokenPolicy, Token, VerifyError};
+use chacha20::ChaCha20Rng;
+use chacha20::rand_core::{Rng, SeedableRng};
 use hkdf::Hkdf;
 use realm_sdk::broker::{
     BrokerError, BrokerIdentity, BrokerPublicKey, EphemeralKey, NONCE_SIZE, RESPONSE_SIZE, Request,
 };
-use realm_sdk::seal::{self, Identity, Policy};
+use realm_sdk::seal::{self, Identity};
 use sha2::Sha384;
 use zeroize::Zeroizing;
 
+pub mod config;
 pub mod net;
+pub mod nonces;
 
-/// A realm the broker serves.
-#[derive(Clone, Debug, Eq, PartialEq)]
-pub struct AllowedRealm {
-    /// Its RIM.
-    pub rim: Vec<u8>,
-    /// Its RPV, if the broker pins it.
-    pub rpv: Option<Vec<u8>>,
-}
-
-/// What the broker trusts and releases.
-pub struct BrokerConfig {
-    /// Trust anchors of the platforms.
-    pub anchors: Vec<TrustAnchor>,
-    /// The master secret.
-    pub master_secret: Zeroizing<[u8; 32]>,
-    /// The realms that get keys.
-    pub allowed: Vec<AllowedRealm>,
-    /// The identity policies the broker derives keys for.
-    pub policies: Vec<Policy>,
-}
-
-/// Why a configuration could not be loaded.
-#[derive(Clone, Debug, Eq, PartialEq)]
-pub struct ConfigError(pub String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "key broker configuration: {}", self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.is_ascii() {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-        .collect()
-}
-
-impl BrokerConfig {
-    /// Reads a configuration:
-    ///
-    /// ```json
-    /// { "master_secret": "<64 hex digits>",
-    ///   "trust_anchors": [ ...veraison ta.json entries... ],
-    ///   "allowed": [ { "rim": "<hex>", "rpv": "<hex, optional>" } ],
-    ///   "policies": ["rim+rpv", "rim+rpv+rems"] }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] naming what is wrong.
-    pub fn from_json(json: &str) -> Result<Self, ConfigError> {
-        let err = |m: &str| ConfigError(m.to_owned());
-        let v: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| ConfigError(e.to_string()))?;
-        let secret = v["master_secret"]
-            .as_str()
-            .and_then(unhex)
-            .filter(|s| s.len() == 32)
-            .ok_or_else(|| err("master_secret must be 64 hex digits"))?;
-        let mut master_secret = Zeroizing::new([0u8; 32]);
-        master_secret.copy_from_slice(&secret);
-        let anchors = cca_token::anchors::from_json(&v["trust_anchors"].to_string())
-            .map_err(|e| ConfigError(e.to_string()))?;
-        let allowed = v["allowed"]
-            .as_array()
-            .ok_or_else(|| err("allowed must be an array"))?
-            .iter()
-            .map(|a| {
-                let rim = a["rim"]
-                    .as_str()
-                    .and_then(unhex)
-                    .ok_or_else(|| err("allowed[].rim must be hex"))?;
-                let rpv = match &a["rpv"] {
-                    serde_json::Value::Null => None,
-                    r => Some(
-                        r.as_str()
-                            .and_then(unhex)
-                            .ok_or_else(|| err("allowed[].rpv must be hex"))?,
-                    ),
-                };
-                Ok(AllowedRealm { rim, rpv })
-            })
-            .collect::<Result<_, ConfigError>>()?;
-        let policies = v["policies"]
-            .as_array()
-            .ok_or_else(|| err("policies must be an array"))?
-            .iter()
-            .map(|p| match p.as_str() {
-                Some("rim+rpv") => Ok(Policy::RimRpv),
-                Some("rim+rpv+rems") => Ok(Policy::RimRpvRems),
-                _ => Err(err("policies: \"rim+rpv\" or \"rim+rpv+rems\"")),
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Self {
-            anchors,
-            master_secret,
-            allowed,
-            policies,
-        })
-    }
-}
+pub use config::{AllowedRealm, BrokerConfig, ConfigError};
+use nonces::{ConnectionId, NonceLimits, NonceStore};
 
 /// Why the broker refused a release.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -139,7 +49,8 @@ pub enum Refusal {
     Malformed,
     /// The request is of another version of the protocol (its version digit).
     Version(u8),
-    /// The nonce was not issued by this broker, or was already used.
+    /// The nonce was not issued by this broker on this connection, was already used, or
+    /// has expired.
     StaleNonce,
     /// The token does not parse.
     Token(cca_token::ParseError),
@@ -189,80 +100,273 @@ pub struct Grant {
     pub rim: Vec<u8>,
 }
 
-/// A source of random bytes.
-pub type Random = Box<dyn FnMut(&mut [u8]) + Send>;
-
-/// The broker.
-pub struct Broker {
-    config: BrokerConfig,
-    identity: BrokerIdentity,
-    outstanding: HashSet<[u8; NONCE_SIZE]>,
-    random: Random,
+/// The broker's and its server's limits. The defaults are the figures given on each field;
+/// change some with `ServerLimits { idle_timeout: ..., ..ServerLimits::default() }`.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct ServerLimits {
+    /// Sessions (connections) open at once; default 64. Over it the server accepts a new
+    /// connection and closes it at once, unanswered ([`net::Event::Rejected`]), and
+    /// [`Broker::session`] returns `None`. 0 counts as 1.
+    pub max_connections: usize,
+    /// Outstanding nonces per session; default 8. A session that asks for one more loses
+    /// its oldest ([`nonces`]). 0 counts as 1. The broker never holds more than
+    /// `max_connections × nonces_per_connection` nonces.
+    pub nonces_per_connection: usize,
+    /// How long a nonce can be spent after it is issued; default 120 s.
+    pub nonce_ttl: Duration,
+    /// How long the server waits for the next frame on a connection, from its last answer
+    /// (or from the connection's start), before closing it; default 30 s.
+    pub idle_timeout: Duration,
+    /// How long a whole frame may take to arrive, from its first byte to its last, and how
+    /// long writing an answer may take; default 5 s. Past it the server closes the
+    /// connection.
+    pub frame_timeout: Duration,
 }
 
-/// Random bytes from the operating system (`/dev/urandom`).
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 64,
+            nonces_per_connection: 8,
+            nonce_ttl: Duration::from_secs(120),
+            idle_timeout: Duration::from_secs(30),
+            frame_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The operating system could not provide random bytes.
+#[derive(Debug)]
+pub struct RandomError(getrandom::Error);
+
+impl fmt::Display for RandomError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the operating system's random number source failed ({}), and the broker cannot run without one",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for RandomError {}
+
+impl From<RandomError> for std::io::Error {
+    fn from(e: RandomError) -> Self {
+        Self::other(e)
+    }
+}
+
+/// Why a broker could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// No randomness for its generator.
+    Random(RandomError),
+    /// Its configuration cannot be used.
+    Config(ConfigError),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Random(e) => e.fmt(f),
+            Self::Config(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl From<RandomError> for StartError {
+    fn from(e: RandomError) -> Self {
+        Self::Random(e)
+    }
+}
+
+impl From<ConfigError> for StartError {
+    fn from(e: ConfigError) -> Self {
+        Self::Config(e)
+    }
+}
+
+/// HKDF info of the broker's identity key.
+pub const IDENTITY_INFO: &[u8] = b"realm-sdk/key-broker/identity/v2";
+
+/// The broker's long-term key pair, derived from its master secret: rotating the secret
+/// (which makes every sealed blob unopenable anyway) changes the identity realms pin.
 ///
-/// # Panics
+/// The scalar is 48 bytes of HKDF-SHA-384 output with the top bit cleared and the lowest
+/// set, so it lies in `[1, 2^383)`, below the group order: always a valid key, at the cost
+/// of two bits of a 384-bit secret.
 ///
-/// If `/dev/urandom` cannot be read: a broker without randomness must not run.
-pub fn os_random(buf: &mut [u8]) {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .expect("/dev/urandom");
+/// # Errors
+///
+/// [`ConfigError::Identity`] only if the curve library refused such a scalar, which it
+/// does not.
+pub fn identity(master_secret: &[u8; 32]) -> Result<BrokerIdentity, ConfigError> {
+    let mut scalar = Zeroizing::new([0u8; 48]);
+    Hkdf::<Sha384>::new(None, master_secret)
+        .expand(IDENTITY_INFO, &mut *scalar)
+        .map_err(|_| ConfigError::Identity)?;
+    scalar[0] &= 0x7f;
+    scalar[47] |= 1;
+    p384::SecretKey::from_slice(&*scalar)
+        .map(EphemeralKey::from_secret)
+        .map_err(|_| ConfigError::Identity)
+}
+
+/// Fills `buf` with random bytes from the operating system (the `getrandom` system call on
+/// Linux: no file descriptor is needed).
+///
+/// # Errors
+///
+/// [`RandomError`] if the operating system has none to give.
+pub fn os_random(buf: &mut [u8]) -> Result<(), RandomError> {
+    getrandom::fill(buf).map_err(RandomError)
+}
+
+/// Locks `m`, recovering it if a thread panicked while holding it.
+///
+/// The broker's critical sections (a nonce store update, drawing from the generator) hold
+/// no operation that can panic, so the mutex should never be poisoned. Were it poisoned all
+/// the same, the state behind it is still sound: every store operation leaves the store
+/// consistent at each step (at worst one nonce too few or too many of a connection's, still
+/// within the bounds), and a generator's state is valid whatever it is. Refusing every later
+/// client, as `lock().unwrap()` or turning poison into an error would, is the one outcome
+/// that must not happen.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The broker: its configuration, its outstanding nonces and its random generator. Share it
+/// as an `Arc<Broker>`; each client talks to it through a [`Session`]
+/// ([`Broker::session`]). No lock is held while a token is verified: the nonce store is
+/// locked only to record or spend a nonce, the generator only to draw from it.
+pub struct Broker {
+    config: BrokerConfig,
+    limits: ServerLimits,
+    nonces: Mutex<NonceStore>,
+    random: Mutex<ChaCha20Rng>,
+    identity: BrokerIdentity,
+}
+
+impl fmt::Debug for Broker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the configuration (the master secret) nor the generator's state.
+        f.debug_struct("Broker")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Broker {
-    /// A broker with `config`, taking randomness from `random` (nonces, ephemeral keys,
-    /// GCM nonces).
+    /// A broker with `config` and the default [`ServerLimits`], its generator seeded from
+    /// the operating system.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Random`] if the operating system gives no random bytes,
+    /// [`StartError::Config`] for a master secret without an identity ([`identity`]).
+    pub fn new(config: BrokerConfig) -> Result<Self, StartError> {
+        Self::with_limits(config, ServerLimits::default())
+    }
+
+    /// A broker with `config` and `limits`, its generator seeded from the operating system.
+    ///
+    /// # Errors
+    ///
+    /// As [`Broker::new`].
+    pub fn with_limits(config: BrokerConfig, limits: ServerLimits) -> Result<Self, StartError> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        os_random(&mut *seed)?;
+        Ok(Self::from_seed(config, limits, &seed)?)
+    }
+
+    /// A broker whose generator starts from `seed`: deterministic, for tests only (anyone
+    /// who knows the seed predicts the nonces).
     ///
     /// # Errors
     ///
     /// As [`identity`].
-    pub fn new(config: BrokerConfig, random: Random) -> Result<Self, ConfigError> {
+    pub fn from_seed(
+        config: BrokerConfig,
+        limits: ServerLimits,
+        seed: &[u8; 32],
+    ) -> Result<Self, ConfigError> {
+        let store = NonceStore::new(NonceLimits {
+            connections: limits.max_connections,
+            per_connection: limits.nonces_per_connection,
+            ttl: limits.nonce_ttl,
+        });
         Ok(Self {
             identity: identity(&config.master_secret)?,
             config,
-            outstanding: HashSet::new(),
-            random,
+            limits,
+            nonces: Mutex::new(store),
+            random: Mutex::new(ChaCha20Rng::from_seed(*seed)),
         })
     }
 
-    /// The broker's public key: realms build it into their image and accept keys only from
-    /// this broker.
+    /// The broker's public key: realms build it into their image
+    /// (`REALM_BROKER_PUBLIC_KEY`) and accept keys only from this broker.
     #[must_use]
     pub fn public_key(&self) -> BrokerPublicKey {
         self.identity.broker_public_key()
     }
 
-    /// A fresh single-use nonce.
-    pub fn nonce(&mut self) -> [u8; NONCE_SIZE] {
+    /// The limits the broker was made with.
+    #[must_use]
+    pub fn limits(&self) -> ServerLimits {
+        self.limits
+    }
+
+    /// How many nonces the broker holds (expired ones included until they are dropped).
+    #[must_use]
+    pub fn outstanding_nonces(&self) -> usize {
+        lock(&self.nonces).len()
+    }
+
+    /// How many sessions are open.
+    #[must_use]
+    pub fn open_sessions(&self) -> usize {
+        lock(&self.nonces).connections()
+    }
+
+    /// Opens a session (one per connection), or `None` if
+    /// [`ServerLimits::max_connections`] are open already. Dropping the session closes it
+    /// and forgets its nonces.
+    #[must_use]
+    pub fn session(self: &Arc<Self>) -> Option<Session> {
+        let id = lock(&self.nonces).open()?;
+        Some(Session {
+            broker: Arc::clone(self),
+            id,
+        })
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) {
+        lock(&self.random).fill_bytes(buf);
+    }
+
+    fn nonce(&self, conn: ConnectionId) -> [u8; NONCE_SIZE] {
         let mut n = [0u8; NONCE_SIZE];
-        (self.random)(&mut n);
-        self.outstanding.insert(n);
+        self.fill_random(&mut n);
+        // A session's connection is open as long as the session lives.
+        let _ = lock(&self.nonces).insert(conn, n, Instant::now());
         n
     }
 
-    /// Verifies `request` and returns the realm's sealing key wrapped for it.
-    ///
-    /// # Errors
-    ///
-    /// The [`Refusal`]; the nonce is spent whatever the outcome.
-    pub fn release(&mut self, request: &[u8]) -> Result<[u8; RESPONSE_SIZE], Refusal> {
-        self.grant(request).map(|g| g.response)
+    fn take_nonce(&self, conn: ConnectionId, nonce: &[u8; NONCE_SIZE]) -> bool {
+        lock(&self.nonces).take(conn, nonce, Instant::now())
     }
 
-    /// [`Broker::release`], also saying which realm (RIM) the key went to.
-    ///
-    /// # Errors
-    ///
-    /// The [`Refusal`]; the nonce is spent whatever the outcome.
-    pub fn grant(&mut self, request: &[u8]) -> Result<Grant, Refusal> {
+    /// [`Session::grant`] for connection `conn`.
+    fn grant(&self, conn: ConnectionId, request: &[u8]) -> Result<Grant, Refusal> {
         let req = Request::decode(request).map_err(|e| match e {
             BrokerError::UnsupportedVersion(v) => Refusal::Version(v),
             _ => Refusal::Malformed,
         })?;
-        if !self.outstanding.remove(&req.nonce) {
+        if !self.take_nonce(conn, &req.nonce) {
             return Err(Refusal::StaleNonce);
         }
         let token = Token::parse(req.token).map_err(Refusal::Token)?;
@@ -325,9 +429,9 @@ impl Broker {
             req.policy,
         );
         let mut gcm_nonce = [0u8; 12];
-        (self.random)(&mut gcm_nonce);
-        let ephemeral = EphemeralKey::generate(&mut RandomEntropy(&mut self.random))
-            .map_err(|_| Refusal::Malformed)?;
+        self.fill_random(&mut gcm_nonce);
+        let ephemeral =
+            EphemeralKey::generate(&mut Generator(self)).map_err(|_| Refusal::Malformed)?;
         let response = self
             .identity
             .respond(&req, &ephemeral, gcm_nonce, key.expose_secret())
@@ -339,37 +443,139 @@ impl Broker {
     }
 }
 
-/// HKDF info of the broker's identity key.
-pub const IDENTITY_INFO: &[u8] = b"realm-sdk/key-broker/identity/v2";
+/// The broker's generator as [`realm_sdk::broker::Entropy`], for its ephemeral keys.
+struct Generator<'a>(&'a Broker);
 
-/// The broker's long-term key pair, derived from its master secret: rotating the secret
-/// (which makes every sealed blob unopenable anyway) changes the identity realms pin.
-///
-/// The scalar is 48 bytes of HKDF-SHA-384 output with the top bit cleared and the lowest
-/// set, so it lies in `[1, 2^383)`, below the group order: always a valid key, at the cost
-/// of two bits of a 384-bit secret.
-///
-/// # Errors
-///
-/// [`ConfigError`] only if the curve library refused such a scalar, which it does not.
-pub fn identity(master_secret: &[u8; 32]) -> Result<BrokerIdentity, ConfigError> {
-    let mut scalar = Zeroizing::new([0u8; 48]);
-    Hkdf::<Sha384>::new(None, master_secret)
-        .expand(IDENTITY_INFO, &mut *scalar)
-        .map_err(|_| ConfigError("cannot derive the broker identity".into()))?;
-    scalar[0] &= 0x7f;
-    scalar[47] |= 1;
-    p384::SecretKey::from_slice(&*scalar)
-        .map(EphemeralKey::from_secret)
-        .map_err(|_| ConfigError("cannot derive the broker identity".into()))
+impl realm_sdk::broker::Entropy for Generator<'_> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), BrokerError> {
+        self.0.fill_random(buf);
+        Ok(())
+    }
 }
 
-/// [`Random`] as [`realm_sdk::broker::Entropy`].
-struct RandomEntropy<'a>(&'a mut Random);
+/// One client's conversation with the [`Broker`] (the server opens one per connection): the
+/// nonces it is issued are charged to it and can be spent only through it. Dropping it
+/// closes it.
+pub struct Session {
+    broker: Arc<Broker>,
+    id: ConnectionId,
+}
 
-impl realm_sdk::broker::Entropy for RandomEntropy<'_> {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), BrokerError> {
-        (self.0)(buf);
-        Ok(())
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session").field("id", &self.id).finish()
+    }
+}
+
+impl Session {
+    /// A fresh single-use nonce, valid on this session for [`ServerLimits::nonce_ttl`]. If
+    /// the session holds [`ServerLimits::nonces_per_connection`] already, its oldest is
+    /// dropped.
+    #[must_use]
+    pub fn nonce(&self) -> [u8; NONCE_SIZE] {
+        self.broker.nonce(self.id)
+    }
+
+    /// Verifies `request` and returns the realm's sealing key wrapped for it.
+    ///
+    /// # Errors
+    ///
+    /// The [`Refusal`]; the nonce is spent whatever the outcome.
+    pub fn release(&self, request: &[u8]) -> Result<[u8; RESPONSE_SIZE], Refusal> {
+        self.grant(request).map(|g| g.response)
+    }
+
+    /// [`Session::release`], also saying which realm (RIM) the key went to. Takes the
+    /// broker's locks only briefly (to spend the nonce, to draw a GCM nonce), never while
+    /// verifying the token.
+    ///
+    /// # Errors
+    ///
+    /// The [`Refusal`]; the nonce is spent whatever the outcome.
+    pub fn grant(&self, request: &[u8]) -> Result<Grant, Refusal> {
+        self.broker.grant(self.id, request)
+    }
+
+    /// The broker the session belongs to.
+    #[must_use]
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        lock(&self.broker.nonces).close(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(limits: ServerLimits) -> Arc<Broker> {
+        let config = BrokerConfig {
+            anchors: Vec::new(),
+            master_secret: Zeroizing::new([0x42; 32]),
+            allowed: Vec::new(),
+            policies: Vec::new(),
+            appraisal: None,
+        };
+        Arc::new(Broker::from_seed(config, limits, &[1; 32]).unwrap())
+    }
+
+    /// A thread that panics holding the broker's locks does not take the broker down: the
+    /// next clients are served (finding 1: a poisoned mutex refused everyone after).
+    #[test]
+    fn a_poisoned_lock_is_recovered() {
+        let b = broker(ServerLimits::default());
+        let s = b.session().unwrap();
+        let b2 = Arc::clone(&b);
+        let panicked = std::thread::spawn(move || {
+            let _nonces = b2.nonces.lock();
+            let _random = b2.random.lock();
+            panic!("poisoning the broker's locks");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(b.nonces.is_poisoned() && b.random.is_poisoned());
+        let n = s.nonce();
+        assert_eq!(b.outstanding_nonces(), 1);
+        let other = b.session().unwrap();
+        assert_ne!(other.nonce(), n);
+        assert_eq!(s.release(b"garbage"), Err(Refusal::Malformed));
+    }
+
+    /// Randomness comes from the OS once; the generator never fails afterwards.
+    #[test]
+    fn os_randomness_seeds_distinct_brokers() {
+        let mut a = [0u8; 32];
+        let mut b = [0u8; 32];
+        os_random(&mut a).unwrap();
+        os_random(&mut b).unwrap();
+        assert_ne!(a, b);
+    }
+
+    /// Sessions are capped at `max_connections` and free their place, and their nonces,
+    /// when dropped.
+    #[test]
+    fn sessions_are_capped_and_close_on_drop() {
+        let b = broker(ServerLimits {
+            max_connections: 2,
+            nonces_per_connection: 3,
+            ..ServerLimits::default()
+        });
+        let (s1, s2) = (b.session().unwrap(), b.session().unwrap());
+        assert!(b.session().is_none());
+        for _ in 0..10 {
+            let _ = s1.nonce();
+            let _ = s2.nonce();
+        }
+        assert_eq!(b.outstanding_nonces(), 6);
+        drop(s1);
+        assert_eq!((b.open_sessions(), b.outstanding_nonces()), (1, 3));
+        assert!(b.session().is_some());
+        drop(s2);
+        assert_eq!(b.outstanding_nonces(), 0);
     }
 }

@@ -5,16 +5,20 @@
 //! their image (`REALM_BROKER_PUBLIC_KEY`, see `realm_build::embed_broker_public_key`), then
 //! `key-broker: listening on <address>` once bound (scripts read the port from it when
 //! listening on port 0); then it logs each release decision to stderr.
-//! Exit codes: 2 for bad arguments, 1 for a configuration or network failure.
+//! Exit codes: 0 for `--help`, 2 for bad arguments, 1 for a configuration, randomness or
+//! network failure. The limits are [`key_broker::ServerLimits`]'s defaults.
+
+#![forbid(unsafe_code)]
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use key_broker::net::{self, Event};
-use key_broker::{Broker, BrokerConfig};
+use key_broker::{Broker, BrokerConfig, ConfigError};
 
 /// Where the broker listens unless told otherwise.
 const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
@@ -22,9 +26,13 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 const USAGE: &str = "usage: key-broker --config FILE [--listen ADDR]
 
 Serves the key broker configured in FILE (JSON: master_secret, trust_anchors, allowed,
-policies) on ADDR (default 127.0.0.1:7878; port 0 picks a free port). Prints
+policies; see key-broker/broker.example.json, whose master secret is an example that
+must be replaced) on ADDR (default 127.0.0.1:7878; port 0 picks a free port). Prints
 `key-broker: public key <hex>` (what realms pin: REALM_BROKER_PUBLIC_KEY) and
-`key-broker: listening on <address>` once bound.";
+`key-broker: listening on <address>` once bound.
+
+Limits: 64 connections, 8 outstanding nonces per connection valid for 120 s, a
+connection idle for 30 s is closed, a frame must arrive whole within 5 s.";
 
 /// The command line.
 struct Args {
@@ -69,24 +77,27 @@ fn log(event: Event<'_>) {
             eprintln!("key-broker: {peer}: connection closed: {error}");
         }
         Event::AcceptFailed(error) => eprintln!("key-broker: accept: {error}"),
+        Event::Rejected { peer } => {
+            eprintln!("key-broker: {peer}: connection closed: too many connections open");
+        }
         // `Event` is non-exhaustive.
         _ => {}
     }
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    let json = std::fs::read_to_string(&args.config)
-        .map_err(|e| format!("reading {}: {e}", args.config))?;
-    let config = BrokerConfig::from_json(&json).map_err(|e| format!("{}: {e}", args.config))?;
+    let config = BrokerConfig::from_file(Path::new(&args.config)).map_err(|e| match e {
+        ConfigError::Read { .. } => e.to_string(),
+        e => format!("{}: {e}", args.config),
+    })?;
+    // Before binding: without randomness there is nothing to serve.
+    let broker = Arc::new(Broker::new(config).map_err(|e| format!("{}: {e}", args.config))?);
+    let public_key = hex(broker.public_key().as_bytes());
     let listener =
         TcpListener::bind(&args.listen).map_err(|e| format!("binding {}: {e}", args.listen))?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("binding {}: {e}", args.listen))?;
-    let broker = Broker::new(config, Box::new(key_broker::os_random))
-        .map_err(|e| format!("{}: {e}", args.config))?;
-    let public_key = hex(broker.public_key().as_bytes());
-    let broker = Arc::new(Mutex::new(broker));
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "key-broker: public key {public_key}")
         .and_then(|()| writeln!(stdout, "key-broker: listening on {addr}"))

@@ -1,5 +1,6 @@
-//! The broker on the network: a small framed protocol over TCP, the server loop
-//! ([`serve`], [`serve_with`]) and a [`Client`]. Plain `std::net`, one thread per connection.
+//! The broker on the network: a small framed protocol over TCP, the server ([`serve`],
+//! [`serve_with`]: one event loop for all connections, token verification on a bounded
+//! pool of threads) and a blocking [`Client`].
 //!
 //! # Wire protocol
 //!
@@ -21,14 +22,17 @@
 //! | `b'r'` ([`RELEASED`]) | server → client | the [`RESPONSE_SIZE`]-byte response (the wrapped key) |
 //! | `b'x'` ([`REFUSED`]) | server → client | a refusal: one code byte, then the UTF-8 text of the [`Refusal`]'s `Display` |
 //!
-//! `N` is answered with `n`; `R` with `r` or `x`. A release request that does not decode is
-//! refused (`x`, code 1) and the connection stays open: only the framing is a protocol
-//! error. The refusal codes are:
+//! `N` is answered with `n`; `R` with `r` or `x`. A nonce is valid only on the connection
+//! that asked for it, for [`ServerLimits::nonce_ttl`], and a connection holds at most
+//! [`ServerLimits::nonces_per_connection`] (a new one drops its oldest): a client asks for
+//! its nonce and sends its release request on one connection. A release request that does
+//! not decode is refused (`x`, code 1) and the connection stays open: only the framing is a
+//! protocol error. The refusal codes are:
 //!
 //! | code | [`Refusal`] |
 //! |------|-------------|
 //! | 1 | `Malformed` |
-//! | 2 | `StaleNonce` |
+//! | 2 | `StaleNonce` (unknown, used, expired, or another connection's) |
 //! | 3 | `Token` (does not parse) |
 //! | 4 | `Verify` (does not verify) |
 //! | 5 | `Binding` |
@@ -37,20 +41,25 @@
 //! | 8 | `PolicyNotAllowed` |
 //! | 9 | `Version` (another protocol version) |
 //!
+//! # Limits
+//!
 //! The server closes a connection, without an answer, on a protocol error: a frame of
 //! another kind, an `N` frame with a payload, a `len` over [`MAX_PAYLOAD`], or a frame cut
-//! short by the end of the stream or by [`TIMEOUT`] of silence in the middle of it. Between
-//! frames a connection may stay idle as long as the client likes. The other connections
-//! are not affected.
+//! short by the end of the stream. It also closes it when a frame does not arrive whole
+//! within [`ServerLimits::frame_timeout`] of its first byte, when nothing comes for
+//! [`ServerLimits::idle_timeout`] after the last answer, and when an answer cannot be
+//! written within the frame timeout. With [`ServerLimits::max_connections`] open, it closes
+//! new connections as soon as it accepts them. The other connections are not affected.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use realm_sdk::broker::{NONCE_SIZE, RESPONSE_SIZE};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use crate::{Broker, Refusal};
+use crate::{Broker, Refusal, ServerLimits, Session};
 
 /// The largest payload a frame may have (64 KiB).
 pub const MAX_PAYLOAD: usize = 65536;
@@ -64,11 +73,15 @@ pub const NONCE: u8 = b'n';
 pub const RELEASED: u8 = b'r';
 /// Kind of a refusal (server → client, payload: code byte ‖ UTF-8 reason).
 pub const REFUSED: u8 = b'x';
-/// How long either side waits for the rest of a frame, or for its write to go through; the
-/// client also waits this long for an answer.
+/// How long the [`Client`] waits to connect, for its writes to go through, and for an
+/// answer. (The server's limits are the broker's [`ServerLimits`].)
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The refusal code byte of `refusal` (the table in the module docs).
+///
+/// To add a refusal: give its variant the next free code here (the match is exhaustive, so
+/// a new variant does not compile without one), add its row to the module docs' table and
+/// its case to the `refusal_codes` test. Codes are never reused.
 fn refusal_code(refusal: &Refusal) -> u8 {
     match refusal {
         Refusal::Malformed => 1,
@@ -81,6 +94,15 @@ fn refusal_code(refusal: &Refusal) -> u8 {
         Refusal::PolicyNotAllowed => 8,
         Refusal::Version(_) => 9,
     }
+}
+
+/// The payload of a refusal frame: the code byte, then the refusal's text.
+fn refusal_payload(refusal: &Refusal) -> Vec<u8> {
+    let text = refusal.to_string();
+    let mut payload = Vec::with_capacity(1 + text.len());
+    payload.push(refusal_code(refusal));
+    payload.extend_from_slice(text.as_bytes());
+    payload
 }
 
 fn invalid(message: String) -> io::Error {
@@ -100,17 +122,21 @@ fn read_kind(r: &mut impl Read) -> io::Result<Option<u8>> {
     }
 }
 
-/// Reads the length and payload of a frame whose kind was read, refusing lengths over
-/// [`MAX_PAYLOAD`] before allocating.
+/// The payload length in a frame header, refusing lengths over [`MAX_PAYLOAD`] (before
+/// anything is allocated).
+fn payload_len(header: [u8; 4]) -> io::Result<usize> {
+    let len = u32::from_le_bytes(header);
+    usize::try_from(len)
+        .ok()
+        .filter(|&l| l <= MAX_PAYLOAD)
+        .ok_or_else(|| invalid(format!("frame of {len} bytes exceeds {MAX_PAYLOAD}")))
+}
+
+/// Reads the length and payload of a frame whose kind was read.
 fn read_payload(r: &mut impl Read) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len)?;
-    let len = u32::from_le_bytes(len);
-    let len = usize::try_from(len)
-        .ok()
-        .filter(|&l| l <= MAX_PAYLOAD)
-        .ok_or_else(|| invalid(format!("frame of {len} bytes exceeds {MAX_PAYLOAD}")))?;
-    let mut payload = vec![0u8; len];
+    let mut payload = vec![0u8; payload_len(len)?];
     r.read_exact(&mut payload)?;
     Ok(payload)
 }
@@ -123,8 +149,8 @@ fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
     }
 }
 
-/// Writes a frame (in one write, so that it leaves in one segment).
-fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
+/// A frame as bytes (sent in one write, so that it leaves in one segment).
+fn encode_frame(kind: u8, payload: &[u8]) -> io::Result<Vec<u8>> {
     let len = u32::try_from(payload.len())
         .ok()
         .filter(|_| payload.len() <= MAX_PAYLOAD)
@@ -138,7 +164,12 @@ fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
     frame.push(kind);
     frame.extend_from_slice(&len.to_le_bytes());
     frame.extend_from_slice(payload);
-    w.write_all(&frame)?;
+    Ok(frame)
+}
+
+/// Writes a frame.
+fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
+    w.write_all(&encode_frame(kind, payload)?)?;
     w.flush()
 }
 
@@ -160,7 +191,8 @@ pub enum Event<'a> {
         /// Why.
         refusal: &'a Refusal,
     },
-    /// A connection was closed on a protocol or I/O error (not on a clean end of stream).
+    /// A connection was closed on a protocol or I/O error or a timeout (not on a clean end
+    /// of stream).
     Dropped {
         /// The other end.
         peer: SocketAddr,
@@ -169,123 +201,186 @@ pub enum Event<'a> {
     },
     /// Accepting a connection failed; the server waits a moment and goes on.
     AcceptFailed(&'a io::Error),
+    /// A connection was closed as soon as it was accepted:
+    /// [`ServerLimits::max_connections`] were open.
+    Rejected {
+        /// The other end.
+        peer: SocketAddr,
+    },
 }
 
-/// Serves `broker` on `listener` forever, one thread per connection, logging nothing
-/// ([`serve_with`] to log).
+/// Serves `broker` on `listener` forever, logging nothing ([`serve_with`] to log).
 ///
 /// # Errors
 ///
 /// As [`serve_with`].
-pub fn serve(listener: TcpListener, broker: Arc<Mutex<Broker>>) -> io::Result<()> {
+pub fn serve(listener: TcpListener, broker: Arc<Broker>) -> io::Result<()> {
     serve_with(listener, broker, |_| {})
 }
 
-/// Serves `broker` on `listener` forever, one thread per connection, telling `log` about
-/// every release decision and every connection dropped on an error.
+/// Serves `broker` on `listener` forever, telling `log` about every release decision and
+/// every connection closed on an error or a timeout, within the broker's
+/// [`ServerLimits`].
+///
+/// Blocks the calling thread, which runs an event loop (a current-thread tokio runtime)
+/// for all the connections. Token verification, which takes milliseconds of CPU, runs on a
+/// pool of at most as many threads as the machine has CPUs, so it does not hold up the
+/// other connections. `log` is called on the event loop: it should be quick.
 ///
 /// # Errors
 ///
-/// Only if the listener cannot be used: it cannot be made blocking, or accepting fails with
-/// [`io::ErrorKind::InvalidInput`] (it is not listening). Other accept errors (a client that
-/// went away, no file descriptors left) are logged and retried after a short pause.
+/// Only if the runtime cannot be started or the listener cannot be used: it cannot be made
+/// non-blocking, or accepting fails with [`io::ErrorKind::InvalidInput`] (it is not
+/// listening). Other accept errors (a client that went away, no file descriptors left) are
+/// logged and retried after a short pause.
 pub fn serve_with(
     listener: TcpListener,
-    broker: Arc<Mutex<Broker>>,
+    broker: Arc<Broker>,
     log: impl Fn(Event<'_>) + Send + Sync + 'static,
 ) -> io::Result<()> {
-    listener.set_nonblocking(false)?;
-    let log: Arc<dyn Fn(Event<'_>) + Send + Sync> = Arc::new(log);
+    listener.set_nonblocking(true)?;
+    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .max_blocking_threads(workers)
+        .thread_name("key-broker verifier")
+        .build()?;
+    runtime.block_on(accept_loop(listener, broker, Arc::new(log)))
+}
+
+/// Accepts connections forever, one task each.
+async fn accept_loop(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    log: Arc<dyn Fn(Event<'_>) + Send + Sync>,
+) -> io::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let limits = broker.limits();
     loop {
-        let (stream, peer) = match listener.accept() {
+        let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) if e.kind() == io::ErrorKind::InvalidInput => return Err(e),
             Err(e) => {
                 log(Event::AcceptFailed(&e));
                 // Not a busy loop when out of file descriptors.
-                std::thread::sleep(Duration::from_millis(50));
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
-        let (broker, conn_log) = (broker.clone(), log.clone());
-        let spawned = std::thread::Builder::new()
-            .name(format!("key-broker {peer}"))
-            .spawn(move || {
-                if let Err(error) = converse(&stream, peer, &broker, &*conn_log) {
-                    conn_log(Event::Dropped {
-                        peer,
-                        error: &error,
-                    });
-                }
-            });
-        if let Err(error) = spawned {
-            log(Event::Dropped {
-                peer,
-                error: &error,
-            });
-        }
+        let Some(session) = broker.session() else {
+            // Over the connection cap: closed at once, unanswered.
+            drop(stream);
+            log(Event::Rejected { peer });
+            continue;
+        };
+        let log = Arc::clone(&log);
+        tokio::spawn(async move {
+            if let Err(error) = converse(stream, peer, session, limits, &*log).await {
+                log(Event::Dropped {
+                    peer,
+                    error: &error,
+                });
+            }
+        });
     }
 }
 
-/// Answers the frames of one connection until the client closes it (`Ok`) or breaks the
-/// protocol (`Err`).
-fn converse(
-    mut stream: &TcpStream,
+fn timed_out(what: String) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, what)
+}
+
+/// Reads the length and payload of a frame whose kind was read.
+async fn read_payload_async(r: &mut (impl AsyncRead + Unpin)) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len).await?;
+    let mut payload = vec![0u8; payload_len(len)?];
+    r.read_exact(&mut payload).await?;
+    Ok(payload)
+}
+
+/// Answers the frames of one connection until the client closes it (`Ok`), breaks the
+/// protocol or runs out of time (`Err`). The session is closed when this returns, or when
+/// the task is dropped.
+async fn converse(
+    mut stream: tokio::net::TcpStream,
     peer: SocketAddr,
-    broker: &Mutex<Broker>,
+    mut session: Session,
+    limits: ServerLimits,
     log: &(dyn Fn(Event<'_>) + Send + Sync),
 ) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(TIMEOUT))?;
-    let lock = || {
-        broker
-            .lock()
-            .map_err(|_| io::Error::other("the broker panicked in another connection"))
-    };
     loop {
-        // Idle between frames as long as the client likes; once a frame has started, the
-        // rest of it must come within the timeout.
-        stream.set_read_timeout(None)?;
-        let Some(kind) = read_kind(&mut stream)? else {
-            return Ok(());
-        };
+        let mut kind = [0u8; 1];
+        let read = tokio::time::timeout(limits.idle_timeout, stream.read(&mut kind)).await;
+        match read {
+            Err(_) => {
+                return Err(timed_out(format!(
+                    "idle for {} s",
+                    limits.idle_timeout.as_secs_f32()
+                )));
+            }
+            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e),
+        }
+        // The whole frame must arrive within the frame timeout of its first byte.
+        let deadline = tokio::time::Instant::now() + limits.frame_timeout;
+        let kind = kind[0];
         if kind != NONCE_REQUEST && kind != RELEASE_REQUEST {
             return Err(invalid(format!("unknown frame kind {kind:#04x}")));
         }
-        stream.set_read_timeout(Some(TIMEOUT))?;
-        let payload = read_payload(&mut stream)?;
-        if kind == NONCE_REQUEST {
+        let payload = tokio::time::timeout_at(deadline, read_payload_async(&mut stream))
+            .await
+            .map_err(|_| {
+                timed_out(format!(
+                    "frame not complete within {} s",
+                    limits.frame_timeout.as_secs_f32()
+                ))
+            })??;
+        let answer = if kind == NONCE_REQUEST {
             if !payload.is_empty() {
                 return Err(invalid(format!(
                     "nonce request with a {}-byte payload",
                     payload.len()
                 )));
             }
-            let nonce = lock()?.nonce();
-            write_frame(&mut stream, NONCE, &nonce)?;
-            continue;
-        }
-        let decision = lock()?.grant(&payload);
-        match decision {
-            Ok(grant) => {
-                log(Event::Released {
-                    peer,
-                    rim: &grant.rim,
-                });
-                write_frame(&mut stream, RELEASED, &grant.response)?;
+            encode_frame(NONCE, &session.nonce())?
+        } else {
+            // Verification is CPU work: off the event loop. The session goes to the worker
+            // and comes back with the decision.
+            let (back, decision) = tokio::task::spawn_blocking(move || {
+                let decision = session.grant(&payload);
+                (session, decision)
+            })
+            .await
+            .map_err(|e| io::Error::other(format!("verification failed: {e}")))?;
+            session = back;
+            match decision {
+                Ok(grant) => {
+                    log(Event::Released {
+                        peer,
+                        rim: &grant.rim,
+                    });
+                    encode_frame(RELEASED, &grant.response)?
+                }
+                Err(refusal) => {
+                    log(Event::Refused {
+                        peer,
+                        refusal: &refusal,
+                    });
+                    encode_frame(REFUSED, &refusal_payload(&refusal))?
+                }
             }
-            Err(refusal) => {
-                log(Event::Refused {
-                    peer,
-                    refusal: &refusal,
-                });
-                let text = refusal.to_string();
-                let mut answer = Vec::with_capacity(1 + text.len());
-                answer.push(refusal_code(&refusal));
-                answer.extend_from_slice(text.as_bytes());
-                write_frame(&mut stream, REFUSED, &answer)?;
-            }
-        }
+        };
+        tokio::time::timeout(limits.frame_timeout, stream.write_all(&answer))
+            .await
+            .map_err(|_| {
+                timed_out(format!(
+                    "answer not taken within {} s",
+                    limits.frame_timeout.as_secs_f32()
+                ))
+            })??;
     }
 }
 

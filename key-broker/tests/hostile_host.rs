@@ -11,7 +11,9 @@ mod common;
 use common::{TestEntropy, realm_config};
 
 use cca_abi::measurement::HashAlgorithm;
-use key_broker::{AllowedRealm, Broker, BrokerConfig, Refusal};
+use std::sync::Arc;
+
+use key_broker::{AllowedRealm, Broker, BrokerConfig, Refusal, Session};
 use realm_sdk::broker::{
     BrokerError, BrokerPublicKey, EphemeralKey, KeyBrokerProvider, ProviderError, RESPONSE_SIZE,
     Request, Response, Transport,
@@ -26,7 +28,7 @@ const IMAGE: &[u8] = b"app v1";
 /// The key a hostile host wants the realm to seal with.
 const HOST_KEY: [u8; 32] = [0x66; 32];
 
-fn broker_with(master_secret: [u8; 32]) -> Broker {
+fn broker_with(master_secret: [u8; 32]) -> Session {
     let config = BrokerConfig {
         anchors: vec![InsecureTestIssuer::new().trust_anchor()],
         master_secret: Zeroizing::new(master_secret),
@@ -35,20 +37,21 @@ fn broker_with(master_secret: [u8; 32]) -> Broker {
             rpv: None,
         }],
         policies: vec![Policy::RimRpv, Policy::RimRpvRems],
+        appraisal: None,
     };
-    Broker::new(config, Box::new(key_broker::os_random)).unwrap()
+    Arc::new(Broker::new(config).unwrap()).session().unwrap()
 }
 
-fn broker() -> Broker {
+fn broker() -> Session {
     broker_with([0x42; 32])
 }
 
 /// What the host does with a release request: its answer to the realm, or a refusal.
-type Attack<'a> = Box<dyn FnMut(&mut Broker, &[u8]) -> Result<[u8; RESPONSE_SIZE], Refusal> + 'a>;
+type Attack<'a> = Box<dyn FnMut(&Session, &[u8]) -> Result<[u8; RESPONSE_SIZE], Refusal> + 'a>;
 
 /// A transport through a host that runs `attack` on every release request.
 struct Host<'a> {
-    broker: &'a mut Broker,
+    broker: &'a Session,
     attack: Attack<'a>,
 }
 
@@ -73,7 +76,7 @@ impl Transport for Host<'_> {
 /// A realm of [`IMAGE`] that pins `pinned` asks for its `policy` key through a host running
 /// `attack`.
 fn key_through(
-    broker: &mut Broker,
+    broker: &Session,
     pinned: BrokerPublicKey,
     policy: Policy,
     attack: Attack<'_>,
@@ -112,9 +115,9 @@ fn forge(request: &[u8], key: &[u8; 32]) -> [u8; RESPONSE_SIZE] {
 /// The honest path works, so every refusal below is the attack's doing.
 #[test]
 fn honest_host_gets_the_realm_its_key() {
-    let mut b = broker();
-    let pinned = b.public_key();
-    key_through(&mut b, pinned, Policy::RimRpvRems, honest()).unwrap();
+    let b = broker();
+    let pinned = b.broker().public_key();
+    key_through(&b, pinned, Policy::RimRpvRems, honest()).unwrap();
 }
 
 /// Finding 1: the host answers the release itself, wrapping a key of its choosing for the
@@ -122,11 +125,11 @@ fn honest_host_gets_the_realm_its_key() {
 /// so the realm cannot decrypt it and refuses.
 #[test]
 fn host_cannot_choose_the_sealing_key() {
-    let mut b = broker();
-    let pinned = b.public_key();
+    let b = broker();
+    let pinned = b.broker().public_key();
     let attack: Attack<'_> = Box::new(|_, request| Ok(forge(request, &HOST_KEY)));
     assert_eq!(
-        key_through(&mut b, pinned, Policy::RimRpv, attack).err(),
+        key_through(&b, pinned, Policy::RimRpv, attack).err(),
         Some(ProviderError::Protocol(BrokerError::Unwrap))
     );
 }
@@ -136,11 +139,11 @@ fn host_cannot_choose_the_sealing_key() {
 /// had it answered, the realm would still not believe it.
 #[test]
 fn another_broker_cannot_release_to_a_realm_that_pinned_one() {
-    let pinned = broker().public_key();
-    let mut impostor = broker_with([0x43; 32]);
-    assert_ne!(impostor.public_key(), pinned);
+    let pinned = broker().broker().public_key();
+    let impostor = broker_with([0x43; 32]);
+    assert_ne!(impostor.broker().public_key(), pinned);
     assert_eq!(
-        key_through(&mut impostor, pinned, Policy::RimRpv, honest()).err(),
+        key_through(&impostor, pinned, Policy::RimRpv, honest()).err(),
         Some(ProviderError::Transport(Refusal::Binding))
     );
 }
@@ -149,19 +152,19 @@ fn another_broker_cannot_release_to_a_realm_that_pinned_one() {
 /// for a later one, does not open (the transcript covers the nonce and ephemeral key).
 #[test]
 fn replayed_response_is_refused() {
-    let mut b = broker();
-    let pinned = b.public_key();
+    let b = broker();
+    let pinned = b.broker().public_key();
     let recorded = std::cell::Cell::new(None);
     let record: Attack<'_> = Box::new(|broker, request| {
         let response = broker.release(request)?;
         recorded.set(Some(response));
         Ok(response)
     });
-    key_through(&mut b, pinned, Policy::RimRpv, record).unwrap();
+    key_through(&b, pinned, Policy::RimRpv, record).unwrap();
     let old = recorded.get().unwrap();
     let replay: Attack<'_> = Box::new(move |_, _| Ok(old));
     assert_eq!(
-        key_through(&mut b, pinned, Policy::RimRpv, replay).err(),
+        key_through(&b, pinned, Policy::RimRpv, replay).err(),
         Some(ProviderError::Protocol(BrokerError::Unwrap))
     );
 }
@@ -170,8 +173,8 @@ fn replayed_response_is_refused() {
 /// the error of the part it hit; none yields a key.
 #[test]
 fn every_altered_response_byte_is_refused() {
-    let mut b = broker();
-    let pinned = b.public_key();
+    let b = broker();
+    let pinned = b.broker().public_key();
     let mut request = Vec::new();
     let mut response = [0u8; RESPONSE_SIZE];
     let capture: Attack<'_> = Box::new(|broker, r| {
@@ -179,7 +182,7 @@ fn every_altered_response_byte_is_refused() {
         response = broker.release(r)?;
         Ok(response)
     });
-    key_through(&mut b, pinned, Policy::RimRpv, capture).unwrap();
+    key_through(&b, pinned, Policy::RimRpv, capture).unwrap();
     // The realm's ephemeral key in the capture is TestEntropy(11)'s.
     let realm = EphemeralKey::generate(&mut TestEntropy(11)).unwrap();
     let nonce: [u8; 32] = request[4..36].try_into().unwrap();
@@ -218,8 +221,8 @@ fn every_altered_response_byte_is_refused() {
 /// forwarded). The policy is in the challenge the RMM signed: the broker refuses.
 #[test]
 fn policy_downgrade_in_the_request_is_refused() {
-    let mut b = broker();
-    let pinned = b.public_key();
+    let b = broker();
+    let pinned = b.broker().public_key();
     let downgrade: Attack<'_> = Box::new(|broker, request| {
         let mut r = request.to_vec();
         assert_eq!(r[36], Policy::RimRpvRems.to_byte());
@@ -227,7 +230,7 @@ fn policy_downgrade_in_the_request_is_refused() {
         broker.release(&r)
     });
     assert_eq!(
-        key_through(&mut b, pinned, Policy::RimRpvRems, downgrade).err(),
+        key_through(&b, pinned, Policy::RimRpvRems, downgrade).err(),
         Some(ProviderError::Transport(Refusal::Binding))
     );
 }
@@ -238,22 +241,22 @@ fn policy_downgrade_in_the_request_is_refused() {
 /// key derivation and the additional data).
 #[test]
 fn policy_downgrade_in_the_response_is_refused() {
-    let mut b = broker();
-    let pinned = b.public_key();
+    let b = broker();
+    let pinned = b.broker().public_key();
     let weaker = std::cell::Cell::new(None);
     let record: Attack<'_> = Box::new(|broker, request| {
         let response = broker.release(request)?;
         weaker.set(Some(response));
         Ok(response)
     });
-    key_through(&mut b, pinned, Policy::RimRpv, record).unwrap();
+    key_through(&b, pinned, Policy::RimRpv, record).unwrap();
     let weaker = weaker.get().unwrap();
     let as_is: Attack<'_> = Box::new(move |broker, request| {
         broker.release(request)?;
         Ok(weaker)
     });
     assert_eq!(
-        key_through(&mut b, pinned, Policy::RimRpvRems, as_is).err(),
+        key_through(&b, pinned, Policy::RimRpvRems, as_is).err(),
         Some(ProviderError::Protocol(BrokerError::PolicyMismatch {
             asked: Policy::RimRpvRems,
             answered: Policy::RimRpv.to_byte(),
@@ -265,12 +268,12 @@ fn policy_downgrade_in_the_response_is_refused() {
         Ok(r.encode())
     });
     assert_eq!(
-        key_through(&mut b, pinned, Policy::RimRpvRems, relabelled).err(),
+        key_through(&b, pinned, Policy::RimRpvRems, relabelled).err(),
         Some(ProviderError::Protocol(BrokerError::Unwrap))
     );
     // The honest broker's answers for the two policies are different keys.
-    let rems = key_through(&mut b, pinned, Policy::RimRpvRems, honest()).unwrap();
-    let rim = key_through(&mut b, pinned, Policy::RimRpv, honest()).unwrap();
+    let rems = key_through(&b, pinned, Policy::RimRpvRems, honest()).unwrap();
+    let rim = key_through(&b, pinned, Policy::RimRpv, honest()).unwrap();
     assert_ne!(rems.id(), rim.id());
 }
 
@@ -281,8 +284,8 @@ fn policy_downgrade_in_the_response_is_refused() {
 /// so the broker refuses the token.
 #[test]
 fn verifier_challenges_cannot_become_key_release_tokens() {
-    let mut b = broker();
-    let pinned = b.public_key();
+    let b = broker();
+    let pinned = b.broker().public_key();
     let mut sim = Simulator::with_issuer(realm_config(IMAGE), Box::new(InsecureTestIssuer::new()));
     let mut realm = Realm::new(&mut sim).unwrap();
 
@@ -329,7 +332,7 @@ fn verifier_challenges_cannot_become_key_release_tokens() {
 /// A request of version 1 of the protocol is refused as such, not as garbage.
 #[test]
 fn old_protocol_version_is_refused_clearly() {
-    let mut b = broker();
+    let b = broker();
     let mut request = vec![0u8; 200];
     request[..4].copy_from_slice(b"RKB1");
     assert_eq!(b.release(&request), Err(Refusal::Version(1)));

@@ -4,27 +4,23 @@
 
 mod common;
 
-use common::{TestEntropy, realm_config};
+use common::{MASTER_SECRET, request_for};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cca_abi::measurement::{HashAlgorithm, Measurement};
 use key_broker::net::{self, Client, Event, MAX_PAYLOAD};
 use key_broker::{AllowedRealm, Broker, BrokerConfig};
-use realm_sdk::broker::{EphemeralKey, Request};
+use realm_sdk::broker::Request;
 use realm_sdk::seal::{self, Identity, Policy, SealingKey};
-use realm_sdk::{Realm, RemIndex};
-use rmm_model::sim::Simulator;
 use rmm_model::token::InsecureTestIssuer;
 use zeroize::Zeroizing;
 
-/// The broker's master secret in these tests.
-const MASTER_SECRET: [u8; 32] = [0x42; 32];
 /// The image the broker serves.
 const IMAGE: &[u8] = b"app v1";
 /// How long a test waits for anything before failing.
@@ -40,7 +36,12 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A broker serving [`IMAGE`] on the test platform, as `tests/release.rs` builds it.
 fn broker() -> Broker {
-    let config = BrokerConfig {
+    Broker::new(broker_config()).unwrap()
+}
+
+/// The configuration of [`broker`].
+fn broker_config() -> BrokerConfig {
+    BrokerConfig {
         anchors: vec![InsecureTestIssuer::new().trust_anchor()],
         master_secret: Zeroizing::new(MASTER_SECRET),
         allowed: vec![AllowedRealm {
@@ -48,8 +49,8 @@ fn broker() -> Broker {
             rpv: Some(vec![9; 64]),
         }],
         policies: vec![Policy::RimRpv, Policy::RimRpvRems],
-    };
-    Broker::new(config, Box::new(key_broker::os_random)).unwrap()
+        appraisal: None,
+    }
 }
 
 /// Serves [`broker`] on a loopback port in a thread; the receiver gets a line per event.
@@ -66,33 +67,9 @@ fn start() -> (SocketAddr, Receiver<String>) {
         };
         let _ = tx.send(line);
     };
-    let broker = Arc::new(Mutex::new(broker()));
+    let broker = Arc::new(broker());
     std::thread::spawn(move || net::serve_with(listener, broker, log));
     (addr, rx)
-}
-
-/// What a realm built from `image` sends for `nonce`: its ephemeral key and the request.
-fn request_for(image: &[u8], nonce: [u8; 32], seed: u64) -> (EphemeralKey, Vec<u8>) {
-    let mut sim = Simulator::with_issuer(realm_config(image), Box::new(InsecureTestIssuer::new()));
-    let mut realm = Realm::new(&mut sim).unwrap();
-    realm.measurement_extend(RemIndex::REM0, b"booted").unwrap();
-    let ephemeral = EphemeralKey::generate(&mut TestEntropy(seed)).unwrap();
-    let mut request = Request {
-        nonce,
-        policy: Policy::RimRpv,
-        public_key: *ephemeral.public(),
-        token: &[],
-    };
-    let broker = key_broker::identity(&MASTER_SECRET).unwrap();
-    let challenge = request.challenge(broker.public());
-    let mut token = vec![0u8; 4096];
-    // The test plays a realm-sdk realm; the key-release challenge is made inside realm-sdk.
-    request.token = realm
-        .attestation_token_with_raw_challenge(&challenge, &mut token)
-        .unwrap();
-    let mut buf = vec![0u8; 4096 + 136];
-    let request = request.encode(&mut buf).unwrap().to_vec();
-    (ephemeral, request)
 }
 
 /// The key the realm asking with `request` must get: HKDF of the master secret with the
@@ -119,12 +96,7 @@ fn release(client: &mut Client, image: &[u8], seed: u64) -> Result<(SealingKey, 
     let nonce = client.nonce().unwrap();
     let (ephemeral, request) = request_for(image, nonce, seed);
     let response = client.release(&request).unwrap()?;
-    let broker = key_broker::identity(&MASTER_SECRET)
-        .unwrap()
-        .broker_public_key();
-    let key = ephemeral
-        .open(&broker, &nonce, Policy::RimRpv, &response)
-        .unwrap();
+    let key = common::open(&ephemeral, &nonce, &response).unwrap();
     Ok((key, request))
 }
 
@@ -333,16 +305,18 @@ fn binary_serves_a_config_file() {
     let mut stdout = BufReader::new(server.0.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
-    let public = key_broker::identity(&MASTER_SECRET).unwrap();
     assert_eq!(
         line.trim_end(),
-        format!("key-broker: public key {}", hex(public.public()))
+        format!(
+            "key-broker: public key {}",
+            hex(common::pinned_broker().as_bytes())
+        )
     );
     line.clear();
     stdout.read_line(&mut line).unwrap();
     let addr: SocketAddr = line
         .strip_prefix("key-broker: listening on ")
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .unwrap_or_else(|| panic!("second line: {line:?}"))
         .trim_end()
         .parse()
         .unwrap();
@@ -406,6 +380,20 @@ fn binary_rejects_bad_arguments_and_configs() {
         );
     }
 
+    for help in ["--help", "-h"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_key-broker"))
+            .arg(help)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .starts_with("usage: key-broker --config FILE")
+        );
+        assert!(out.stderr.is_empty());
+    }
+
     let dir = temp_dir("bad-config");
     let missing = dir.join("missing.json");
     let (code, stderr) = run(&["--config", missing.to_str().unwrap()]);
@@ -413,12 +401,81 @@ fn binary_rejects_bad_arguments_and_configs() {
     assert!(stderr.contains("missing.json"), "{stderr}");
 
     let bad = dir.join("bad.json");
-    std::fs::write(&bad, r#"{"master_secret": "00", "trust_anchors": []}"#).unwrap();
+    let json = serde_json::json!({
+        "master_secret": "00",
+        "trust_anchors": test_anchor_json(),
+        "allowed": [{ "rim": hex(&rim_of(IMAGE)) }],
+        "policies": ["rim+rpv"],
+    });
+    std::fs::write(&bad, json.to_string()).unwrap();
     let (code, stderr) = run(&["--config", bad.to_str().unwrap()]);
     assert_eq!(code, Some(1));
     assert!(
-        stderr.contains("master_secret must be 64 hex digits"),
+        stderr.contains(
+            "bad.json: master_secret: 1 bytes; the master secret is 32 bytes (64 hex digits)"
+        ),
         "{stderr}"
     );
+    std::fs::write(&bad, r#"{"master_secret": "00", "trust_anchors": []}"#).unwrap();
+    let (code, stderr) = run(&["--config", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("missing field `allowed`"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A nonce can be spent only on the connection that asked for it (finding 2): sent on
+/// another it is refused as stale, and stays valid on its own.
+#[test]
+fn a_nonce_is_spent_only_on_its_own_connection() {
+    let (addr, _log) = start();
+    let (mut mine, mut other) = (
+        Client::connect(addr).unwrap(),
+        Client::connect(addr).unwrap(),
+    );
+    let nonce = mine.nonce().unwrap();
+    let (ephemeral, request) = request_for(IMAGE, nonce, 1);
+    assert_eq!(
+        other.release(&request).unwrap().err().as_deref(),
+        Some("unknown or already used nonce")
+    );
+    let response = mine.release(&request).unwrap().unwrap();
+    common::open(&ephemeral, &nonce, &response).unwrap();
+}
+
+/// Nonces expire after the TTL, and a connection keeps only its newest few (finding 2).
+#[test]
+fn nonces_expire_and_a_connection_keeps_its_newest() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = key_broker::ServerLimits {
+        nonces_per_connection: 2,
+        nonce_ttl: Duration::from_millis(300),
+        ..key_broker::ServerLimits::default()
+    };
+    let config = broker_config();
+    let broker = Arc::new(Broker::with_limits(config, limits).unwrap());
+    std::thread::spawn(move || net::serve(listener, broker));
+    let mut client = Client::connect(addr).unwrap();
+
+    let old = client.nonce().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let (_, request) = request_for(IMAGE, old, 1);
+    assert_eq!(
+        client.release(&request).unwrap().err().as_deref(),
+        Some("unknown or already used nonce"),
+        "expired"
+    );
+
+    let first = client.nonce().unwrap();
+    let second = client.nonce().unwrap();
+    let third = client.nonce().unwrap();
+    let (_, request) = request_for(IMAGE, first, 2);
+    assert!(
+        client.release(&request).unwrap().is_err(),
+        "dropped as the oldest"
+    );
+    for (nonce, seed) in [(second, 3), (third, 4)] {
+        let (_, request) = request_for(IMAGE, nonce, seed);
+        assert!(client.release(&request).unwrap().is_ok());
+    }
 }

@@ -7,7 +7,9 @@ mod common;
 use common::{TestEntropy, realm_config};
 
 use cca_abi::measurement::HashAlgorithm;
-use key_broker::{AllowedRealm, Broker, BrokerConfig, Refusal};
+use std::sync::Arc;
+
+use key_broker::{AllowedRealm, Broker, BrokerConfig, Refusal, ServerLimits, Session};
 use realm_sdk::broker::{KeyBrokerProvider, ProviderError, RESPONSE_SIZE, Request, Transport};
 use realm_sdk::seal::{self, Policy, SealingKey, SealingKeyProvider};
 use realm_sdk::service::Window;
@@ -30,7 +32,7 @@ enum Host {
 }
 
 struct Relay<'b> {
-    broker: &'b mut Broker,
+    broker: &'b Session,
     host: Host,
     first_nonce: Option<[u8; 32]>,
 }
@@ -71,7 +73,8 @@ impl Transport for Relay<'_> {
     }
 }
 
-fn broker(allowed_image: &[u8]) -> Broker {
+/// A session with a fresh broker (deterministic nonces) serving `allowed_image`.
+fn broker(allowed_image: &[u8]) -> Session {
     let config = BrokerConfig {
         anchors: vec![InsecureTestIssuer::new().trust_anchor()],
         master_secret: Zeroizing::new([0x42; 32]),
@@ -83,22 +86,17 @@ fn broker(allowed_image: &[u8]) -> Broker {
             rpv: Some(vec![9; 64]),
         }],
         policies: vec![Policy::RimRpv, Policy::RimRpvRems],
+        appraisal: None,
     };
-    let mut n = 0u8;
-    Broker::new(
-        config,
-        Box::new(move |b: &mut [u8]| {
-            n = n.wrapping_add(1);
-            b.fill(n);
-        }),
-    )
-    .unwrap()
+    Arc::new(Broker::from_seed(config, ServerLimits::default(), &[7; 32]).unwrap())
+        .session()
+        .unwrap()
 }
 
 /// Runs a realm built from `image` asking `broker` for its key through `host`.
 fn key_of(
     image: &[u8],
-    broker: &mut Broker,
+    broker: &Session,
     host: Host,
     seed: u64,
 ) -> Result<SealingKey, ProviderError<Refusal>> {
@@ -106,7 +104,7 @@ fn key_of(
     let mut realm = Realm::new(&mut sim).unwrap();
     realm.measurement_extend(RemIndex::REM0, b"booted").unwrap();
     let (mut token, mut request) = (vec![0u8; 4096], vec![0u8; 4096 + 136]);
-    let pinned = broker.public_key();
+    let pinned = broker.broker().public_key();
     let relay = Relay {
         broker,
         host,
@@ -133,9 +131,9 @@ fn key_of(
 /// nonces each time), and what one run seals the next unseals.
 #[test]
 fn same_identity_same_key_across_runs() {
-    let mut b = broker(b"app v1");
-    let k1 = key_of(b"app v1", &mut b, Host::Honest, 1).unwrap();
-    let k2 = key_of(b"app v1", &mut b, Host::Honest, 2).unwrap();
+    let b = broker(b"app v1");
+    let k1 = key_of(b"app v1", &b, Host::Honest, 1).unwrap();
+    let k2 = key_of(b"app v1", &b, Host::Honest, 2).unwrap();
     assert_eq!(k1.id(), k2.id());
     let mut buf = [0u8; 128];
     let blob = seal::seal(
@@ -159,9 +157,9 @@ fn same_identity_same_key_across_runs() {
 /// A realm with another image (RIM) is refused.
 #[test]
 fn wrong_rim_is_refused() {
-    let mut b = broker(b"app v1");
+    let b = broker(b"app v1");
     assert_eq!(
-        key_of(b"app v2", &mut b, Host::Honest, 1).err(),
+        key_of(b"app v2", &b, Host::Honest, 1).err(),
         Some(ProviderError::Transport(Refusal::RimNotAllowed))
     );
 }
@@ -169,9 +167,9 @@ fn wrong_rim_is_refused() {
 /// A replayed (stale) nonce is refused.
 #[test]
 fn stale_nonce_is_refused() {
-    let mut b = broker(b"app v1");
+    let b = broker(b"app v1");
     assert_eq!(
-        key_of(b"app v1", &mut b, Host::ReplayNonce, 1).err(),
+        key_of(b"app v1", &b, Host::ReplayNonce, 1).err(),
         Some(ProviderError::Transport(Refusal::StaleNonce))
     );
 }
@@ -179,9 +177,9 @@ fn stale_nonce_is_refused() {
 /// A token bound to another ephemeral key (the host substituted its own) is refused.
 #[test]
 fn token_bound_to_another_key_is_refused() {
-    let mut b = broker(b"app v1");
+    let b = broker(b"app v1");
     assert_eq!(
-        key_of(b"app v1", &mut b, Host::SwapKey, 1).err(),
+        key_of(b"app v1", &b, Host::SwapKey, 1).err(),
         Some(ProviderError::Transport(Refusal::Binding))
     );
 }
@@ -189,8 +187,8 @@ fn token_bound_to_another_key_is_refused() {
 /// A forged token (altered claims) or an unknown platform is refused.
 #[test]
 fn forged_token_is_refused() {
-    let mut b = broker(b"app v1");
-    let err = key_of(b"app v1", &mut b, Host::TamperToken, 1).err();
+    let b = broker(b"app v1");
+    let err = key_of(b"app v1", &b, Host::TamperToken, 1).err();
     assert!(
         matches!(
             err,
@@ -208,10 +206,11 @@ fn forged_token_is_refused() {
             rpv: None,
         }],
         policies: vec![Policy::RimRpv],
+        appraisal: None,
     };
-    let mut unknown_platform = Broker::new(config, Box::new(key_broker::os_random)).unwrap();
+    let unknown_platform = Arc::new(Broker::new(config).unwrap()).session().unwrap();
     assert_eq!(
-        key_of(b"app v1", &mut unknown_platform, Host::Honest, 1).err(),
+        key_of(b"app v1", &unknown_platform, Host::Honest, 1).err(),
         Some(ProviderError::Transport(Refusal::Verify(
             cca_token::VerifyError::NoTrustAnchor
         )))
@@ -251,7 +250,6 @@ fn release_and_blob_store_through_the_shared_buffer() {
     use std::rc::Rc;
 
     let broker = Rc::new(RefCell::new(broker(b"app v1")));
-    let pinned = broker.borrow().public_key();
     let store: Rc<RefCell<Option<Vec<u8>>>> = Rc::default();
     let run = |image: &[u8], secret: Option<&[u8]>| -> Result<Vec<u8>, String> {
         let window = SimWindow(Rc::new(RefCell::new(vec![0u8; 8192])));
@@ -263,8 +261,8 @@ fn release_and_blob_store_through_the_shared_buffer() {
             assert_eq!(gprs[1], SHARED_IPA);
             let request = host_window.0.borrow()[..gprs[2] as usize].to_vec();
             let (code, answer) = match gprs[0] {
-                service::BROKER_NONCE => (status::OK, broker.borrow_mut().nonce().to_vec()),
-                service::BROKER_RELEASE => match broker.borrow_mut().release(&request) {
+                service::BROKER_NONCE => (status::OK, broker.borrow().nonce().to_vec()),
+                service::BROKER_RELEASE => match broker.borrow().release(&request) {
                     Ok(r) => (status::OK, r.to_vec()),
                     Err(e) => (status::REFUSED, e.to_string().into_bytes()),
                 },
@@ -294,7 +292,7 @@ fn release_and_blob_store_through_the_shared_buffer() {
             &mut realm,
             &mut channel,
             TestEntropy(7),
-            pinned,
+            common::pinned_broker(),
             &mut token,
             &mut request,
         )

@@ -58,7 +58,7 @@ impl BrokerRelay {
         let request = Request::decode(request).ok()?;
         let random = || {
             let mut scalar = [0u8; 48];
-            key_broker::os_random(&mut scalar);
+            key_broker::os_random(&mut scalar).ok()?;
             p384::SecretKey::from_slice(&scalar).ok()
         };
         let identity = EphemeralKey::from_secret(random()?);

@@ -20,7 +20,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cca_token::TrustAnchor;
@@ -76,13 +76,12 @@ pub fn start_broker(
             })
             .collect(),
         policies: vec![Policy::RimRpv],
+        appraisal: None,
     };
     let io = |e| Error::Io("binding the key broker to 127.0.0.1".into(), e);
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
     let addr = listener.local_addr().map_err(io)?;
-    let broker = Broker::new(config, Box::new(key_broker::os_random))
-        .map_err(|e| Error::Build(e.to_string()))?;
-    let broker = Arc::new(Mutex::new(broker));
+    let broker = Arc::new(Broker::new(config).map_err(|e| Error::Build(e.to_string()))?);
     std::thread::spawn(move || key_broker::net::serve(listener, broker));
     Ok(addr)
 }
@@ -99,7 +98,8 @@ pub fn demo_master_secret() -> Result<Zeroizing<[u8; 32]>, Error> {
     match std::fs::read(&path) {
         Ok(bytes) if bytes.len() == 32 => secret.copy_from_slice(&bytes),
         _ => {
-            key_broker::os_random(&mut *secret);
+            key_broker::os_random(&mut *secret)
+                .map_err(|e| Error::Io("drawing the master secret".into(), e.into()))?;
             std::fs::create_dir_all(aarch64_dir())
                 .map_err(|e| Error::Io(aarch64_dir().display().to_string(), e))?;
             write_atomic(&path, &*secret)?;
