@@ -20,7 +20,7 @@ pub const SW_COMPONENTS: i64 = 2399;
 pub const VERIFICATION_SERVICE: i64 = 2400;
 /// `2401`: the platform configuration.
 pub const CONFIG: i64 = 2401;
-/// `2402`: the platform hash algorithm.
+/// `2402`: the platform hash algorithm (mandatory).
 pub const HASH_ALGORITHM: i64 = 2402;
 
 /// The early CCA platform profile.
@@ -186,8 +186,10 @@ pub struct PlatformClaims<'a> {
     pub lifecycle: u64,
     /// The verification service, if given.
     pub verification_service: Option<&'a str>,
-    /// The platform hash algorithm, if given.
-    pub hash_algorithm: Option<&'a str>,
+    /// The platform hash algorithm (claim 2402), e.g. "sha-256": the algorithm of the
+    /// software components' measurements. Mandatory: TF-A and TF-RMM emit it and veraison's
+    /// verifiers refuse a platform token without it.
+    pub hash_algorithm: &'a str,
 }
 
 impl<'a> PlatformClaims<'a> {
@@ -232,9 +234,7 @@ impl<'a> PlatformClaims<'a> {
         let verification_service = claims::find(t, VERIFICATION_SERVICE)
             .map(|c| c.text())
             .transpose()?;
-        let hash_algorithm = claims::find(t, HASH_ALGORITHM)
-            .map(|c| c.text())
-            .transpose()?;
+        let hash_algorithm = claims::require(t, HASH_ALGORITHM)?.text()?;
         Ok(Self {
             payload,
             sw_components: sw.value,

@@ -87,7 +87,7 @@ fn token(
             lifecycle: 0x3003,
             sw_components: &sw,
             verification_service: Some("https://verifier.invalid"),
-            hash_algorithm: Some("sha-256"),
+            hash_algorithm: "sha-256",
         },
         &mut pbuf,
     )
@@ -270,6 +270,12 @@ fn platform_claims_tampered() {
             "missing implementation ID",
             Box::new(|v| replace(v, &key(IMPLEMENTATION_ID), &key(-5))),
             ClaimError::Missing(IMPLEMENTATION_ID),
+        ),
+        (
+            // TF-A and TF-RMM emit claim 2402 and veraison's verifiers require it.
+            "missing platform hash algorithm",
+            Box::new(|v| replace(v, &key(HASH_ALGORITHM), &key(-5))),
+            ClaimError::Missing(HASH_ALGORITHM),
         ),
     ];
     for (what, tweak, want) in cases {
