@@ -61,7 +61,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 pub use cbor::CborError;
 pub use claims::ClaimError;
-pub use cose::{Algorithm, CoseError, PublicKey, Sign1, SignatureError};
+pub use cose::{Algorithm, CoseError, Header, PublicKey, Sign1, SignatureError};
 pub use platform::PlatformClaims;
 pub use realm::RealmClaims;
 
