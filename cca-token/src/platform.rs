@@ -94,6 +94,33 @@ impl Lifecycle {
             _ => return None,
         })
     }
+
+    /// Every state, in the order of their ranges.
+    pub const ALL: [Self; 7] = [
+        Self::Unknown,
+        Self::AssemblyAndTest,
+        Self::RotProvisioning,
+        Self::Secured,
+        Self::NonCcaPlatformDebug,
+        Self::RecoverableCcaPlatformDebug,
+        Self::Decommissioned,
+    ];
+
+    /// The state's name, as an appraisal policy file spells it: "unknown",
+    /// "assembly-and-test", "rot-provisioning", "secured", "non-cca-platform-debug",
+    /// "recoverable-cca-platform-debug" or "decommissioned".
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::AssemblyAndTest => "assembly-and-test",
+            Self::RotProvisioning => "rot-provisioning",
+            Self::Secured => "secured",
+            Self::NonCcaPlatformDebug => "non-cca-platform-debug",
+            Self::RecoverableCcaPlatformDebug => "recoverable-cca-platform-debug",
+            Self::Decommissioned => "decommissioned",
+        }
+    }
 }
 
 /// One software component (claim 2399 entries).
