@@ -492,7 +492,10 @@ fn testdata(rel: &str) -> Option<Vec<u8>> {
 
 /// The real tokens and the anchor that verifies them: every tf-rmm/*/*/token.cbor and
 /// veraison's cca-token-01, with ta-tfa.json.
-fn real_tokens() -> Option<(Vec<(String, Vec<u8>)>, Vec<TrustAnchor>)> {
+/// Named token files.
+type Tokens = Vec<(String, Vec<u8>)>;
+
+fn real_tokens() -> Option<(Tokens, Vec<TrustAnchor>)> {
     let json = String::from_utf8(testdata("veraison/ta-tfa.json")?).unwrap();
     let anchors = cca_token::anchors::from_json(&json).unwrap();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
