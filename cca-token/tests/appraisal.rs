@@ -830,3 +830,26 @@ fn policy_from_an_embedded_value() {
         })
     );
 }
+
+/// The policy files committed as seeds of the appraisal_policy fuzz target load, and
+/// appraise the token seed that target uses as their names say.
+#[test]
+fn committed_policy_seeds_load() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
+    let token = std::fs::read(dir.join("token_parse/encoder-tag399-sha256.cbor")).unwrap();
+    let v = verified(&token);
+    let load = |name: &str| {
+        let json = std::fs::read_to_string(dir.join("appraisal_policy").join(name)).unwrap();
+        PolicyFile::from_json(&json).unwrap()
+    };
+    assert_eq!(load("default.json").appraisal(), Appraisal::DEFAULT);
+    assert_eq!(load("full.json").appraisal().appraise(&v), Ok(()));
+    assert!(matches!(
+        load("refuses-seed.json").appraisal().appraise(&v),
+        Err(AppraisalError::SwComponentSigner { index: 0, .. })
+    ));
+    assert!(matches!(
+        load("debug-platform.json").appraisal().appraise(&v),
+        Err(AppraisalError::Lifecycle { value: 0x3003, .. })
+    ));
+}
