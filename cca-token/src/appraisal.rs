@@ -58,7 +58,7 @@
 //! # Ok::<(), Box<dyn core::error::Error>>(())
 //! ```
 //!
-//! With the `std` feature, [`PolicyFile`] loads an appraisal from JSON (the format is
+//! With the `std` feature, `PolicyFile` loads an appraisal from JSON (the format is
 //! documented there).
 
 use core::fmt;

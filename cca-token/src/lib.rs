@@ -14,7 +14,7 @@
 //! - [`appraisal::Appraisal::appraise`] then checks what the relying party accepts in a
 //!   verified token: platform lifecycle (secured by default), profiles, hash algorithms,
 //!   software components against reference values, RIMs, RPV and REMs; with `std`,
-//!   [`appraisal::PolicyFile`] loads such a policy from JSON;
+//!   `appraisal::PolicyFile` loads such a policy from JSON;
 //! - [`encode`] writes tokens (the software RMM model and tests use it), signing through
 //!   [`encode::Signer`].
 //!
@@ -25,7 +25,8 @@
 //!
 //! The same code runs in a realm, in firmware and on a server: no heap, no `unsafe`, and
 //! no input makes it panic. Features: `std` adds loading trust anchors from JSON
-//! (module `anchors`) and appraisal policies from JSON ([`appraisal::PolicyFile`]); `sign` adds [`encode::Signer`] for p256 and p384 signing keys.
+//! (module `anchors`) and appraisal policies from JSON (`appraisal::PolicyFile`); `sign` adds
+//! [`encode::Signer`] for p256 and p384 signing keys.
 //!
 //! ```
 //! use cca_token::{Policy, PublicKey, Token, TrustAnchor};
