@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Seeds the fuzzers' corpora (ignored folders). The key-release decoder starts from the
-# hand-made messages in seeds/key_release. The token fuzzer's corpus gets:
+# Seeds the fuzzers' corpora (ignored folders). The token fuzzer's with:
 # - the real tokens in ../shared/testdata, read in place and copied only into the corpus
 #   (never committed);
 # - the encoder-made tokens committed in seeds/token_parse (regenerate them with
@@ -13,5 +12,10 @@ for f in ../../shared/testdata/veraison/*.cbor ../../shared/testdata/tf-rmm/*/*/
 done
 cp seeds/token_parse/*.cbor corpus/token_parse/
 ls corpus/token_parse | wc -l
+# The appraisal-policy fuzzer's with the committed policy files in seeds/appraisal_policy.
+mkdir -p corpus/appraisal_policy
+cp seeds/appraisal_policy/*.json corpus/appraisal_policy/
+ls corpus/appraisal_policy | wc -l
+# The key-release decoders' with the hand-made messages in seeds/key_release.
 mkdir -p corpus/key_release
 cp seeds/key_release/* corpus/key_release/

@@ -79,7 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 lifecycle: 0x3003,
                 sw_components: &sw,
                 verification_service: Some("https://verifier.invalid"),
-                hash_algorithm: Some("sha-256"),
+                hash_algorithm: "sha-256",
             },
             &mut pc,
         )

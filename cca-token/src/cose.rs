@@ -1,5 +1,11 @@
 //! COSE_Sign1 (RFC 9052 §4.2) as CCA tokens use it: tagged (18), an algorithm in the
 //! protected header, an attached payload, ECDSA signatures (ES256, ES384, ES512).
+//!
+//! Headers are read strictly (RFC 9052 §3 and §3.1): each header map has distinct labels
+//! (integer or text), no label is in both maps, and `crit` (label 2) must be a non-empty
+//! array in the protected header naming only labels this crate processes, which is label 1
+//! (alg) alone. A token that breaks one of these rules is refused with its own
+//! [`CoseError`] before any signature is checked.
 
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256, Sha384, Sha512};
@@ -181,7 +187,9 @@ impl core::fmt::Display for SignatureError {
             Self::AlgorithmMismatch { token, key } => {
                 write!(
                     f,
-                    "the token is signed with {token:?} but the key is for {key:?}"
+                    "the token is signed with {} but the key is for {}",
+                    token.name(),
+                    key.name()
                 )
             }
             Self::Malformed => f.write_str("the signature is not a valid r || s of its algorithm"),
@@ -192,6 +200,24 @@ impl core::fmt::Display for SignatureError {
 
 impl core::error::Error for SignatureError {}
 
+/// Which header map of a COSE_Sign1 an error is about.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Header {
+    /// The protected header (signed).
+    Protected,
+    /// The unprotected header (not signed).
+    Unprotected,
+}
+
+impl Header {
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Protected => "protected",
+            Self::Unprotected => "unprotected",
+        }
+    }
+}
+
 /// Why a COSE_Sign1 could not be parsed.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum CoseError {
@@ -201,8 +227,27 @@ pub enum CoseError {
     Tag,
     /// Not an array of four items.
     Structure,
-    /// The protected header has no algorithm, a duplicated label or another problem.
+    /// The protected header is not a map of at most [`MAX_HEADER_LABELS`] integer or text
+    /// labels, or has no algorithm (label 1) or one that is not an integer.
     ProtectedHeader,
+    /// The unprotected header is not a map of at most [`MAX_HEADER_LABELS`] integer or text
+    /// labels.
+    UnprotectedHeader,
+    /// A label appears twice in one header map (RFC 9052 §3: each label at most once).
+    DuplicateLabel(Header),
+    /// A label appears in both the protected and the unprotected header (RFC 9052 §3).
+    LabelInBothHeaders,
+    /// The critical header parameter (label 2) is in the unprotected header; RFC 9052 §3.1
+    /// puts it in the protected header only.
+    CritUnprotected,
+    /// The critical header parameter (label 2) is not a non-empty array of integer or text
+    /// labels (RFC 9052 §3.1).
+    Crit,
+    /// The critical header parameter names an integer label this crate does not process
+    /// (it processes only label 1, the algorithm).
+    UnprocessedCritical(i64),
+    /// The critical header parameter names a text label (this crate processes none).
+    UnprocessedCriticalText,
     /// An algorithm this crate does not verify.
     UnsupportedAlgorithm(i64),
     /// The payload is detached (nil) or not a byte string.
@@ -215,9 +260,32 @@ impl core::fmt::Display for CoseError {
             Self::Cbor(e) => write!(f, "COSE_Sign1: {e}"),
             Self::Tag => f.write_str("COSE_Sign1: not tagged 18"),
             Self::Structure => f.write_str("COSE_Sign1: not an array of four items"),
-            Self::ProtectedHeader => {
-                f.write_str("COSE_Sign1: protected header lacks a single integer algorithm")
+            Self::ProtectedHeader => f.write_str(
+                "COSE_Sign1: protected header is not a small map of labels with one integer algorithm",
+            ),
+            Self::UnprotectedHeader => write!(
+                f,
+                "COSE_Sign1: unprotected header is not a map of at most {MAX_HEADER_LABELS} integer or text labels"
+            ),
+            Self::DuplicateLabel(h) => {
+                write!(f, "COSE_Sign1: a label appears twice in the {} header", h.name())
             }
+            Self::LabelInBothHeaders => f.write_str(
+                "COSE_Sign1: a label appears in both the protected and the unprotected header",
+            ),
+            Self::CritUnprotected => f.write_str(
+                "COSE_Sign1: the crit header parameter (label 2) is in the unprotected header",
+            ),
+            Self::Crit => f.write_str(
+                "COSE_Sign1: the crit header parameter (label 2) is not a non-empty array of labels",
+            ),
+            Self::UnprocessedCritical(l) => write!(
+                f,
+                "COSE_Sign1: crit names header label {l}, which this verifier does not process (only 1, alg)"
+            ),
+            Self::UnprocessedCriticalText => f.write_str(
+                "COSE_Sign1: crit names a text header label, which this verifier does not process (only 1, alg)",
+            ),
             Self::UnsupportedAlgorithm(a) => {
                 write!(
                     f,
@@ -265,12 +333,14 @@ impl<'a> Sign1<'a> {
             return Err(CoseError::Structure);
         }
         let protected = r.bytes()?;
-        let algorithm = protected_algorithm(protected)?;
-        // The unprotected header: a map, its content unused.
+        let mut protected_labels = [HeaderLabel::Int(0); MAX_HEADER_LABELS];
+        let (algorithm, n) = protected_header(protected, &mut protected_labels)?;
+        // The unprotected header: a map whose values are unused, but whose labels must not
+        // repeat, nor repeat a protected label, nor be crit.
         if r.peek_major() != Some(cbor::MAP) {
             return Err(CoseError::Structure);
         }
-        r.item()?;
+        unprotected_header(r.item()?, &protected_labels[..n])?;
         let payload = r.bytes().map_err(|e| {
             if e == CborError::UnexpectedType {
                 CoseError::Payload
@@ -348,37 +418,134 @@ impl<'a> Sign1<'a> {
     }
 }
 
-/// The algorithm in a serialized protected header (a map; label 1 = alg, once).
-fn protected_algorithm(protected: &[u8]) -> Result<Algorithm, CoseError> {
-    let mut r = Reader::new(protected);
-    let pairs = r.map().map_err(|_| CoseError::ProtectedHeader)?;
-    let mut alg = None;
-    let mut labels = [0i64; 8];
-    if pairs > labels.len() {
-        return Err(CoseError::ProtectedHeader);
+/// Most labels a header map may hold (CCA tokens use one).
+pub const MAX_HEADER_LABELS: usize = 8;
+
+/// `1`: the algorithm header parameter (RFC 9052 §3.1).
+const ALG: i64 = 1;
+/// `2`: the critical header parameter (RFC 9052 §3.1).
+const CRIT: i64 = 2;
+
+/// A header label: an integer or a text string (RFC 9052 §3).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+enum HeaderLabel<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// Reads the labels of a header map one at a time, rejecting a label seen before in the
+/// same map. `bad` is the error for anything that is not a map of integer or text labels
+/// of at most [`MAX_HEADER_LABELS`] entries.
+struct HeaderMap<'a, 'l> {
+    reader: Reader<'a>,
+    left: usize,
+    labels: &'l mut [HeaderLabel<'a>; MAX_HEADER_LABELS],
+    seen: usize,
+    header: Header,
+    bad: CoseError,
+}
+
+impl<'a, 'l> HeaderMap<'a, 'l> {
+    fn new(
+        bytes: &'a [u8],
+        labels: &'l mut [HeaderLabel<'a>; MAX_HEADER_LABELS],
+        header: Header,
+        bad: CoseError,
+    ) -> Result<Self, CoseError> {
+        let mut reader = Reader::new(bytes);
+        let left = reader.map().map_err(|_| bad)?;
+        if left > MAX_HEADER_LABELS {
+            return Err(bad);
+        }
+        Ok(Self {
+            reader,
+            left,
+            labels,
+            seen: 0,
+            header,
+            bad,
+        })
     }
-    for i in 0..pairs {
-        // Labels are integers or text; only integer labels are checked for duplicates.
-        let label = match r.peek_major() {
-            Some(cbor::UINT | cbor::NINT) => r.int().map_err(|_| CoseError::ProtectedHeader)?,
-            Some(cbor::TSTR) => {
-                r.text().map_err(|_| CoseError::ProtectedHeader)?;
-                r.item().map_err(|_| CoseError::ProtectedHeader)?;
-                continue;
+
+    /// The next label (the reader is then at its value), or `None` at the end of the map.
+    fn next_label(&mut self) -> Result<Option<HeaderLabel<'a>>, CoseError> {
+        if self.left == 0 {
+            self.reader.finish().map_err(|_| self.bad)?;
+            return Ok(None);
+        }
+        self.left -= 1;
+        let label = match self.reader.peek_major() {
+            Some(cbor::UINT | cbor::NINT) => {
+                HeaderLabel::Int(self.reader.int().map_err(|_| self.bad)?)
             }
-            _ => return Err(CoseError::ProtectedHeader),
+            Some(cbor::TSTR) => HeaderLabel::Text(self.reader.text().map_err(|_| self.bad)?),
+            _ => return Err(self.bad),
         };
-        if labels[..i].contains(&label) {
-            return Err(CoseError::ProtectedHeader);
+        if self.labels[..self.seen].contains(&label) {
+            return Err(CoseError::DuplicateLabel(self.header));
         }
-        labels[i] = label;
-        if label == 1 {
-            let v = r.int().map_err(|_| CoseError::ProtectedHeader)?;
-            alg = Some(Algorithm::from_cose(v).ok_or(CoseError::UnsupportedAlgorithm(v))?);
-        } else {
-            r.item().map_err(|_| CoseError::ProtectedHeader)?;
+        self.labels[self.seen] = label;
+        self.seen += 1;
+        Ok(Some(label))
+    }
+}
+
+/// Checks a serialized protected header (RFC 9052 §3): a map of distinct labels with the
+/// algorithm (label 1) and, if present, a crit (label 2) that names only labels this crate
+/// processes. Returns the algorithm and the number of labels written to `labels`.
+fn protected_header<'a>(
+    protected: &'a [u8],
+    labels: &mut [HeaderLabel<'a>; MAX_HEADER_LABELS],
+) -> Result<(Algorithm, usize), CoseError> {
+    let bad = CoseError::ProtectedHeader;
+    let mut map = HeaderMap::new(protected, labels, Header::Protected, bad)?;
+    let mut alg = None;
+    while let Some(label) = map.next_label()? {
+        match label {
+            HeaderLabel::Int(ALG) => {
+                let v = map.reader.int().map_err(|_| bad)?;
+                alg = Some(Algorithm::from_cose(v).ok_or(CoseError::UnsupportedAlgorithm(v))?);
+            }
+            HeaderLabel::Int(CRIT) => check_crit(&mut map.reader)?,
+            _ => drop(map.reader.item().map_err(|_| bad)?),
         }
     }
-    r.finish().map_err(|_| CoseError::ProtectedHeader)?;
-    alg.ok_or(CoseError::ProtectedHeader)
+    let n = map.seen;
+    Ok((alg.ok_or(bad)?, n))
+}
+
+/// Checks a crit value: a non-empty array of labels, each one this crate processes.
+fn check_crit(r: &mut Reader<'_>) -> Result<(), CoseError> {
+    let n = r.array().map_err(|_| CoseError::Crit)?;
+    if n == 0 {
+        return Err(CoseError::Crit);
+    }
+    for _ in 0..n {
+        match r.peek_major() {
+            Some(cbor::UINT | cbor::NINT) => match r.int().map_err(|_| CoseError::Crit)? {
+                ALG => {}
+                other => return Err(CoseError::UnprocessedCritical(other)),
+            },
+            Some(cbor::TSTR) => return Err(CoseError::UnprocessedCriticalText),
+            _ => return Err(CoseError::Crit),
+        }
+    }
+    Ok(())
+}
+
+/// Checks an unprotected header map: distinct labels, none of them also protected, no crit.
+fn unprotected_header(bytes: &[u8], protected: &[HeaderLabel<'_>]) -> Result<(), CoseError> {
+    let bad = CoseError::UnprotectedHeader;
+    let mut labels = [HeaderLabel::Int(0); MAX_HEADER_LABELS];
+    let mut map = HeaderMap::new(bytes, &mut labels, Header::Unprotected, bad)?;
+    while let Some(label) = map.next_label()? {
+        if label == HeaderLabel::Int(CRIT) {
+            return Err(CoseError::CritUnprotected);
+        }
+        if protected.contains(&label) {
+            return Err(CoseError::LabelInBothHeaders);
+        }
+        map.reader.item().map_err(|_| bad)?;
+    }
+    Ok(())
 }

@@ -185,8 +185,8 @@ pub struct PlatformClaimValues<'a> {
     pub sw_components: &'a [SwComponent<'a>],
     /// Claim 2400, if any.
     pub verification_service: Option<&'a str>,
-    /// Claim 2402, if any.
-    pub hash_algorithm: Option<&'a str>,
+    /// Claim 2402 (always written: it is mandatory).
+    pub hash_algorithm: &'a str,
 }
 
 /// Writes platform claims.
@@ -195,7 +195,7 @@ pub fn platform_claims<'b>(
     out: &'b mut [u8],
 ) -> Result<&'b [u8], EncodeError> {
     let mut w = Writer::new(out);
-    let n = 7 + u64::from(v.verification_service.is_some()) + u64::from(v.hash_algorithm.is_some());
+    let n = 8 + u64::from(v.verification_service.is_some());
     w.head(cbor::MAP, n)?;
     w.int(platform::PROFILE)?;
     w.text(v.profile)?;
@@ -209,10 +209,8 @@ pub fn platform_claims<'b>(
     w.bytes(v.config)?;
     w.int(platform::LIFECYCLE)?;
     w.head(cbor::UINT, v.lifecycle)?;
-    if let Some(h) = v.hash_algorithm {
-        w.int(platform::HASH_ALGORITHM)?;
-        w.text(h)?;
-    }
+    w.int(platform::HASH_ALGORITHM)?;
+    w.text(v.hash_algorithm)?;
     w.int(platform::SW_COMPONENTS)?;
     w.head(cbor::ARRAY, v.sw_components.len() as u64)?;
     for c in v.sw_components {

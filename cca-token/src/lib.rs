@@ -11,6 +11,10 @@
 //! - [`Token::verify`] checks the realm signature, the binding, the platform signature with
 //!   a [`TrustAnchor`] found by implementation and instance ID, and a [`Policy`]; every
 //!   failure is its own [`VerifyError`];
+//! - [`appraisal::Appraisal::appraise`] then checks what the relying party accepts in a
+//!   verified token: platform lifecycle (secured by default), profiles, hash algorithms,
+//!   software components against reference values, RIMs, RPV and REMs; with `std`,
+//!   `appraisal::PolicyFile` loads such a policy from JSON;
 //! - [`encode`] writes tokens (the software RMM model and tests use it), signing through
 //!   [`encode::Signer`].
 //!
@@ -21,7 +25,8 @@
 //!
 //! The same code runs in a realm, in firmware and on a server: no heap, no `unsafe`, and
 //! no input makes it panic. Features: `std` adds loading trust anchors from JSON
-//! (module `anchors`); `sign` adds [`encode::Signer`] for p256 and p384 signing keys.
+//! (module `anchors`) and appraisal policies from JSON (`appraisal::PolicyFile`); `sign` adds
+//! [`encode::Signer`] for p256 and p384 signing keys.
 //!
 //! ```
 //! use cca_token::{Policy, PublicKey, Token, TrustAnchor};
@@ -48,6 +53,7 @@
 
 #[cfg(feature = "std")]
 pub mod anchors;
+pub mod appraisal;
 pub mod cbor;
 pub mod claims;
 pub mod cose;
@@ -61,7 +67,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 pub use cbor::CborError;
 pub use claims::ClaimError;
-pub use cose::{Algorithm, CoseError, PublicKey, Sign1, SignatureError};
+pub use cose::{Algorithm, CoseError, Header, PublicKey, Sign1, SignatureError};
 pub use platform::PlatformClaims;
 pub use realm::RealmClaims;
 

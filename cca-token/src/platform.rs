@@ -20,7 +20,7 @@ pub const SW_COMPONENTS: i64 = 2399;
 pub const VERIFICATION_SERVICE: i64 = 2400;
 /// `2401`: the platform configuration.
 pub const CONFIG: i64 = 2401;
-/// `2402`: the platform hash algorithm.
+/// `2402`: the platform hash algorithm (mandatory).
 pub const HASH_ALGORITHM: i64 = 2402;
 
 /// The early CCA platform profile.
@@ -93,6 +93,33 @@ impl Lifecycle {
             0x6000..=0x60ff => Self::Decommissioned,
             _ => return None,
         })
+    }
+
+    /// Every state, in the order of their ranges.
+    pub const ALL: [Self; 7] = [
+        Self::Unknown,
+        Self::AssemblyAndTest,
+        Self::RotProvisioning,
+        Self::Secured,
+        Self::NonCcaPlatformDebug,
+        Self::RecoverableCcaPlatformDebug,
+        Self::Decommissioned,
+    ];
+
+    /// The state's name, as an appraisal policy file spells it: "unknown",
+    /// "assembly-and-test", "rot-provisioning", "secured", "non-cca-platform-debug",
+    /// "recoverable-cca-platform-debug" or "decommissioned".
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::AssemblyAndTest => "assembly-and-test",
+            Self::RotProvisioning => "rot-provisioning",
+            Self::Secured => "secured",
+            Self::NonCcaPlatformDebug => "non-cca-platform-debug",
+            Self::RecoverableCcaPlatformDebug => "recoverable-cca-platform-debug",
+            Self::Decommissioned => "decommissioned",
+        }
     }
 }
 
@@ -186,8 +213,10 @@ pub struct PlatformClaims<'a> {
     pub lifecycle: u64,
     /// The verification service, if given.
     pub verification_service: Option<&'a str>,
-    /// The platform hash algorithm, if given.
-    pub hash_algorithm: Option<&'a str>,
+    /// The platform hash algorithm (claim 2402), e.g. "sha-256": the algorithm of the
+    /// software components' measurements. Mandatory: TF-A and TF-RMM emit it and veraison's
+    /// verifiers refuse a platform token without it.
+    pub hash_algorithm: &'a str,
 }
 
 impl<'a> PlatformClaims<'a> {
@@ -232,9 +261,7 @@ impl<'a> PlatformClaims<'a> {
         let verification_service = claims::find(t, VERIFICATION_SERVICE)
             .map(|c| c.text())
             .transpose()?;
-        let hash_algorithm = claims::find(t, HASH_ALGORITHM)
-            .map(|c| c.text())
-            .transpose()?;
+        let hash_algorithm = claims::require(t, HASH_ALGORITHM)?.text()?;
         Ok(Self {
             payload,
             sw_components: sw.value,

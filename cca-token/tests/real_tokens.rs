@@ -167,10 +167,7 @@ fn tf_rmm_v0_8_0_claims_match_token_claims_json() {
         assert_eq!(json_hex(claim(c, platform::CONFIG)), p.config);
         assert_eq!(claim(c, platform::LIFECYCLE), p.lifecycle);
         assert_eq!(p.lifecycle_state(), platform::Lifecycle::Secured);
-        assert_eq!(
-            claim(c, platform::HASH_ALGORITHM),
-            p.hash_algorithm.unwrap()
-        );
+        assert_eq!(claim(c, platform::HASH_ALGORITHM), p.hash_algorithm);
         assert_eq!(
             claim(c, platform::VERIFICATION_SERVICE),
             p.verification_service.unwrap()

@@ -87,7 +87,7 @@ fn token(
             lifecycle: 0x3003,
             sw_components: &sw,
             verification_service: Some("https://verifier.invalid"),
-            hash_algorithm: Some("sha-256"),
+            hash_algorithm: "sha-256",
         },
         &mut pbuf,
     )
@@ -270,6 +270,12 @@ fn platform_claims_tampered() {
             "missing implementation ID",
             Box::new(|v| replace(v, &key(IMPLEMENTATION_ID), &key(-5))),
             ClaimError::Missing(IMPLEMENTATION_ID),
+        ),
+        (
+            // TF-A and TF-RMM emit claim 2402 and veraison's verifiers require it.
+            "missing platform hash algorithm",
+            Box::new(|v| replace(v, &key(HASH_ALGORITHM), &key(-5))),
+            ClaimError::Missing(HASH_ALGORITHM),
         ),
     ];
     for (what, tweak, want) in cases {
@@ -824,4 +830,190 @@ fn committed_fuzz_seeds_verify() {
     assert_eq!(formats.len(), 4);
     assert!(formats.contains(&(Format::Cmw, realm::RealmProfile::V1_0)));
     assert!(formats.contains(&(Format::Tag399, realm::RealmProfile::Legacy)));
+}
+
+/// A COSE_Sign1 over `payload` with the given serialized protected header and unprotected
+/// header map, properly signed by `key` (ES384 for the RAK, ES256 for the IAK).
+fn sign1_with_headers(
+    payload: &[u8],
+    protected: &[u8],
+    unprotected: &[u8],
+    rak_key: bool,
+) -> Vec<u8> {
+    use cca_token::Algorithm;
+    use p256::ecdsa::signature::hazmat::PrehashSigner;
+    let algorithm = if rak_key {
+        Algorithm::Es384
+    } else {
+        Algorithm::Es256
+    };
+    let unsigned = cca_token::Sign1 {
+        protected,
+        algorithm,
+        payload,
+        signature: &[],
+    };
+    let mut digest = [0u8; 64];
+    let n = unsigned.digest(&mut digest);
+    let signature = if rak_key {
+        let s: p384::ecdsa::Signature = rak().sign_prehash(&digest[..n]).unwrap();
+        s.to_bytes().to_vec()
+    } else {
+        let s: p256::ecdsa::Signature = iak().sign_prehash(&digest[..n]).unwrap();
+        s.to_bytes().to_vec()
+    };
+    let mut buf = [0u8; 8192];
+    let mut w = cca_token::cbor::Writer::new(&mut buf);
+    // Tag 18 (COSE_Sign1) around an array of four items.
+    w.raw(&[0xd2, 0x84]).unwrap();
+    w.bytes(protected).unwrap();
+    w.raw(unprotected).unwrap();
+    w.bytes(payload).unwrap();
+    w.bytes(&signature).unwrap();
+    w.written().to_vec()
+}
+
+/// The valid token with its realm (or platform) COSE_Sign1 re-signed with these headers.
+fn token_with_headers(realm_side: bool, protected: &[u8], unprotected: &[u8]) -> Vec<u8> {
+    let valid = valid(Format::Tag399);
+    let t = Token::parse(&valid).unwrap();
+    let (mut pbuf, mut rbuf, mut out) = ([0u8; 4096], [0u8; 4096], [0u8; 8192]);
+    let (platform, realm) = if realm_side {
+        (
+            encode::sign1(t.platform.payload, &iak(), &mut pbuf)
+                .unwrap()
+                .to_vec(),
+            sign1_with_headers(t.realm.payload, protected, unprotected, true),
+        )
+    } else {
+        (
+            sign1_with_headers(t.platform.payload, protected, unprotected, false),
+            encode::sign1(t.realm.payload, &rak(), &mut rbuf)
+                .unwrap()
+                .to_vec(),
+        )
+    };
+    encode::collection(Format::Tag399, &platform, &realm, &mut out)
+        .unwrap()
+        .to_vec()
+}
+
+/// RFC 9052 §3 and §3.1 header rules, on properly signed tokens: crit naming a label the
+/// crate does not process, a malformed crit, crit in the unprotected header, a label in
+/// both headers and a label twice in one map (integer and text) are each refused with
+/// their own error; the same helper with acceptable headers verifies, so the refusals come
+/// from the header checks and not from the signature.
+#[test]
+fn cose_header_rules() {
+    use cca_token::Header;
+    const ES384: &[u8] = &[0xa1, 0x01, 0x38, 0x22];
+    const EMPTY: &[u8] = &[0xa0];
+    // Acceptable: crit [1] (alg, which the crate processes); a kid in the unprotected header.
+    for (protected, unprotected) in [
+        (ES384, EMPTY),
+        (&[0xa2, 0x01, 0x38, 0x22, 0x02, 0x81, 0x01][..], EMPTY),
+        (ES384, &[0xa1, 0x04, 0x43, b'k', b'i', b'd'][..]),
+    ] {
+        verify(&token_with_headers(true, protected, unprotected)).unwrap();
+    }
+    let cases: [(&str, &[u8], &[u8], CoseError); 13] = [
+        (
+            "crit [4] with a kid",
+            &[0xa3, 0x01, 0x38, 0x22, 0x02, 0x81, 0x04, 0x04, 0x41, 0x01],
+            EMPTY,
+            CoseError::UnprocessedCritical(4),
+        ),
+        (
+            "crit [\"x\"]",
+            &[
+                0xa3, 0x01, 0x38, 0x22, 0x02, 0x81, 0x61, b'x', 0x61, b'x', 0x01,
+            ],
+            EMPTY,
+            CoseError::UnprocessedCriticalText,
+        ),
+        (
+            "crit []",
+            &[0xa2, 0x01, 0x38, 0x22, 0x02, 0x80],
+            EMPTY,
+            CoseError::Crit,
+        ),
+        (
+            "crit 1 (not an array)",
+            &[0xa2, 0x01, 0x38, 0x22, 0x02, 0x01],
+            EMPTY,
+            CoseError::Crit,
+        ),
+        (
+            "crit [h'01']",
+            &[0xa2, 0x01, 0x38, 0x22, 0x02, 0x81, 0x41, 0x01],
+            EMPTY,
+            CoseError::Crit,
+        ),
+        (
+            "crit [1] unprotected",
+            ES384,
+            &[0xa1, 0x02, 0x81, 0x01],
+            CoseError::CritUnprotected,
+        ),
+        (
+            "alg in both headers",
+            ES384,
+            ES384,
+            CoseError::LabelInBothHeaders,
+        ),
+        (
+            "kid in both headers",
+            &[0xa2, 0x01, 0x38, 0x22, 0x04, 0x41, 0x01],
+            &[0xa1, 0x04, 0x41, 0x01],
+            CoseError::LabelInBothHeaders,
+        ),
+        (
+            "text label in both headers",
+            &[0xa2, 0x01, 0x38, 0x22, 0x61, b'x', 0x01],
+            &[0xa1, 0x61, b'x', 0x01],
+            CoseError::LabelInBothHeaders,
+        ),
+        (
+            "alg twice in the protected header",
+            &[0xa2, 0x01, 0x38, 0x22, 0x01, 0x38, 0x22],
+            EMPTY,
+            CoseError::DuplicateLabel(Header::Protected),
+        ),
+        (
+            "text label twice in the protected header",
+            &[0xa3, 0x01, 0x38, 0x22, 0x61, b'x', 0x01, 0x61, b'x', 0x02],
+            EMPTY,
+            CoseError::DuplicateLabel(Header::Protected),
+        ),
+        (
+            "kid twice in the unprotected header",
+            ES384,
+            &[0xa2, 0x04, 0x40, 0x04, 0x40],
+            CoseError::DuplicateLabel(Header::Unprotected),
+        ),
+        (
+            "text label twice in the unprotected header",
+            ES384,
+            &[0xa2, 0x61, b'k', 0x01, 0x61, b'k', 0x02],
+            CoseError::DuplicateLabel(Header::Unprotected),
+        ),
+    ];
+    for (what, protected, unprotected, want) in cases {
+        let t = token_with_headers(true, protected, unprotected);
+        assert_eq!(
+            Token::parse(&t).map(drop),
+            Err(ParseError::RealmCose(want)),
+            "{what}"
+        );
+        // Each refusal is a sentence naming the rule.
+        assert!(want.to_string().starts_with("COSE_Sign1: "), "{what}");
+    }
+    // The platform token is held to the same rules.
+    let es256_crit_kid = [0xa3, 0x01, 0x26, 0x02, 0x81, 0x04, 0x04, 0x41, 0x01];
+    let t = token_with_headers(false, &es256_crit_kid, EMPTY);
+    assert_eq!(
+        Token::parse(&t).map(drop),
+        Err(ParseError::PlatformCose(CoseError::UnprocessedCritical(4)))
+    );
+    verify(&token_with_headers(false, &[0xa1, 0x01, 0x26], EMPTY)).unwrap();
 }

@@ -134,7 +134,7 @@ impl InsecureTestIssuer {
             lifecycle: 0x3000,
             sw_components: &sw,
             verification_service: None,
-            hash_algorithm: Some("sha-256"),
+            hash_algorithm: "sha-256",
         };
         let (mut claims_buf, mut token_buf) = ([0u8; 1024], [0u8; 1024]);
         let claims = encode::platform_claims(&values, &mut claims_buf).expect("fits");

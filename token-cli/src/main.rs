@@ -2,27 +2,37 @@
 //!
 //! ```text
 //! cca-token inspect TOKEN
-//! cca-token verify TOKEN --anchors TA.json [--challenge HEX] [--rim HEX] [--rpv HEX]
-//!                        [--event-log LOG]
+//! cca-token verify TOKEN --anchors TA.json [--policy POLICY.json] [--challenge HEX]
+//!                        [--rim HEX] [--rpv HEX] [--event-log LOG]
 //! ```
 //!
 //! `inspect` prints the token as JSON (byte strings as lower-case hex, unknown claims as
-//! the hex of their CBOR). `verify` prints `verified` and exits 0, or prints the precise
-//! reason and exits 1; a usage or input error exits 2. With `--event-log`, the realm's
-//! measured-boot event log (`cca_abi::eventlog`, as realm-sdk's `Realm::measure` writes it)
-//! must replay to the REMs in the token.
+//! the hex of their CBOR); a closed output (`cca-token inspect T | head -1`) ends it
+//! quietly with exit 0. `verify` checks the signatures, the binding and the trust anchor,
+//! then **appraises** the token: with `--policy`, against the JSON appraisal policy in that
+//! file (the format of `cca_token::appraisal::PolicyFile`); without it, against the
+//! default appraisal (`Appraisal::DEFAULT`: a secured platform lifecycle, any known
+//! profile and hash algorithm), so that a token from a debug or decommissioned platform
+//! does not print `verified`. To accept such a platform, say so in a policy file
+//! (`{"lifecycle": ["secured", "non-cca-platform-debug"]}`). `verify` prints `verified` and
+//! exits 0, or prints the precise reason and exits 1; a usage or input error, including a
+//! policy file that is refused (named with the JSON path at fault), exits 2. With
+//! `--event-log`, the realm's measured-boot event log (`cca_abi::eventlog`, as realm-sdk's
+//! `Realm::measure` writes it) must replay to the REMs in the token.
 
+use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
 use cca_abi::eventlog;
 use cca_abi::measurement::HashAlgorithm;
+use cca_token::appraisal::{Appraisal, PolicyFile};
 use cca_token::claims::RawClaim;
 use cca_token::{Format, Policy, Token};
 use serde_json::{Map, Value, json};
 
 const USAGE: &str = "usage: cca-token inspect TOKEN
-       cca-token verify TOKEN --anchors TA.json [--challenge HEX] [--rim HEX] [--rpv HEX]
-                        [--event-log LOG]";
+       cca-token verify TOKEN --anchors TA.json [--policy POLICY.json] [--challenge HEX]
+                        [--rim HEX] [--rpv HEX] [--event-log LOG]";
 
 fn hex(b: &[u8]) -> Value {
     Value::String(b.iter().map(|x| format!("{x:02x}")).collect())
@@ -105,6 +115,19 @@ fn inspect(t: &Token<'_>) -> Value {
 enum Failure {
     Usage(String),
     Verify(String),
+    /// Standard output was closed early (`| head`): stop quietly.
+    Closed,
+}
+
+/// Writes `text` and a newline to standard output.
+fn print(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| match e.kind() {
+            ErrorKind::BrokenPipe => Failure::Closed,
+            _ => Failure::Usage(format!("standard output: {e}")),
+        })
 }
 
 fn run(args: &[String]) -> Result<(), Failure> {
@@ -117,13 +140,10 @@ fn run(args: &[String]) -> Result<(), Failure> {
     let token =
         Token::parse(&bytes).map_err(|e| Failure::Verify(format!("malformed token: {e}")))?;
     match cmd {
-        "inspect" if args.len() == 2 => {
-            println!("{:#}", inspect(&token));
-            Ok(())
-        }
+        "inspect" if args.len() == 2 => print(&format!("{:#}", inspect(&token))),
         "verify" => {
             let (mut anchors, mut challenge, mut rim, mut rpv) = (None, None, None, None);
-            let mut event_log = None;
+            let (mut event_log, mut policy_file) = (None, None);
             let mut it = args[2..].iter();
             while let Some(flag) = it.next() {
                 let value = it
@@ -131,6 +151,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     .ok_or_else(|| usage(&format!("{flag} needs a value")))?;
                 match flag.as_str() {
                     "--anchors" => anchors = Some(value),
+                    "--policy" => policy_file = Some(value),
                     "--challenge" => challenge = Some(unhex(flag, value).map_err(Failure::Usage)?),
                     "--rim" => rim = Some(unhex(flag, value).map_err(Failure::Usage)?),
                     "--rpv" => rpv = Some(unhex(flag, value).map_err(Failure::Usage)?),
@@ -148,6 +169,17 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 .map_err(|e| Failure::Usage(format!("{anchors}: {e}")))?;
             let anchors =
                 cca_token::anchors::from_json(&json).map_err(|e| Failure::Usage(e.to_string()))?;
+            let policy_file = policy_file
+                .map(|path| {
+                    let json = std::fs::read_to_string(path)
+                        .map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
+                    PolicyFile::from_json(&json)
+                        .map_err(|e| Failure::Usage(format!("policy file {path}: {e}")))
+                })
+                .transpose()?;
+            let appraisal = policy_file
+                .as_ref()
+                .map_or(Appraisal::DEFAULT, PolicyFile::appraisal);
             let policy = Policy {
                 challenge: challenge.as_deref(),
                 rim: rim.as_deref(),
@@ -156,6 +188,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let verified = token
                 .verify(anchors.as_slice(), &policy)
                 .map_err(|e| Failure::Verify(e.to_string()))?;
+            appraisal
+                .appraise(&verified)
+                .map_err(|e| Failure::Verify(format!("appraisal: {e}")))?;
             if let Some(log) = event_log {
                 let algorithm = match verified.realm.hash_algorithm {
                     "sha-256" => HashAlgorithm::Sha256,
@@ -165,8 +200,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 eventlog::check(&log, algorithm, verified.realm.rems())
                     .map_err(|e| Failure::Verify(e.to_string()))?;
             }
-            println!("verified");
-            Ok(())
+            print("verified")
         }
         _ => Err(usage(USAGE)),
     }
@@ -174,15 +208,12 @@ fn run(args: &[String]) -> Result<(), Failure> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Verify(m)) => {
-            eprintln!("cca-token: {m}");
-            ExitCode::from(1)
-        }
-        Err(Failure::Usage(m)) => {
-            eprintln!("cca-token: {m}");
-            ExitCode::from(2)
-        }
-    }
+    let (code, message) = match run(&args) {
+        Ok(()) | Err(Failure::Closed) => return ExitCode::SUCCESS,
+        Err(Failure::Verify(m)) => (1, m),
+        Err(Failure::Usage(m)) => (2, m),
+    };
+    // Nothing more can be reported if standard error is closed too.
+    let _ = writeln!(std::io::stderr().lock(), "cca-token: {message}");
+    ExitCode::from(code)
 }

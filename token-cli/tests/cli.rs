@@ -235,3 +235,243 @@ fn verify_event_log_against_real_tf_rmm_tokens() {
         let _ = std::fs::remove_file(short);
     }
 }
+
+/// A temporary file for one test, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, contents: &[u8]) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("cca-token-cli-{}-{name}", std::process::id()));
+        std::fs::write(&path, contents).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// A token signed with test keys (P-384 RAK, P-256 IAK) whose platform has `lifecycle`,
+/// and a trust anchor file for its IAK.
+fn signed_token(lifecycle: u64) -> (TempFile, TempFile) {
+    use cca_token::encode::{self, PlatformClaimValues, RealmClaimValues};
+    use cca_token::platform::SwComponent;
+    use sha2::Digest;
+    let rak = p384::ecdsa::SigningKey::from_slice(&[0x11; 48]).unwrap();
+    let iak = p256::ecdsa::SigningKey::from_slice(&[0x22; 32]).unwrap();
+    let point = rak.verifying_key().to_sec1_point(false);
+    let b = point.as_bytes();
+    let mut key_buf = [0u8; 128];
+    let key = cca_token::realm::encode_p384_cose_key(
+        b[1..49].try_into().unwrap(),
+        b[49..].try_into().unwrap(),
+        &mut key_buf,
+    )
+    .unwrap();
+    let mut rbuf = [0u8; 2048];
+    let realm_claims = encode::realm_claims(
+        &RealmClaimValues {
+            challenge: &[0x44; 64],
+            personalization_value: &[0x55; 64],
+            public_key: key,
+            hash_algorithm: "sha-256",
+            public_key_hash_algorithm: "sha-256",
+            mec_policy: None,
+            profile: Some(cca_token::realm::PROFILE_1_0),
+            rim: &[0x33; 32],
+            rems: [&[0; 32]; 4],
+        },
+        &mut rbuf,
+    )
+    .unwrap();
+    let instance_id: [u8; 33] = core::array::from_fn(|i| if i == 0 { 1 } else { i as u8 });
+    let mut pbuf = [0u8; 2048];
+    let platform_claims = encode::platform_claims(
+        &PlatformClaimValues {
+            profile: cca_token::platform::PROFILE_1_0,
+            challenge: &sha2::Sha256::digest(key),
+            implementation_id: &[0x7f; 32],
+            instance_id: &instance_id,
+            config: &[0xcf; 4],
+            lifecycle,
+            sw_components: &[SwComponent {
+                measurement_type: Some("BL2"),
+                measurement_value: &[1; 32],
+                version: None,
+                signer_id: &[2; 32],
+                description: None,
+            }],
+            verification_service: None,
+            hash_algorithm: "sha-256",
+        },
+        &mut pbuf,
+    )
+    .unwrap();
+    let (mut rt, mut pt, mut out) = ([0u8; 4096], [0u8; 4096], [0u8; 8192]);
+    let realm_token = encode::sign1(realm_claims, &rak, &mut rt).unwrap();
+    let platform_token = encode::sign1(platform_claims, &iak, &mut pt).unwrap();
+    let token = encode::collection(
+        cca_token::Format::Tag399,
+        platform_token,
+        realm_token,
+        &mut out,
+    )
+    .unwrap();
+    let iak_point = iak.verifying_key().to_sec1_point(false);
+    let xy = &iak_point.as_bytes()[1..];
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let anchors = serde_json::json!([{
+        "pkey": {"crv": "P-256", "kty": "EC", "x": base64url(&xy[..32]), "y": base64url(&xy[32..])},
+        "implementation-id": hex(&[0x7f; 32]),
+        "instance-id": hex(&instance_id),
+    }]);
+    let name = format!("{lifecycle:x}");
+    (
+        TempFile::new(&format!("{name}.cbor"), token),
+        TempFile::new(&format!("{name}-ta.json"), anchors.to_string().as_bytes()),
+    )
+}
+
+fn verify_args(
+    token: &TempFile,
+    anchors: &TempFile,
+    extra: &[&std::ffi::OsStr],
+) -> (i32, String, String) {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "verify".as_ref(),
+        token.0.as_os_str(),
+        "--anchors".as_ref(),
+        anchors.0.as_os_str(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// Without `--policy`, `verify` applies the default appraisal: a secured platform verifies,
+/// a decommissioned one (lifecycle 0x6000) is refused with the claim named (exit 1); a
+/// policy file that accepts it makes it verify.
+#[test]
+fn verify_applies_the_default_appraisal() {
+    let (token, anchors) = signed_token(0x3001);
+    let (code, out, err) = verify_args(&token, &anchors, &[]);
+    assert_eq!((code, out.trim()), (0, "verified"), "{err}");
+
+    let (token, anchors) = signed_token(0x6000);
+    let (code, out, err) = verify_args(&token, &anchors, &[]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err.trim(),
+        "cca-token: appraisal: platform lifecycle (claim 2395) is 0x6000 (decommissioned); \
+         accepted: secured"
+    );
+    let policy = TempFile::new(
+        "decommissioned.json",
+        br#"{"lifecycle": ["decommissioned"]}"#,
+    );
+    let (code, out, err) = verify_args(
+        &token,
+        &anchors,
+        &["--policy".as_ref(), policy.0.as_os_str()],
+    );
+    assert_eq!((code, out.trim()), (0, "verified"), "{err}");
+}
+
+/// `--policy`: software-component reference values from a file; a refusal names the
+/// component (exit 1); a refused policy file names the file and the JSON path (exit 2).
+#[test]
+fn verify_with_a_policy_file() {
+    let (token, anchors) = signed_token(0x3000);
+    let policy = |name: &str, json: &str| TempFile::new(name, json.as_bytes());
+    let good = policy(
+        "good.json",
+        &format!(
+            r#"{{"sw_components": {{"reference": [{{"type": "BL2", "measurement": "{}", "signer": "{}"}}]}},
+                "rim": ["{}"]}}"#,
+            "01".repeat(32),
+            "02".repeat(32),
+            "33".repeat(32)
+        ),
+    );
+    let (code, out, err) =
+        verify_args(&token, &anchors, &["--policy".as_ref(), good.0.as_os_str()]);
+    assert_eq!((code, out.trim()), (0, "verified"), "{err}");
+
+    let wrong_signer = policy(
+        "signer.json",
+        &format!(
+            r#"{{"sw_components": {{"reference": [{{"type": "BL2", "measurement": "{}", "signer": "{}"}}]}}}}"#,
+            "01".repeat(32),
+            "03".repeat(32)
+        ),
+    );
+    let (code, _, err) = verify_args(
+        &token,
+        &anchors,
+        &["--policy".as_ref(), wrong_signer.0.as_os_str()],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with(
+            "cca-token: appraisal: platform software component 0 (BL2) (claim 2399): signer ID 0x0202"
+        ),
+        "{err}"
+    );
+
+    let bad = policy("bad.json", r#"{"rim": ["0011"]}"#);
+    let (code, _, err) = verify_args(&token, &anchors, &["--policy".as_ref(), bad.0.as_os_str()]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err.trim(),
+        format!(
+            "cca-token: policy file {}: $.rim[0]: 2 bytes of hex; expected 32 or 64",
+            bad.0.display()
+        )
+    );
+    let missing = PathBuf::from("/nonexistent/policy.json");
+    let (code, _, err) = verify_args(
+        &token,
+        &anchors,
+        &["--policy".as_ref(), missing.as_os_str()],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/nonexistent/policy.json"), "{err}");
+}
+
+/// `inspect TOKEN | head -1`: the reader goes away; the command exits quietly (0, no
+/// panic message) instead of panicking on the broken pipe.
+#[test]
+fn inspect_into_a_closed_pipe_exits_quietly() {
+    use std::process::Stdio;
+    let tok = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/seeds/token_parse/encoder-cmw-sha512.cbor");
+    let mut child = Command::new(BIN)
+        .args(["inspect".as_ref(), tok.as_os_str()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before the command writes.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
+}

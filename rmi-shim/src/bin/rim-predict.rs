@@ -5,6 +5,7 @@
 //! `rmi_shim::rim::FlatImage`.
 #![forbid(unsafe_code)]
 
+use std::io::{ErrorKind, Write};
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
@@ -245,12 +246,12 @@ fn run(o: &Options) -> Result<(), String> {
             },
             "notes": if o.rpv_given { vec![note] } else { Vec::new() },
         });
-        println!("{out:#}");
+        print(&format!("{out:#}"))?;
     } else {
         if o.rpv_given {
-            eprintln!("note: {note}");
+            let _ = writeln!(std::io::stderr().lock(), "note: {note}");
         }
-        println!("{rim}");
+        print(&rim.to_string())?;
     }
     Ok(())
 }
@@ -303,23 +304,64 @@ fn with_ram(
     Ok((rim, Some(range)))
 }
 
+/// Writes `text` and a newline to `out`. A reader that went away (`rim-predict ... | head`)
+/// is not an error: the output simply ends there.
+fn line_to(out: &mut impl Write, text: &str) -> Result<(), String> {
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != ErrorKind::BrokenPipe => Err(format!("standard output: {e}")),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `text` and a newline to standard output (see [`line_to`]).
+fn print(text: &str) -> Result<(), String> {
+    line_to(&mut std::io::stdout().lock(), text)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match parse(&args) {
-        Ok(None) => {
-            println!("{HELP}");
-            ExitCode::SUCCESS
-        }
-        Ok(Some(o)) => match run(&o) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("rim-predict: {e}");
-                ExitCode::FAILURE
-            }
+    let (code, message) = match parse(&args) {
+        Ok(None) => match print(HELP) {
+            Ok(()) => return ExitCode::SUCCESS,
+            Err(e) => (1, e),
         },
-        Err(e) => {
-            eprintln!("rim-predict: {e}\n(see rim-predict --help)");
-            ExitCode::from(2)
+        Ok(Some(o)) => match run(&o) {
+            Ok(()) => return ExitCode::SUCCESS,
+            Err(e) => (1, e),
+        },
+        Err(e) => (2, format!("{e}\n(see rim-predict --help)")),
+    };
+    // Nothing more can be reported if standard error is closed too.
+    let _ = writeln!(std::io::stderr().lock(), "rim-predict: {message}");
+    ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer whose reader is gone, or that fails otherwise.
+    struct Failing(ErrorKind);
+
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(self.0.into())
         }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(self.0.into())
+        }
+    }
+
+    #[test]
+    fn a_closed_output_ends_quietly() {
+        assert_eq!(line_to(&mut Failing(ErrorKind::BrokenPipe), "rim"), Ok(()));
+        assert!(
+            line_to(&mut Failing(ErrorKind::StorageFull), "rim")
+                .unwrap_err()
+                .starts_with("standard output: ")
+        );
+        let mut out = Vec::new();
+        assert_eq!(line_to(&mut out, "0123"), Ok(()));
+        assert_eq!(out, b"0123\n");
     }
 }
