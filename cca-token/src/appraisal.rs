@@ -481,6 +481,26 @@ pub enum AppraisalError<'a> {
     },
 }
 
+impl AppraisalError<'_> {
+    /// The key of the claim that failed (2395 for the lifecycle, 2399 for a software
+    /// component, 44238 for the RIM, ...; 265 for either profile).
+    #[must_use]
+    pub const fn claim(&self) -> i64 {
+        match self {
+            Self::Lifecycle { .. } => platform::LIFECYCLE,
+            Self::PlatformProfile { .. } => platform::PROFILE,
+            Self::RealmProfile { .. } => realm::PROFILE,
+            Self::HashAlgorithm { claim, .. } => claim.describe().1,
+            Self::SwComponentUnknown { .. }
+            | Self::SwComponentMeasurement { .. }
+            | Self::SwComponentSigner { .. } => platform::SW_COMPONENTS,
+            Self::Rim { .. } => realm::RIM,
+            Self::PersonalizationValue { .. } => realm::PERSONALIZATION_VALUE,
+            Self::Rem { .. } => realm::REMS,
+        }
+    }
+}
+
 /// "component 3 (BL2)" or "component 3 (no measurement type)".
 struct Component<'a>(usize, Option<&'a str>);
 

@@ -5,7 +5,7 @@
 //!   "trust_anchors": [ ...veraison ta.json entries... ],
 //!   "allowed": [ { "rim": "<64 or 128 hex digits>", "rpv": "<128 hex digits, optional>" } ],
 //!   "policies": ["rim+rpv", "rim+rpv+rems"],
-//!   "appraisal": { ...optional, kept as it is for now... } }
+//!   "appraisal": { ...optional: a cca_token::appraisal policy (`cca-token verify --policy`)... } }
 //! ```
 //!
 //! Parsing is strict: an unknown field, a missing one, a key given twice (anywhere in the
@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 use cca_token::TrustAnchor;
 use cca_token::anchors::AnchorError;
+use cca_token::appraisal::{PolicyFile, PolicyFileError};
 use realm_sdk::seal::Policy;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -56,8 +57,10 @@ pub struct BrokerConfig {
     pub allowed: Vec<AllowedRealm>,
     /// The identity policies the broker derives keys for.
     pub policies: Vec<Policy>,
-    /// The file's `appraisal` object, not interpreted yet (kept for the appraisal policy).
-    pub appraisal: Option<Value>,
+    /// How the broker appraises a verified token beyond its signatures
+    /// ([`cca_token::appraisal`]); `None` applies `Appraisal::DEFAULT` (secured platform
+    /// lifecycle only, every known profile and hash algorithm).
+    pub appraisal: Option<PolicyFile>,
 }
 
 impl fmt::Debug for BrokerConfig {
@@ -107,6 +110,8 @@ pub enum ConfigError {
     },
     /// The master secret is all zero.
     ZeroSecret,
+    /// The `appraisal` object is not a valid appraisal policy.
+    Appraisal(PolicyFileError),
     /// The master secret yields no P-384 identity key ([`crate::identity`]; the derivation
     /// makes this impossible, but the curve library's constructor is fallible).
     Identity,
@@ -145,6 +150,7 @@ impl fmt::Display for ConfigError {
             } => write!(f, "{path}: {bytes} bytes; {expected}"),
             Self::ZeroSecret => f.write_str("master_secret: all zero; use 32 random bytes"),
             Self::Identity => f.write_str("master_secret: yields no P-384 identity key"),
+            Self::Appraisal(e) => write!(f, "appraisal: {e}"),
             Self::Empty { path } => write!(f, "{path}: empty; list at least one"),
             Self::UnknownPolicy { path } => write!(
                 f,
@@ -406,7 +412,11 @@ impl BrokerConfig {
             master_secret,
             allowed,
             policies,
-            appraisal: file.appraisal.map(|a| a.0),
+            appraisal: file
+                .appraisal
+                .map(|a| PolicyFile::from_value(&a.0))
+                .transpose()
+                .map_err(ConfigError::Appraisal)?,
         })
     }
 
@@ -466,9 +476,43 @@ mod tests {
         assert_eq!(c.policies, [Policy::RimRpv, Policy::RimRpvRems]);
         assert_ne!(*c.master_secret, [0; 32]);
         assert!(c.appraisal.is_none());
-        let with = example(|v| v["appraisal"] = serde_json::json!({"a": [1, 2.5, null]}));
+        let with = example(|v| {
+            v["appraisal"] =
+                serde_json::json!({"lifecycle": ["secured", "recoverable-cca-platform-debug"]});
+        });
         let c = BrokerConfig::from_json(&with).unwrap();
-        assert_eq!(c.appraisal, Some(serde_json::json!({"a": [1, 2.5, null]})));
+        let appraisal = c.appraisal.as_ref().unwrap().appraisal();
+        assert!(
+            appraisal
+                .lifecycles
+                .contains(cca_token::platform::Lifecycle::Secured)
+        );
+        assert!(
+            !appraisal
+                .lifecycles
+                .contains(cca_token::platform::Lifecycle::Decommissioned)
+        );
+    }
+
+    /// The `appraisal` object is an appraisal policy, read as strictly as the rest: an
+    /// unknown key or state is an error naming it, and so is a key given twice.
+    #[test]
+    fn appraisal_is_strict() {
+        for (appraisal, msg) in [
+            (r#"{"lifecycle": ["bogus"]}"#, "appraisal: $.lifecycle[0]"),
+            (r#"{"colour": 1}"#, "appraisal: $.colour"),
+            (r#"{"lifecycle": []}"#, "appraisal: $.lifecycle"),
+        ] {
+            let json = example(|v| v["appraisal"] = serde_json::from_str(appraisal).unwrap());
+            let err = BrokerConfig::from_json(&json).unwrap_err().to_string();
+            assert!(err.starts_with(msg), "{appraisal}: {err}");
+        }
+        let twice = example(|_| {}).replacen(
+            "\"policies\"",
+            "\"appraisal\": {\"lifecycle\": [\"secured\"], \"lifecycle\": [\"decommissioned\"]}, \"policies\"",
+            1,
+        );
+        assert!(BrokerConfig::from_json(&twice).is_err(), "{twice}");
     }
 
     /// Hex is exact: only `[0-9a-fA-F]` (not a sign, as `from_str_radix` takes), even, and

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use cca_abi::measurement::{HashAlgorithm, Measurement};
+use cca_token::appraisal::{Appraisal, PolicyFile};
 use cca_token::{Policy as TokenPolicy, Token, VerifyError};
 use chacha20::ChaCha20Rng;
 use chacha20::rand_core::{Rng, SeedableRng};
@@ -43,7 +44,7 @@ pub use config::{AllowedRealm, BrokerConfig, ConfigError};
 use nonces::{ConnectionId, NonceLimits, NonceStore};
 
 /// Why the broker refused a release.
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+#[derive(Clone, Debug, Eq, PartialEq)]
 pub enum Refusal {
     /// The request is not in the protocol's form.
     Malformed,
@@ -59,6 +60,14 @@ pub enum Refusal {
     /// The token's challenge is not bound to this nonce, policy, ephemeral key and broker (a
     /// token made for another exchange or another broker, or a field substituted).
     Binding,
+    /// The verified token fails the broker's appraisal (platform lifecycle, software
+    /// components, algorithms, profiles, reference values: [`cca_token::appraisal`]).
+    Appraisal {
+        /// The key of the claim that failed.
+        claim: i64,
+        /// The sentence saying why, with the claim's value.
+        reason: String,
+    },
     /// The realm's RIM is not allowed.
     RimNotAllowed,
     /// The realm's RPV is not the one pinned for its RIM.
@@ -82,6 +91,7 @@ impl fmt::Display for Refusal {
             Self::Binding => f.write_str(
                 "token is not bound to this request (nonce, policy, realm key) and this broker",
             ),
+            Self::Appraisal { reason, .. } => write!(f, "token not accepted: {reason}"),
             Self::RimNotAllowed => f.write_str("RIM not allowed"),
             Self::RpvNotAllowed => f.write_str("RPV not allowed"),
             Self::PolicyNotAllowed => f.write_str("policy not allowed"),
@@ -375,11 +385,20 @@ impl Broker {
             challenge: Some(&expected),
             ..TokenPolicy::default()
         };
-        token
+        let verified = token
             .verify(self.config.anchors.as_slice(), &policy)
             .map_err(|e| match e {
                 VerifyError::ChallengeMismatch => Refusal::Binding,
                 e => Refusal::Verify(e),
+            })?;
+        self.config
+            .appraisal
+            .as_ref()
+            .map_or(Appraisal::DEFAULT, PolicyFile::appraisal)
+            .appraise(&verified)
+            .map_err(|e| Refusal::Appraisal {
+                claim: e.claim(),
+                reason: e.to_string(),
             })?;
         let r = &token.realm_claims;
         let allowed = self

@@ -40,6 +40,7 @@
 //! | 7 | `RpvNotAllowed` |
 //! | 8 | `PolicyNotAllowed` |
 //! | 9 | `Version` (another protocol version) |
+//! | 10 | `Appraisal` (the verified token fails the broker's appraisal policy) |
 //!
 //! # Limits
 //!
@@ -93,6 +94,7 @@ fn refusal_code(refusal: &Refusal) -> u8 {
         Refusal::RpvNotAllowed => 7,
         Refusal::PolicyNotAllowed => 8,
         Refusal::Version(_) => 9,
+        Refusal::Appraisal { .. } => 10,
     }
 }
 
@@ -527,8 +529,13 @@ mod tests {
             Refusal::RimNotAllowed,
             Refusal::RpvNotAllowed,
             Refusal::PolicyNotAllowed,
+            Refusal::Version(1),
+            Refusal::Appraisal {
+                claim: 2395,
+                reason: String::new(),
+            },
         ];
         let codes: Vec<u8> = all.iter().map(refusal_code).collect();
-        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     }
 }

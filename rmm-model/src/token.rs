@@ -95,14 +95,22 @@ pub const TEST_IMPLEMENTATION_ID: [u8; 32] = *b"realm-sdk insecure test platform
 pub const TEST_INSTANCE_ID: [u8; 33] = *b"\x01realm-sdk test platform inst 001";
 
 impl InsecureTestIssuer {
-    /// The issuer with the fixed test keys.
+    /// The issuer with the fixed test keys, on a platform in the secured lifecycle state
+    /// (0x3000).
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_lifecycle(0x3000)
+    }
+
+    /// The issuer with the fixed test keys, on a platform whose token claims `lifecycle`
+    /// (claim 2395): for testing what verifiers do with debug or decommissioned platforms.
     ///
     /// # Panics
     ///
     /// Never: the fixed scalars are valid keys and the buffers fit the tokens (checked by
     /// the tests).
     #[must_use]
-    pub fn new() -> Self {
+    pub fn with_lifecycle(lifecycle: u64) -> Self {
         use cca_token::encode::{self, PlatformClaimValues};
         use cca_token::platform::{PROFILE_1_0, SwComponent};
         use sha2::{Digest, Sha256};
@@ -131,7 +139,7 @@ impl InsecureTestIssuer {
             implementation_id: &TEST_IMPLEMENTATION_ID,
             instance_id: &TEST_INSTANCE_ID,
             config: &[0; 4],
-            lifecycle: 0x3000,
+            lifecycle,
             sw_components: &sw,
             verification_service: None,
             hash_algorithm: "sha-256",

@@ -2,9 +2,14 @@
 //!
 //! ```text
 //! cca-token inspect TOKEN
-//! cca-token verify TOKEN --anchors TA.json [--policy POLICY.json] [--challenge HEX]
-//!                        [--rim HEX] [--rpv HEX] [--event-log LOG]
+//! cca-token verify TOKEN --anchors TA.json [--policy POLICY.json]
+//!                        [--nonce HEX | --challenge HEX] [--rim HEX] [--rpv HEX]
+//!                        [--event-log LOG]
 //! ```
+//!
+//! `--nonce` is the verifier's data given to a realm-sdk realm, which attests it with
+//! `Challenge::for_verifier` (the domain-separated `cca_abi::challenge::verifier`);
+//! `--challenge` is the token's raw 64-byte challenge.
 //!
 //! `inspect` prints the token as JSON (byte strings as lower-case hex, unknown claims as
 //! the hex of their CBOR); a closed output (`cca-token inspect T | head -1`) ends it
@@ -31,8 +36,9 @@ use cca_token::{Format, Policy, Token};
 use serde_json::{Map, Value, json};
 
 const USAGE: &str = "usage: cca-token inspect TOKEN
-       cca-token verify TOKEN --anchors TA.json [--policy POLICY.json] [--challenge HEX]
-                        [--rim HEX] [--rpv HEX] [--event-log LOG]";
+       cca-token verify TOKEN --anchors TA.json [--policy POLICY.json]
+                        [--nonce HEX | --challenge HEX] [--rim HEX] [--rpv HEX]
+                        [--event-log LOG]";
 
 fn hex(b: &[u8]) -> Value {
     Value::String(b.iter().map(|x| format!("{x:02x}")).collect())
@@ -152,7 +158,14 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 match flag.as_str() {
                     "--anchors" => anchors = Some(value),
                     "--policy" => policy_file = Some(value),
+                    "--challenge" | "--nonce" if challenge.is_some() => {
+                        return Err(usage("give --nonce or --challenge, once"));
+                    }
                     "--challenge" => challenge = Some(unhex(flag, value).map_err(Failure::Usage)?),
+                    "--nonce" => {
+                        let nonce = unhex(flag, value).map_err(Failure::Usage)?;
+                        challenge = Some(cca_abi::challenge::verifier(&nonce).to_vec());
+                    }
                     "--rim" => rim = Some(unhex(flag, value).map_err(Failure::Usage)?),
                     "--rpv" => rpv = Some(unhex(flag, value).map_err(Failure::Usage)?),
                     "--event-log" => {

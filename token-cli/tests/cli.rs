@@ -269,6 +269,10 @@ fn base64url(bytes: &[u8]) -> String {
     out
 }
 
+/// The verifier's nonce the tokens of [`signed_token`] attest (their challenge is
+/// `cca_abi::challenge::verifier(NONCE)`, as a realm-sdk realm makes it).
+const NONCE: &[u8] = b"cli verifier nonce";
+
 /// A token signed with test keys (P-384 RAK, P-256 IAK) whose platform has `lifecycle`,
 /// and a trust anchor file for its IAK.
 fn signed_token(lifecycle: u64) -> (TempFile, TempFile) {
@@ -289,7 +293,7 @@ fn signed_token(lifecycle: u64) -> (TempFile, TempFile) {
     let mut rbuf = [0u8; 2048];
     let realm_claims = encode::realm_claims(
         &RealmClaimValues {
-            challenge: &[0x44; 64],
+            challenge: &cca_abi::challenge::verifier(NONCE),
             personalization_value: &[0x55; 64],
             public_key: key,
             hash_algorithm: "sha-256",
@@ -392,6 +396,37 @@ fn verify_applies_the_default_appraisal() {
         &["--policy".as_ref(), policy.0.as_os_str()],
     );
     assert_eq!((code, out.trim()), (0, "verified"), "{err}");
+}
+
+/// `--nonce`: the verifier's data, through the same domain-separated construction the realm
+/// used; `--challenge` takes the raw 64 bytes; not both.
+#[test]
+fn verify_with_a_verifier_nonce() {
+    let (token, anchors) = signed_token(0x3000);
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let nonce = hex(NONCE);
+    let (code, out, err) = verify_args(&token, &anchors, &["--nonce".as_ref(), nonce.as_ref()]);
+    assert_eq!((code, out.trim()), (0, "verified"), "{err}");
+    let raw = hex(&cca_abi::challenge::verifier(NONCE));
+    let (code, _, err) = verify_args(&token, &anchors, &["--challenge".as_ref(), raw.as_ref()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = verify_args(&token, &anchors, &["--nonce".as_ref(), raw.as_ref()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("the realm challenge is not the expected one"),
+        "{err}"
+    );
+    let (code, _, err) = verify_args(
+        &token,
+        &anchors,
+        &[
+            "--nonce".as_ref(),
+            nonce.as_ref(),
+            "--challenge".as_ref(),
+            raw.as_ref(),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
 }
 
 /// `--policy`: software-component reference values from a file; a refusal names the

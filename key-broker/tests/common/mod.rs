@@ -109,3 +109,28 @@ pub fn config_for(image: &[u8]) -> key_broker::BrokerConfig {
         appraisal: None,
     }
 }
+
+/// A host that relays honestly, straight to a broker session.
+#[allow(
+    dead_code,
+    reason = "not every test binary runs realms through a provider"
+)]
+pub struct Direct<'a>(pub &'a key_broker::Session);
+
+impl realm_sdk::broker::Transport for Direct<'_> {
+    type Error = key_broker::Refusal;
+
+    fn nonce(&mut self, _: &mut dyn realm_sdk::Conduit) -> Result<[u8; 32], Self::Error> {
+        Ok(self.0.nonce())
+    }
+
+    fn release(
+        &mut self,
+        _: &mut dyn realm_sdk::Conduit,
+        request: &[u8],
+        response: &mut [u8; realm_sdk::broker::RESPONSE_SIZE],
+    ) -> Result<(), Self::Error> {
+        *response = self.0.release(request)?;
+        Ok(())
+    }
+}
