@@ -152,6 +152,7 @@ impl BrokerPublicKey {
 /// long-term identity. The secret is zeroized when dropped.
 pub struct EphemeralKey {
     secret: p384::SecretKey,
+    point: p384::PublicKey,
     public: [u8; PUBLIC_KEY_SIZE],
 }
 
@@ -178,9 +179,14 @@ impl EphemeralKey {
     /// The key pair of a known secret.
     #[must_use]
     pub fn from_secret(secret: p384::SecretKey) -> Self {
+        let point = secret.public_key();
         let mut public = [0u8; PUBLIC_KEY_SIZE];
-        public.copy_from_slice(secret.public_key().to_sec1_point(false).as_bytes());
-        Self { secret, public }
+        public.copy_from_slice(point.to_sec1_point(false).as_bytes());
+        Self {
+            secret,
+            point,
+            public,
+        }
     }
 
     /// The public key, SEC1 uncompressed.
@@ -194,7 +200,7 @@ impl EphemeralKey {
     pub fn broker_public_key(&self) -> BrokerPublicKey {
         BrokerPublicKey {
             bytes: self.public,
-            point: self.secret.public_key(),
+            point: self.point,
         }
     }
 
