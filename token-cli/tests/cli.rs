@@ -240,9 +240,13 @@ fn verify_event_log_against_real_tf_rmm_tokens() {
 struct TempFile(PathBuf);
 
 impl TempFile {
+    /// A file named after `name`, the process and a counter, so that tests running at the
+    /// same time never share one.
     fn new(name: &str, contents: &[u8]) -> Self {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path =
-            std::env::temp_dir().join(format!("cca-token-cli-{}-{name}", std::process::id()));
+            std::env::temp_dir().join(format!("cca-token-cli-{}-{n}-{name}", std::process::id()));
         std::fs::write(&path, contents).unwrap();
         Self(path)
     }
