@@ -58,6 +58,8 @@ pub mod cbor;
 pub mod claims;
 pub mod cose;
 pub mod encode;
+#[cfg(feature = "std")]
+pub mod json;
 pub mod platform;
 pub mod realm;
 

@@ -32,10 +32,9 @@ use std::path::{Path, PathBuf};
 use cca_token::TrustAnchor;
 use cca_token::anchors::AnchorError;
 use cca_token::appraisal::{PolicyFile, PolicyFileError};
+use cca_token::json::StrictValue;
 use realm_sdk::seal::Policy;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
 use zeroize::Zeroizing;
 
 /// A realm the broker serves.
@@ -193,11 +192,11 @@ impl std::error::Error for ConfigError {
 #[serde(deny_unknown_fields)]
 struct File {
     master_secret: Zeroizing<String>,
-    trust_anchors: Strict,
+    trust_anchors: StrictValue,
     allowed: Vec<FileRealm>,
     policies: Vec<String>,
     #[serde(default)]
-    appraisal: Option<Strict>,
+    appraisal: Option<StrictValue>,
 }
 
 /// An `allowed` entry as serde reads it.
@@ -207,71 +206,6 @@ struct FileRealm {
     rim: String,
     #[serde(default)]
     rpv: Option<String>,
-}
-
-/// Any JSON value, with no key given twice in any of its objects.
-struct Strict(Value);
-
-impl<'de> Deserialize<'de> for Strict {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(Strict)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        // JSON has no NaN or infinity: `from` makes them null, as serde_json does.
-        Ok(Value::from(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Strict::deserialize(d).map(|s| s.0)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(Strict(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = serde_json::Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
-            }
-            let Strict(v) = map.next_value()?;
-            out.insert(key, v);
-        }
-        Ok(Value::Object(out))
-    }
 }
 
 /// The value of hex digit `c`, only for `[0-9a-fA-F]`.
@@ -446,6 +380,7 @@ impl BrokerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     const ANCHORS: &str = include_str!("../broker.example.json");
 
@@ -584,7 +519,7 @@ mod tests {
         let dup = ANCHORS.replacen("\"kty\"", "\"kty\": \"EC\", \"kty\"", 1);
         let e = error(&dup);
         assert!(
-            e.starts_with("trust_anchors[0].pkey") && e.contains("duplicate key `kty`"),
+            e.starts_with("trust_anchors[0].pkey") && e.contains("key `kty` appears twice"),
             "{e}"
         );
         assert!(error(&format!("{ANCHORS} {{}}")).contains("trailing characters"));

@@ -1,15 +1,14 @@
 //! The JSON form of an [`Appraisal`] (feature `std`).
 
-use core::cell::RefCell;
 use core::fmt;
 
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::{
     Appraisal, Digest, HashAlgorithm, HashAlgorithmSet, LEGACY_REALM_PROFILE, LifecycleSet,
     MeasurementType, PlatformProfileSet, RealmProfileSet, SwComponentPolicy, SwReference,
 };
+use crate::json::{JsonError, child};
 use crate::platform::{Lifecycle, PlatformProfile};
 use crate::realm::RealmProfile;
 
@@ -224,19 +223,6 @@ const KEYS: &[&str] = &[
     "rems",
 ];
 
-/// `path.key`, or `path["key"]` for a key that is not a plain identifier.
-fn child(path: &str, key: &str) -> String {
-    let plain = !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if plain {
-        format!("{path}.{key}")
-    } else {
-        format!("{path}[{}]", Value::String(key.to_owned()))
-    }
-}
-
 fn object<'v>(
     v: &'v Value,
     path: &str,
@@ -422,18 +408,10 @@ impl PolicyFile {
     ///
     /// [`PolicyFileError`], naming the JSON path of the first problem.
     pub fn from_json(json: &str) -> Result<Self, PolicyFileError> {
-        let duplicate = RefCell::new(None);
-        let mut de = serde_json::Deserializer::from_str(json);
-        let parsed = Strict {
-            path: "$".to_owned(),
-            duplicate: &duplicate,
-        }
-        .deserialize(&mut de)
-        .and_then(|v| de.end().map(|()| v));
-        match (parsed, duplicate.into_inner()) {
-            (_, Some(path)) => Err(PolicyFileError::DuplicateKey { path }),
-            (Err(e), None) => Err(PolicyFileError::Syntax(e.to_string())),
-            (Ok(v), None) => Self::from_value(&v),
+        match crate::json::from_str(json) {
+            Ok(v) => Self::from_value(&v),
+            Err(JsonError::DuplicateKey { path }) => Err(PolicyFileError::DuplicateKey { path }),
+            Err(JsonError::Syntax(e)) => Err(PolicyFileError::Syntax(e)),
         }
     }
 
@@ -564,92 +542,5 @@ impl PolicyFile {
             personalization_value: self.personalization_value.as_ref(),
             rems: self.rems,
         }
-    }
-}
-
-/// Deserializes any JSON into a [`Value`], recording the path of the first key that
-/// appears twice in an object (serde_json's own `Value` keeps the last silently).
-struct Strict<'c> {
-    path: String,
-    duplicate: &'c RefCell<Option<String>>,
-}
-
-impl<'de> DeserializeSeed<'de> for Strict<'_> {
-    type Value = Value;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Strict<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        loop {
-            let seed = Strict {
-                path: format!("{}[{}]", self.path, items.len()),
-                duplicate: self.duplicate,
-            };
-            match seq.next_element_seed(seed)? {
-                Some(v) => items.push(v),
-                None => return Ok(Value::Array(items)),
-            }
-        }
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut obj = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let path = child(&self.path, &key);
-            if obj.contains_key(&key) {
-                *self.duplicate.borrow_mut() = Some(path);
-                return Err(de::Error::custom("a key appears twice"));
-            }
-            let seed = Strict {
-                path,
-                duplicate: self.duplicate,
-            };
-            let v = map.next_value_seed(seed)?;
-            obj.insert(key, v);
-        }
-        Ok(Value::Object(obj))
     }
 }
