@@ -38,6 +38,35 @@ pub const ENTRY_CONSOLE_PL011: u64 = 1 << 0;
 /// against the buffer and copies the answer into private memory once, before parsing it.
 pub const SERVICE: u16 = 0x0C02;
 
+/// Immediate of the exit report: the realm says how it ended, just before PSCI
+/// `SYSTEM_OFF` (which carries no status). `gprs[0]` = the status ([`exit`]); the host
+/// answers nothing. A host that does not know this call ignores it.
+pub const EXIT_STATUS: u16 = 0x0C03;
+
+/// Statuses of an [`EXIT_STATUS`] call.
+pub mod exit {
+    /// The payload's `main` returned.
+    pub const SUCCESS: u64 = 0;
+    /// The payload panicked.
+    pub const PANIC: u64 = 1;
+    /// An exception the runtime does not handle.
+    pub const EXCEPTION: u64 = 2;
+    /// The runtime could not start (RSI initialisation failed).
+    pub const INIT_FAILED: u64 = 3;
+
+    /// What a status means, for a host's log.
+    #[must_use]
+    pub const fn describe(status: u64) -> &'static str {
+        match status {
+            SUCCESS => "main returned",
+            PANIC => "panic",
+            EXCEPTION => "unhandled exception",
+            INIT_FAILED => "runtime initialisation failed",
+            _ => "unknown status",
+        }
+    }
+}
+
 /// The services a [`SERVICE`] call names.
 pub mod service {
     /// Key broker: a fresh single-use nonce (request empty; answer 32 bytes).

@@ -6,7 +6,9 @@ use aarch64_cpu::registers::{
     CNTHCTL_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, Readable, SCTLR_EL1, VBAR_EL1, VBAR_EL2,
     VMPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
 };
-use cca_abi::hostcall::{CONSOLE_WRITE, CONSOLE_WRITE_MAX, SERVICE, relay, status};
+use cca_abi::hostcall::{
+    CONSOLE_WRITE, CONSOLE_WRITE_MAX, EXIT_STATUS, SERVICE, exit, relay, status,
+};
 use cca_abi::measurement::HashAlgorithm;
 use cca_abi::rsi::HOST_CALL_GPRS;
 use cca_abi::smccc::{Regs, unpack_bytes};
@@ -158,7 +160,7 @@ fn run(model: &mut RealmModel<InsecureTestIssuer>, ctx: &mut GuestContext) {
                         return;
                     };
                     if let Err(e) = model.enter(0, &mut regs, response, &mut RealmRam) {
-                        log!("cannot enter the realm again: {e:?}");
+                        log!("cannot enter the realm again: {e}");
                         return;
                     }
                 }
@@ -201,6 +203,14 @@ fn host(exit: &RecExit) -> Option<HostResponse> {
                 relay::sanitize(&mut bytes[..n]);
                 console::write_bytes(&bytes[..n]);
                 reply[0] = n as u64;
+            } else if *imm == EXIT_STATUS {
+                if gprs[0] != exit::SUCCESS {
+                    log!(
+                        "realm ended: {} (status {})",
+                        exit::describe(gprs[0]),
+                        gprs[0]
+                    );
+                }
             } else if *imm == SERVICE {
                 let (code, len) = service(gprs[0], gprs[1], gprs[2], gprs[3]);
                 reply[0] = code;

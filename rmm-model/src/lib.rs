@@ -226,6 +226,22 @@ pub enum EnterError {
     BadProgress,
 }
 
+impl core::fmt::Display for EnterError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::RealmOff => "the realm is off (RMI_ERROR_REALM)",
+            Self::NoSuchRec => "no REC with that index",
+            Self::NotRunnable => "the REC is not runnable (RMI_ERROR_REC)",
+            Self::WrongResponse => {
+                "the response does not answer the pending exit (RMI_ERROR_INPUT)"
+            }
+            Self::BadProgress => {
+                "the RIPAS progress is outside the requested range or unaligned (RMI_ERROR_INPUT)"
+            }
+        })
+    }
+}
+
 /// State of one REC.
 #[derive(Clone, Debug)]
 pub struct RecState {

@@ -10,7 +10,8 @@ use std::time::Duration;
 use system_tests::{expected, match_output, qemu_or_skip};
 use xtask::{Qemu, build_harness, build_payload};
 
-fn run_selftest(ending: u64, expectation: &str) {
+/// Runs the selftest ending `ending`; `ended` is how `xtask::check_realm_end` must judge it.
+fn run_selftest(ending: u64, expectation: &str, ended: Result<(), &str>) {
     let test = format!("selftest ending {ending}");
     if !qemu_or_skip(&test) {
         return;
@@ -28,6 +29,11 @@ fn run_selftest(ending: u64, expectation: &str) {
     .expect("run QEMU");
     let captures = match_output(&expected(expectation), &output)
         .unwrap_or_else(|e| panic!("{test}: {e}\n--- output ---\n{output}"));
+    assert_eq!(
+        xtask::check_realm_end(&output),
+        ended.map_err(str::to_owned),
+        "{test}"
+    );
     let offline = el2_harness::measure::rim(&image.bytes, [0, ending]).expect("image fits");
     assert_eq!(
         captures[1],
@@ -38,20 +44,32 @@ fn run_selftest(ending: u64, expectation: &str) {
 
 #[test]
 fn selftest_returns() {
-    run_selftest(0, "selftest-return.txt");
+    run_selftest(0, "selftest-return.txt", Ok(()));
 }
 
 #[test]
 fn selftest_undefined_instruction_is_reported() {
-    run_selftest(1, "selftest-undefined.txt");
+    run_selftest(
+        1,
+        "selftest-undefined.txt",
+        Err("the realm ended: unhandled exception (status 2)"),
+    );
 }
 
 #[test]
 fn selftest_panic_is_reported() {
-    run_selftest(2, "selftest-panic.txt");
+    run_selftest(
+        2,
+        "selftest-panic.txt",
+        Err("the realm ended: panic (status 1)"),
+    );
 }
 
 #[test]
 fn selftest_hvc_becomes_undefined_instruction() {
-    run_selftest(3, "selftest-hvc.txt");
+    run_selftest(
+        3,
+        "selftest-hvc.txt",
+        Err("the realm ended: unhandled exception (status 2)"),
+    );
 }

@@ -50,7 +50,7 @@ fn run(test: &str, name: &str, entry: [u64; 2]) -> Option<String> {
         format!("rmi-host: teardown undelegated all {held} granules; 0 still out of the pool");
     assert!(out.contains(&teardown), "{test}: teardown:\n{out}");
     assert!(
-        out.contains("rmi-host: realm stopped: Ok(SystemOff)"),
+        out.contains("rmi-host: realm stopped: PSCI SYSTEM_OFF"),
         "{test}:\n{out}"
     );
     Some(out)

@@ -42,6 +42,8 @@ pub enum Error {
     NoQemu,
     /// QEMU did not finish in time; the output so far is attached.
     Timeout(String),
+    /// The realm did not end well ([`check_realm_end`]): why.
+    Realm(String),
 }
 
 impl fmt::Display for Error {
@@ -54,6 +56,7 @@ impl fmt::Display for Error {
                 "qemu-system-aarch64 not found (Debian: apt-get install qemu-system-arm)",
             ),
             Self::Timeout(out) => write!(f, "QEMU did not stop in time; output so far:\n{out}"),
+            Self::Realm(reason) => f.write_str(reason),
         }
     }
 }
@@ -509,6 +512,54 @@ impl Qemu {
     }
 }
 
+/// How the realm in a host's console output ended: `Ok` if it switched itself off with
+/// PSCI `SYSTEM_OFF` after its `main` returned, `Err` with the reason otherwise (a panic or
+/// an exception it reported, a failed launch, a fault the host saw, or no `SYSTEM_OFF` at
+/// all). The hosts print these lines: the EL2 harness and rmi-host.
+///
+/// # Errors
+///
+/// The reason the realm did not end well, as a sentence.
+pub fn check_realm_end(output: &str) -> Result<(), String> {
+    const FAILURES: &[(&str, &str)] = &[
+        ("el2-harness: realm ended: ", "the realm ended: "),
+        ("rmi-host: realm ended: ", "the realm ended: "),
+        ("rmi-host: error: ", "the launch failed: "),
+        ("rmi-host: realm stopped: ", "the realm stopped: "),
+        (
+            "el2-harness: realm stage-2 fault",
+            "the realm faulted: stage-2 fault",
+        ),
+        (
+            "el2-harness: unexpected exit",
+            "the realm stopped: unexpected exit",
+        ),
+        (
+            "el2-harness: cannot enter the realm",
+            "the realm stopped: cannot enter the realm",
+        ),
+    ];
+    for line in output.lines() {
+        if line == "rmi-host: realm stopped: PSCI SYSTEM_OFF" {
+            continue;
+        }
+        for (prefix, reason) in FAILURES {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return Err(format!("{reason}{rest}"));
+            }
+        }
+    }
+    let off = [
+        "el2-harness: realm called PSCI SYSTEM_OFF",
+        "rmi-host: realm stopped: PSCI SYSTEM_OFF",
+    ];
+    if output.lines().any(|l| off.contains(&l)) {
+        Ok(())
+    } else {
+        Err("the realm did not switch itself off with PSCI SYSTEM_OFF".into())
+    }
+}
+
 /// Builds the harness and the payload `name`, then runs it on QEMU with `entry` in the
 /// REC's `x0` and `x1`.
 pub fn run_example(name: &str, entry: [u64; 2]) -> Result<String, Error> {
@@ -527,6 +578,35 @@ pub fn run_example(name: &str, entry: [u64; 2]) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only a realm that switched itself off after `main` returned ended well; each other
+    /// ending is named.
+    #[test]
+    fn realm_endings() {
+        let ok = "el2-harness: done\nel2-harness: realm called PSCI SYSTEM_OFF\n";
+        assert_eq!(check_realm_end(ok), Ok(()));
+        assert_eq!(
+            check_realm_end("x\nrmi-host: realm stopped: PSCI SYSTEM_OFF\nrmi-host: teardown\n"),
+            Ok(())
+        );
+        let panic = "el2-harness: realm ended: panic (status 1)\nel2-harness: realm called PSCI SYSTEM_OFF\n";
+        assert_eq!(
+            check_realm_end(panic),
+            Err("the realm ended: panic (status 1)".into())
+        );
+        assert_eq!(
+            check_realm_end("rmi-host: error: RMI version: no common version\n"),
+            Err("the launch failed: RMI version: no common version".into())
+        );
+        assert_eq!(
+            check_realm_end("rmi-host: realm stopped: PSCI SYSTEM_RESET\n"),
+            Err("the realm stopped: PSCI SYSTEM_RESET".into())
+        );
+        assert_eq!(
+            check_realm_end("hello\n"),
+            Err("the realm did not switch itself off with PSCI SYSTEM_OFF".into())
+        );
+    }
 
     /// A minimal ELF64 with two PT_LOAD segments and a gap between them.
     fn elf() -> Vec<u8> {

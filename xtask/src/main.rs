@@ -87,9 +87,15 @@ fn seal(args: &[&str]) -> Result<(), xtask::Error> {
             ));
         }
     };
-    for (i, stage) in xtask::seal::demo(&platform, &anchors)?.iter().enumerate() {
+    let stages = xtask::seal::demo(&platform, &anchors)?;
+    for (i, stage) in stages.iter().enumerate() {
         println!("== {}. {} (RIM {})", i + 1, stage.title, stage.rim);
         print!("{}", stage.output);
+    }
+    // Every realm of the story ends by returning from `main`, refused or not.
+    for (i, stage) in stages.iter().enumerate() {
+        xtask::check_realm_end(&stage.output)
+            .map_err(|reason| xtask::Error::Realm(format!("realm {}: {reason}", i + 1)))?;
     }
     Ok(())
 }
@@ -98,12 +104,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
-        ["demo"] => run_example("hello", [0, 0]).map(|out| print!("{out}")),
+        ["demo"] => run_example("hello", [0, 0]).and_then(|out| print_run(&out)),
         ["run", rest @ ..] => {
             let Some((name, entry)) = name_and_entry(rest) else {
                 return usage();
             };
-            run_example(name, entry).map(|out| print!("{out}"))
+            run_example(name, entry).and_then(|out| print_run(&out))
         }
         ["image", name] if EXAMPLES.contains(name) => build_payload(name).map(|(path, image)| {
             println!(
@@ -130,7 +136,7 @@ fn main() -> ExitCode {
                 std::time::Duration::from_secs(300),
                 &mut xtask::NoServices,
             )
-            .map(|out| print!("{out}"))
+            .and_then(|out| print_run(&out))
         }
         _ => return usage(),
     };
@@ -141,4 +147,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints a run's output and says how the realm ended ([`xtask::check_realm_end`]): the
+/// exit code is non-zero unless it switched itself off after `main` returned.
+fn print_run(output: &str) -> Result<(), xtask::Error> {
+    print!("{output}");
+    xtask::check_realm_end(output).map_err(xtask::Error::Realm)
 }

@@ -14,10 +14,12 @@ mod host {
 
     use alloc::vec;
 
-    use cca_abi::hostcall::{SERVICE, relay, status};
+    use cca_abi::hostcall::{EXIT_STATUS, SERVICE, exit, relay, status};
     use cca_abi::smccc::Smc;
     use el2_rt::{console, power_off, println};
-    use rmi_shim::builder::{BuildError, Host, RangeSource, Realm, RealmConfig, SharedMemory};
+    use rmi_shim::builder::{
+        BuildError, Host, RangeSource, Realm, RealmConfig, RunOutcome, SharedMemory,
+    };
     use rmi_shim::{rmi, version};
 
     el2_rt::entry!(main);
@@ -57,6 +59,16 @@ mod host {
         /// only to be dropped because it cannot be written back. realm-sdk's `share`
         /// touches every page of its window, so the builder has mapped all of it by then.
         fn host_call(&mut self, imm: u16, gprs: &mut [u64; 31], shared: &mut SharedMemory<'_>) {
+            if imm == EXIT_STATUS {
+                if gprs[0] != exit::SUCCESS {
+                    println!(
+                        "rmi-host: realm ended: {} (status {})",
+                        exit::describe(gprs[0]),
+                        gprs[0]
+                    );
+                }
+                return;
+            }
             if imm != SERVICE {
                 println!("rmi-host: host call with immediate {imm:#x} ignored");
                 return;
@@ -132,7 +144,16 @@ mod host {
         let held = realm.granules();
         println!("rmi-host: realm built and activated, {held} granules delegated");
         let outcome = realm.run(&mut Console);
-        println!("rmi-host: realm stopped: {outcome:?}");
+        match &outcome {
+            Ok(RunOutcome::SystemOff) => println!("rmi-host: realm stopped: PSCI SYSTEM_OFF"),
+            Ok(RunOutcome::SystemReset) => {
+                println!("rmi-host: realm stopped: PSCI SYSTEM_RESET");
+            }
+            Ok(RunOutcome::AllRecsOff) => {
+                println!("rmi-host: realm stopped: every REC called PSCI CPU_OFF");
+            }
+            Err(e) => println!("rmi-host: realm stopped: {e}"),
+        }
         realm.destroy()?;
         println!(
             "rmi-host: teardown undelegated all {held} granules; {} still out of the pool",

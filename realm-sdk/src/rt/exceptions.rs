@@ -3,7 +3,7 @@
 use aarch64_cpu::registers::{ELR_EL1, ESR_EL1, FAR_EL1, Readable};
 
 use super::console::emergency_print;
-use super::system_off;
+use super::exit;
 
 /// Names of the 16 vectors, by offset / 0x80 (Arm ARM D1.10.2).
 const VECTORS: [&str; 16] = [
@@ -57,5 +57,5 @@ extern "C" fn __realm_sdk_exception(vector: u64) -> ! {
         FAR_EL1.get(),
         ELR_EL1.get(),
     ));
-    system_off();
+    exit(cca_abi::hostcall::exit::EXCEPTION);
 }

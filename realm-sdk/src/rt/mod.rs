@@ -8,6 +8,9 @@
 //! - exception vectors that report the exception class and addresses, then switch the realm
 //!   off with PSCI `SYSTEM_OFF`;
 //! - a panic handler that reports the panic and switches the realm off;
+//! - before every `SYSTEM_OFF`, an exit report to the host
+//!   (`cca_abi::hostcall::EXIT_STATUS`): main returned, panic, exception or failed start, so
+//!   that a host's exit code can say how the realm ended;
 //! - a console ([`console`]) implementing `embedded_io::Write`, over `RSI_HOST_CALL` or a
 //!   PL011 at the unprotected alias of the board's UART;
 //! - a global heap (`linked_list_allocator` behind a spin lock);
@@ -36,7 +39,8 @@
 //!     println!("RSI {}", realm.version());
 //! }
 //! ```
-//! When `main` returns the runtime switches the realm off with PSCI `SYSTEM_OFF`.
+//! When `main` returns the runtime reports success and switches the realm off with PSCI
+//! `SYSTEM_OFF`.
 
 pub mod console;
 mod entry;
@@ -70,6 +74,20 @@ unsafe extern "Rust" {
     fn __realm_sdk_main(realm: &mut Realm<Smc>, args: EntryArgs);
 }
 
+/// Reports `status` to the host (`cca_abi::hostcall::EXIT_STATUS`, one of
+/// [`cca_abi::hostcall::exit`]), then switches the realm off with PSCI `SYSTEM_OFF`.
+pub fn exit(status: u64) -> ! {
+    let mut call = cca_abi::rsi::RsiHostCall {
+        imm: cca_abi::hostcall::EXIT_STATUS,
+        reserved_02: [0; 6],
+        gprs: [0; cca_abi::rsi::HOST_CALL_GPRS],
+    };
+    call.gprs[0] = status;
+    // Nothing is left to do if the host refuses: it still sees the SYSTEM_OFF.
+    let _ = crate::rsi::host_call(&mut Smc, &mut call);
+    system_off()
+}
+
 /// Switches the realm off with PSCI `SYSTEM_OFF`; if the RMM refuses, waits forever.
 pub fn system_off() -> ! {
     let _ = psci::system_off(&mut Smc);
@@ -86,7 +104,7 @@ extern "C" fn __realm_sdk_start(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
         Ok(realm) => realm,
         Err(e) => {
             crate::println!("realm-sdk: RSI initialisation failed: {e}");
-            system_off();
+            exit(cca_abi::hostcall::exit::INIT_FAILED);
         }
     };
     if x0 & cca_abi::hostcall::ENTRY_CONSOLE_PL011 != 0 {
@@ -94,11 +112,11 @@ extern "C" fn __realm_sdk_start(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
     }
     // SAFETY: `__realm_sdk_main` is defined by `entry!`, which checks its signature.
     unsafe { __realm_sdk_main(&mut realm, EntryArgs([x0, x1, x2, x3])) };
-    system_off();
+    exit(cca_abi::hostcall::exit::SUCCESS);
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     console::emergency_print(format_args!("realm-sdk: panic: {info}\n"));
-    system_off();
+    exit(cca_abi::hostcall::exit::PANIC);
 }
