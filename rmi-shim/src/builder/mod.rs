@@ -1,0 +1,102 @@
+//! The realm builder: from a flat image and a [`RealmConfig`] to a running realm, and back
+//! to nothing delegated.
+//!
+//! [`Realm::build`] issues, in this order (the order the RIM depends on, see [`crate::rim`]):
+//!
+//! 1. `RMI_VERSION` (an RMI 2.0-only RMM is refused) and `RMI_FEATURES(0)`;
+//! 2. `RMI_GRANULE_DELEGATE` of the RD and the root RTTs, `RMI_REALM_CREATE`;
+//! 3. `RMI_RTT_CREATE` down to level 3 over realm RAM;
+//! 4. `RMI_RTT_INIT_RIPAS` over all of realm RAM (RIPAS RAM, one measured entry per 4 KiB);
+//! 5. `RMI_DATA_CREATE` with `MEASURE_CONTENT` of every 4 KiB of the image from the start of
+//!    RAM (the last zero-padded), then `RMI_DATA_CREATE_UNKNOWN` for the rest of RAM;
+//! 6. `RMI_REC_AUX_COUNT`, then per REC its granules and `RMI_REC_CREATE` (REC 0 RUNNABLE
+//!    with the entry registers, the others started by PSCI `CPU_ON`);
+//! 7. `RMI_REALM_ACTIVATE`.
+//!
+//! While the realm runs, a data abort in the unprotected alias of its RAM (a realm reaching
+//! memory it shared, after setting its RIPAS to `EMPTY`) is answered by mapping a zeroed
+//! host page there (`RMI_RTT_CREATE` as needed, `RMI_RTT_MAP_UNPROTECTED`); [`Host`]
+//! reaches those pages through [`SharedMemory`] during host calls.
+//!
+//! Every granule the builder delegates is recorded as it goes. [`Realm::destroy`] (and `Drop`)
+//! tears everything down in reverse creation order and undelegates every granule; a command
+//! that fails during teardown is retried once after the others, so a single transient
+//! failure leaks nothing. A build that fails part-way tears down what it made before
+//! returning the error.
+//!
+//! Addresses: non-secure pages the builder hands the RMM (parameters, DATA sources,
+//! `RmiRecRun`) are the builder's own allocations, passed at their address: the host runs
+//! with the MMU off or an identity map (as rmi-shim's bare-metal host does), or against the
+//! in-process model.
+
+// One module per concern. Where each RMI command is issued (the calls that differ between
+// RMI generations): `build`: VERSION, FEATURES, REALM_CREATE, RTT_CREATE, RTT_INIT_RIPAS,
+// DATA_CREATE(_UNKNOWN), REC_AUX_COUNT, REC_CREATE, REALM_ACTIVATE; `ledger`: GRANULE_DELEGATE,
+// GRANULE_UNDELEGATE and every destroy (DATA, RTT, REC, REALM, RTT_UNMAP_UNPROTECTED);
+// `run`: REC_ENTER and the exit reasons, PSCI_COMPLETE, RTT_SET_RIPAS; `shared`:
+// RTT_READ_ENTRY, RTT_MAP_UNPROTECTED.
+mod build;
+mod config;
+mod ledger;
+mod run;
+mod shared;
+mod source;
+
+pub use config::{BuildError, RealmConfig};
+pub use run::{Host, RipasDecision, RunOutcome};
+pub use shared::{NotShared, SharedMemory};
+pub use source::{GranuleSource, RangeSource};
+
+use alloc::vec::Vec;
+
+use cca_abi::GRANULE_SIZE;
+use cca_abi::rmi::Granule;
+use cca_abi::smccc::Conduit;
+
+use ledger::Owned;
+use shared::SharedPage;
+
+const GRANULE: u64 = GRANULE_SIZE as u64;
+
+/// A 4 KiB non-secure page the builder passes to the RMM by address.
+#[repr(C, align(4096))]
+struct Page([u8; GRANULE_SIZE]);
+
+fn page_addr<T>(p: &T) -> Granule {
+    Granule::containing(core::ptr::from_ref(p).expose_provenance() as u64)
+}
+
+/// A realm the builder made; tears itself down when dropped.
+pub struct Realm<'s, C: Conduit, S: GranuleSource> {
+    conduit: C,
+    source: &'s mut S,
+    owned: Vec<Owned>,
+    rd: Option<Granule>,
+    recs: Vec<Granule>,
+    uart_alias: Option<u64>,
+    /// The unprotected alias of realm RAM: `[base, top)`.
+    ram_alias: (u64, u64),
+    rtt_start: i8,
+    shared: Vec<SharedPage>,
+    max_shared: usize,
+}
+
+impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
+    /// The RD.
+    #[must_use]
+    pub fn rd(&self) -> Option<Granule> {
+        self.rd
+    }
+
+    /// The conduit, for calls the builder does not wrap.
+    pub fn conduit(&mut self) -> &mut C {
+        &mut self.conduit
+    }
+}
+
+/// The MPIDR of REC `index` (TF-RMM `rec.h`: Aff0[3:0], Aff1, Aff2, Aff3).
+#[must_use]
+pub const fn rec_mpidr(index: usize) -> u64 {
+    let i = index as u64;
+    (i & 0xf) | ((i >> 4) & 0xff) << 8 | ((i >> 12) & 0xff) << 16 | ((i >> 20) & 0xff) << 32
+}

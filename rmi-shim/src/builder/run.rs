@@ -1,0 +1,212 @@
+//! The run loop: entering RECs and handling their exits (host calls, PSCI, RIPAS changes,
+//! MMIO emulation of the UART, faults in the unprotected alias of RAM), with the [`Host`]
+//! policies.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use cca_abi::hostcall::{CONSOLE_WRITE, CONSOLE_WRITE_MAX};
+use cca_abi::rmi::{self as abi, Granule, Ipa, RecEnterFlags, RmiExitReason, RmiRecRun};
+use cca_abi::rsi::Ripas;
+use cca_abi::smccc::{Conduit, unpack_bytes};
+use zerocopy::FromZeros;
+
+use super::{BuildError, GranuleSource, Realm, SharedMemory, page_addr, rec_mpidr};
+use crate::error::Error;
+use crate::rmi;
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum RunOutcome {
+    /// The realm called PSCI `SYSTEM_OFF`.
+    SystemOff,
+    /// The realm called PSCI `SYSTEM_RESET`.
+    SystemReset,
+    /// Every REC called PSCI `CPU_OFF`.
+    AllRecsOff,
+}
+
+/// The host's answer to a RIPAS change request.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum RipasDecision {
+    /// Change the range (as far as the host's RTTs reach).
+    Accept,
+    /// Refuse (only meaningful for a request for RAM).
+    Reject,
+}
+
+/// The host's policies while a realm runs.
+pub trait Host {
+    /// Console output from the realm (host-call console or emulated PL011).
+    fn console(&mut self, bytes: &[u8]);
+
+    /// A host call other than the console; `gprs` hold the realm's registers and become the
+    /// reply; `shared` reaches the memory the realm shares with the host. The default
+    /// answers nothing (the registers go back unchanged).
+    fn host_call(&mut self, imm: u16, gprs: &mut [u64; 31], shared: &mut SharedMemory<'_>) {
+        let _ = (imm, gprs, shared);
+    }
+
+    /// A RIPAS change request. The default accepts.
+    fn ripas_change(&mut self, base: u64, top: u64, ripas: Ripas) -> RipasDecision {
+        let _ = (base, top, ripas);
+        RipasDecision::Accept
+    }
+}
+
+impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
+    /// Runs the realm until it switches itself off (or every REC is off), answering its
+    /// exits with `host`: console host calls and the emulated UART, RIPAS changes, PSCI
+    /// `CPU_ON` / `AFFINITY_INFO` (completed with `RMI_PSCI_COMPLETE`), interrupts.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Rmi`] if an RMI command fails, [`BuildError::UnhandledExit`] for an
+    /// exit the host cannot handle.
+    pub fn run(&mut self, host: &mut impl Host) -> Result<RunOutcome, BuildError> {
+        let rd = self
+            .rd
+            .ok_or(BuildError::Config("the realm was not built"))?;
+        let mut run = Box::new(RmiRecRun::new_zeroed());
+        let mut runnable: Vec<bool> = (0..self.recs.len()).map(|i| i == 0).collect();
+        let mut current = 0;
+        loop {
+            let rec = self.recs[current];
+            rmi::rec_enter(&mut self.conduit, rec, page_addr(&*run))?;
+            run.enter.flags = 0;
+            run.enter.gprs = [0; 31];
+            let exit = &run.exit;
+            match RmiExitReason::from_raw(exit.exit_reason.into()) {
+                RmiExitReason::HostCall => {
+                    let mut gprs = exit.gprs;
+                    if exit.imm == CONSOLE_WRITE {
+                        let n = (gprs[0] as usize).min(CONSOLE_WRITE_MAX);
+                        let mut bytes = [0u8; CONSOLE_WRITE_MAX];
+                        unpack_bytes(&gprs[1..], &mut bytes[..n]);
+                        host.console(&bytes[..n]);
+                        gprs[0] = n as u64;
+                    } else {
+                        let mut shared = SharedMemory {
+                            pages: &mut self.shared,
+                        };
+                        host.host_call(exit.imm, &mut gprs, &mut shared);
+                    }
+                    run.enter.gprs = gprs;
+                }
+                RmiExitReason::Sync => match self.shared_fault(&run.exit) {
+                    Some(ipa) if self.shared.len() < self.max_shared => {
+                        self.map_shared(rd, ipa)?;
+                    }
+                    _ => self.emulate_mmio(&mut run, host)?,
+                },
+                RmiExitReason::Irq | RmiExitReason::Fiq => {}
+                RmiExitReason::RipasChange => {
+                    let (base, top) = (exit.ripas_base, exit.ripas_top);
+                    let ripas = Ripas::from_raw(exit.ripas_value.into()).unwrap_or(Ripas::Empty);
+                    match host.ripas_change(base, top, ripas) {
+                        RipasDecision::Accept => self.set_ripas(rd, rec, base, top)?,
+                        RipasDecision::Reject => {
+                            run.enter.flags = RecEnterFlags::RIPAS_RESPONSE.to_raw()
+                        }
+                    }
+                }
+                RmiExitReason::Psci => {
+                    let fid = exit.gprs[0] as u32;
+                    match fid {
+                        0x8400_0008 => return Ok(RunOutcome::SystemOff),
+                        0x8400_0009 => return Ok(RunOutcome::SystemReset),
+                        0x8400_0002 => {
+                            runnable[current] = false;
+                            if !runnable.contains(&true) {
+                                return Ok(RunOutcome::AllRecsOff);
+                            }
+                        }
+                        0x8400_0003 | 0xC400_0003 | 0x8400_0004 | 0xC400_0004 => {
+                            let target = exit.gprs[1];
+                            let index = (0..self.recs.len()).find(|&i| rec_mpidr(i) == target);
+                            let Some(index) = index else {
+                                return Err(BuildError::UnhandledExit {
+                                    reason: 3,
+                                    esr: u64::from(fid),
+                                });
+                            };
+                            rmi::psci_complete(
+                                &mut self.conduit,
+                                rec,
+                                self.recs[index],
+                                rmi::PsciCompleteStatus::Success,
+                            )?;
+                            if fid & 0xff == 0x03 {
+                                runnable[index] = true;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                other => {
+                    return Err(BuildError::UnhandledExit {
+                        reason: other.to_raw(),
+                        esr: exit.esr,
+                    });
+                }
+            }
+            // Round-robin over the runnable RECs.
+            current = (1..=runnable.len())
+                .map(|k| (current + k) % runnable.len())
+                .find(|&i| runnable[i])
+                .unwrap_or(current);
+        }
+    }
+
+    fn set_ripas(
+        &mut self,
+        rd: Granule,
+        rec: Granule,
+        base: u64,
+        top: u64,
+    ) -> Result<(), BuildError> {
+        let (Some(mut at), Some(end)) = (Ipa::new(base), Ipa::new(top)) else {
+            return Ok(());
+        };
+        while at < end {
+            match rmi::rtt_set_ripas(&mut self.conduit, rd, rec, at, end) {
+                Ok(next) => at = next,
+                // Outside the RTTs the host built: the realm gets the partial progress.
+                Err(Error::Refused { ret, .. }) if ret.status == abi::RmiStatus::ErrorRtt => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Emulates a data abort at the UART's unprotected alias (a PL011: writes to `UARTDR`
+    /// print, reads return 0, so `UARTFR` reports an empty, idle FIFO).
+    fn emulate_mmio(
+        &mut self,
+        run: &mut RmiRecRun,
+        host: &mut impl Host,
+    ) -> Result<(), BuildError> {
+        const ESR_EC_DABT_LOWER: u64 = 0x24;
+        const ESR_ISV: u64 = 1 << 24;
+        const ESR_WNR: u64 = 1 << 6;
+        let esr = run.exit.esr;
+        let ipa = ((run.exit.hpfar >> 4) << 12) | (run.exit.far & 0xfff);
+        let unhandled = BuildError::UnhandledExit { reason: 0, esr };
+        let uart = self.uart_alias.ok_or(unhandled)?;
+        if (esr >> 26) != ESR_EC_DABT_LOWER
+            || esr & ESR_ISV == 0
+            || !(uart..uart + 0x1000).contains(&ipa)
+        {
+            return Err(unhandled);
+        }
+        if esr & ESR_WNR != 0 {
+            if ipa == uart {
+                host.console(&[run.exit.gprs[0] as u8]);
+            }
+        } else {
+            run.enter.gprs[0] = 0;
+        }
+        run.enter.flags = RecEnterFlags::EMUL_MMIO.to_raw();
+        Ok(())
+    }
+}
