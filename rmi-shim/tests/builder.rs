@@ -482,3 +482,20 @@ fn rtt_map_unprotected_takes_only_the_host_controlled_bits() {
     realm.destroy().unwrap();
     assert_eq!(rmm.delegated_count(), 0);
 }
+
+/// A RAM range or an image that runs past the top of the address space is a typed
+/// prediction error, never an arithmetic panic.
+#[test]
+fn prediction_refuses_overflowing_layouts() {
+    use rmi_shim::rim::PredictError;
+    let img = image(3 * 4096);
+    for (ram_base, ram_size) in [(u64::MAX - 0xfff, 0x2000), (u64::MAX & !0xfff, 0x1000)] {
+        let config = RealmConfig {
+            image: &img,
+            ram_base,
+            ram_size,
+            ..RealmConfig::default()
+        };
+        assert_eq!(config.predict_rim(), Err(PredictError::AddressOverflow));
+    }
+}

@@ -102,9 +102,9 @@ impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Config(what) => write!(f, "invalid realm configuration: {what}"),
-            Self::Version(e) => write!(f, "RMI version: {e:?}"),
+            Self::Version(e) => write!(f, "RMI version: {e}"),
             Self::OutOfGranules => f.write_str("no granules left to delegate"),
-            Self::Rmi(e) => write!(f, "RMI call failed: {e:?}"),
+            Self::Rmi(e) => write!(f, "RMI call failed: {e}"),
             Self::UnhandledExit { reason, esr } => {
                 write!(f, "unhandled REC exit: reason {reason}, ESR {esr:#x}")
             }
@@ -196,7 +196,11 @@ impl RealmConfig<'_> {
     pub fn predict_rim(&self) -> Result<Measurement, PredictError> {
         let range = RipasRange {
             base: Ipa::new(self.ram_base).ok_or(PredictError::AddressOverflow)?,
-            top: Ipa::new(self.ram_base + self.ram_size).ok_or(PredictError::AddressOverflow)?,
+            top: self
+                .ram_base
+                .checked_add(self.ram_size)
+                .and_then(Ipa::new)
+                .ok_or(PredictError::AddressOverflow)?,
             level: RttLevel::new(3).expect("level 3"),
         };
         let (chunks, tail) = self.image.as_chunks::<GRANULE_SIZE>();
@@ -209,7 +213,10 @@ impl RealmConfig<'_> {
             .enumerate()
         {
             data.push(rim::DataGranule {
-                ipa: Ipa::new(self.ram_base + i as u64 * GRANULE)
+                ipa: (i as u64)
+                    .checked_mul(GRANULE)
+                    .and_then(|offset| self.ram_base.checked_add(offset))
+                    .and_then(Ipa::new)
                     .ok_or(PredictError::AddressOverflow)?,
                 flags: RmiDataMeasureContent::MeasureContent,
                 content,
