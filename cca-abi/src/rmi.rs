@@ -14,11 +14,14 @@
 //! - [`RmiCommand`] and [`RmiReply`]: a register codec for every command, used by the host shim
 //!   to encode and by the software RMM model to decode;
 //! - [`Granule`], [`Ipa`] and [`RttLevel`]: address and level newtypes that are valid by
-//!   construction.
+//!   construction;
+//! - [`fids`]: RMI 2.0's function ids (TF-RMM v0.9.0) beside 1.0's, the [`Generation`]
+//!   enum, and [`fid_name`] for readable errors.
 
 mod addr;
 mod command;
 mod features;
+pub mod fids;
 mod status;
 mod structs;
 mod types;
@@ -26,7 +29,8 @@ mod types;
 pub use addr::{Granule, Ipa, RttLevel};
 pub use command::{RmiCommand, RmiReply};
 pub use features::RmiFeatureRegister0;
-pub use status::{RmiReturn, RmiStatus};
+pub use fids::{Generation, fid_name};
+pub use status::{RmiIncomplete, RmiOpMemReq, RmiReturn, RmiStatus};
 pub use structs::{
     REC_CREATE_GPRS, REC_EXIT_GPRS, REC_GIC_LRS, REC_MAX_AUX, RmiRealmParams, RmiRecEnter,
     RmiRecExit, RmiRecParams, RmiRecRun,

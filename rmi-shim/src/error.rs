@@ -68,21 +68,31 @@ impl Error {
     }
 }
 
+/// A function id as a person reads it: `RMI_REC_CREATE (0xc400015a)`. rmi-shim speaks RMI
+/// 1.0, so the names are 1.0's ([`cca_abi::rmi::fid_name`]).
+struct Fid(u32);
+
+impl fmt::Display for Fid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match cca_abi::rmi::fid_name(cca_abi::rmi::Generation::V1_0, self.0.into()) {
+            Some(name) => write!(f, "{name} ({:#x})", self.0),
+            None => write!(f, "{:#x}", self.0),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Refused { fid, ret, .. } => write!(f, "RMI call {fid:#x} refused: {ret}"),
+            Self::Refused { fid, ret, .. } => write!(f, "{} refused: {ret}", Fid(*fid)),
             Self::NotImplemented { fid } => {
-                write!(
-                    f,
-                    "RMI call {fid:#x}: function not implemented (SMC_UNKNOWN)"
-                )
+                write!(f, "{}: function not implemented (SMC_UNKNOWN)", Fid(*fid))
             }
             Self::Malformed {
                 fid,
                 problem: Malformed::Status(x0),
             } => {
-                write!(f, "RMI call {fid:#x}: malformed status x0 = {x0:#x}")
+                write!(f, "{}: malformed status x0 = {x0:#x}", Fid(*fid))
             }
             Self::Malformed {
                 fid,
@@ -90,7 +100,8 @@ impl fmt::Display for Error {
             } => {
                 write!(
                     f,
-                    "RMI call {fid:#x}: impossible result x{register} = {value:#x}"
+                    "{}: impossible result x{register} = {value:#x}",
+                    Fid(*fid)
                 )
             }
         }

@@ -24,6 +24,25 @@ pub enum RmiStatus {
     ErrorDevice,
     /// `RMI_ERROR_RTT_AUX` (7, RMI 1.1 / TF-RMM v0.8.0).
     ErrorRttAux,
+    /// `RMI_ERROR_PSMMU_ST` (8, RMI 2.0).
+    ErrorPsmmuSt,
+    /// `RMI_ERROR_DPT` (9, RMI 2.0).
+    ErrorDpt,
+    /// `RMI_BUSY` (10, RMI 2.0): no stateful-operation context is free now; retry.
+    Busy,
+    /// `RMI_ERROR_GLOBAL` (11, RMI 2.0): the RMM is not in a state for the command (not yet
+    /// activated with `RMI_RMM_ACTIVATE`, or activated twice), or a global resource ran out.
+    ErrorGlobal,
+    /// `RMI_ERROR_TRACKING` (12, RMI 2.0).
+    ErrorTracking,
+    /// `RMI_INCOMPLETE` (13, RMI 2.0): a stateful operation goes on; the index says what
+    /// the RMM needs next ([`RmiReturn::incomplete`]).
+    Incomplete,
+    /// `RMI_BLOCKED` (14, RMI 2.0): every stateful-operation context is held by an
+    /// unfinished operation.
+    Blocked,
+    /// `RMI_ERROR_GPT` (15, RMI 2.0).
+    ErrorGpt,
     /// `SMC_UNKNOWN` (`x0` = −1): nothing implements the function id (cca-abi.md §1.1).
     SmcUnknown,
     /// Any other status: an undefined status byte, or an `x0` with bits 63:16 set.
@@ -43,6 +62,14 @@ impl RmiStatus {
             5 => Self::ErrorNotSupported,
             6 => Self::ErrorDevice,
             7 => Self::ErrorRttAux,
+            8 => Self::ErrorPsmmuSt,
+            9 => Self::ErrorDpt,
+            10 => Self::Busy,
+            11 => Self::ErrorGlobal,
+            12 => Self::ErrorTracking,
+            13 => Self::Incomplete,
+            14 => Self::Blocked,
+            15 => Self::ErrorGpt,
             other => Self::Unknown(other as u64),
         }
     }
@@ -59,6 +86,14 @@ impl RmiStatus {
             Self::ErrorNotSupported => 5,
             Self::ErrorDevice => 6,
             Self::ErrorRttAux => 7,
+            Self::ErrorPsmmuSt => 8,
+            Self::ErrorDpt => 9,
+            Self::Busy => 10,
+            Self::ErrorGlobal => 11,
+            Self::ErrorTracking => 12,
+            Self::Incomplete => 13,
+            Self::Blocked => 14,
+            Self::ErrorGpt => 15,
             Self::SmcUnknown => SMCCC_NOT_SUPPORTED,
             Self::Unknown(other) => other,
         }
@@ -76,6 +111,14 @@ impl RmiStatus {
             Self::ErrorNotSupported => "RMI_ERROR_NOT_SUPPORTED",
             Self::ErrorDevice => "RMI_ERROR_DEVICE",
             Self::ErrorRttAux => "RMI_ERROR_RTT_AUX",
+            Self::ErrorPsmmuSt => "RMI_ERROR_PSMMU_ST",
+            Self::ErrorDpt => "RMI_ERROR_DPT",
+            Self::Busy => "RMI_BUSY",
+            Self::ErrorGlobal => "RMI_ERROR_GLOBAL",
+            Self::ErrorTracking => "RMI_ERROR_TRACKING",
+            Self::Incomplete => "RMI_INCOMPLETE",
+            Self::Blocked => "RMI_BLOCKED",
+            Self::ErrorGpt => "RMI_ERROR_GPT",
             Self::SmcUnknown => "SMC_UNKNOWN",
             Self::Unknown(_) => "unknown RMI status",
         }
@@ -89,6 +132,29 @@ impl fmt::Display for RmiStatus {
             other => f.write_str(other.name()),
         }
     }
+}
+
+/// What the RMM asks for next in an `RMI_INCOMPLETE` reply (`RmiOpMemReq`, `x0` bits 9:8;
+/// TF-RMM v0.9.0 `smc-rmi.h`, `runtime/rmi/sro.c`).
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub enum RmiOpMemReq {
+    /// Nothing: call `RMI_OP_CONTINUE`.
+    None,
+    /// Memory: call `RMI_OP_MEM_DONATE` with the granules the request describes.
+    Donate,
+    /// Memory back: call `RMI_OP_MEM_RECLAIM`.
+    Reclaim,
+    /// The reserved encoding 3.
+    Reserved,
+}
+
+/// An `RMI_INCOMPLETE` reply's details (`RmiResultDataIncomplete`, `x0` bits 10:8).
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub struct RmiIncomplete {
+    /// The next call the operation needs.
+    pub request: RmiOpMemReq,
+    /// Whether `RMI_OP_CANCEL` may end the operation (`RmiOpCanCancel`, bit 10).
+    pub can_cancel: bool,
 }
 
 /// `RmiCommandReturnCode`: the whole `x0` of an RMI reply, status and index.
@@ -150,6 +216,24 @@ impl RmiReturn {
         matches!(self.status, RmiStatus::Success)
     }
 
+    /// For `RMI_INCOMPLETE` (RMI 2.0), what the stateful operation needs next: its index
+    /// carries `RmiResultDataIncomplete` instead of an error index.
+    #[must_use]
+    pub const fn incomplete(self) -> Option<RmiIncomplete> {
+        match self.status {
+            RmiStatus::Incomplete => Some(RmiIncomplete {
+                request: match self.index & 0b11 {
+                    0 => RmiOpMemReq::None,
+                    1 => RmiOpMemReq::Donate,
+                    2 => RmiOpMemReq::Reclaim,
+                    _ => RmiOpMemReq::Reserved,
+                },
+                can_cancel: self.index & 0b100 != 0,
+            }),
+            _ => None,
+        }
+    }
+
     /// For `RMI_ERROR_RTT`, the level at which the RTT walk stopped.
     #[must_use]
     pub const fn rtt_level(self) -> Option<RttLevel> {
@@ -166,6 +250,27 @@ impl fmt::Display for RmiReturn {
             RmiStatus::ErrorRtt => match self.rtt_level() {
                 Some(level) => write!(f, "RMI_ERROR_RTT at {level}"),
                 None => write!(f, "RMI_ERROR_RTT, index {:#x}", self.index),
+            },
+            RmiStatus::Incomplete => match self.incomplete() {
+                Some(RmiIncomplete {
+                    request,
+                    can_cancel,
+                }) => write!(
+                    f,
+                    "RMI_INCOMPLETE ({}, {})",
+                    match request {
+                        RmiOpMemReq::None => "continue",
+                        RmiOpMemReq::Donate => "donate memory",
+                        RmiOpMemReq::Reclaim => "reclaim memory",
+                        RmiOpMemReq::Reserved => "reserved request 3",
+                    },
+                    if can_cancel {
+                        "may be cancelled"
+                    } else {
+                        "cannot be cancelled"
+                    }
+                ),
+                None => f.write_str("RMI_INCOMPLETE"),
             },
             status if self.index != 0 => write!(f, "{status}, index {}", self.index),
             status => write!(f, "{status}"),
@@ -201,6 +306,14 @@ mod tests {
             (5, RmiStatus::ErrorNotSupported),
             (6, RmiStatus::ErrorDevice),
             (7, RmiStatus::ErrorRttAux),
+            (8, RmiStatus::ErrorPsmmuSt),
+            (9, RmiStatus::ErrorDpt),
+            (10, RmiStatus::Busy),
+            (11, RmiStatus::ErrorGlobal),
+            (12, RmiStatus::ErrorTracking),
+            (13, RmiStatus::Incomplete),
+            (14, RmiStatus::Blocked),
+            (15, RmiStatus::ErrorGpt),
         ];
         for (code, status) in table {
             assert_eq!(RmiStatus::from_code(code), status);
@@ -212,7 +325,35 @@ mod tests {
                 assert_eq!(ret.to_raw(), raw);
             }
         }
-        assert_eq!(RmiStatus::from_code(8), RmiStatus::Unknown(8));
+        assert_eq!(RmiStatus::from_code(16), RmiStatus::Unknown(16));
+    }
+
+    /// RMI 2.0 (TF-RMM v0.9.0 `smc-rmi.h`): an INCOMPLETE's bits 10:8 are the memory request
+    /// and whether the operation may be cancelled; REC operations answer 0x10D, 0x20D, 0x00D.
+    #[test]
+    fn incomplete_results() {
+        extern crate std;
+        use std::string::ToString;
+        let donate = RmiReturn::from_raw(0x10D);
+        assert_eq!(
+            donate.incomplete(),
+            Some(RmiIncomplete {
+                request: RmiOpMemReq::Donate,
+                can_cancel: false
+            })
+        );
+        assert_eq!(
+            donate.to_string(),
+            "RMI_INCOMPLETE (donate memory, cannot be cancelled)"
+        );
+        assert_eq!(
+            RmiReturn::from_raw(0x20D).incomplete().map(|i| i.request),
+            Some(RmiOpMemReq::Reclaim)
+        );
+        let cont = RmiReturn::from_raw(0x40D).incomplete().unwrap();
+        assert_eq!((cont.request, cont.can_cancel), (RmiOpMemReq::None, true));
+        assert_eq!(RmiReturn::from_raw(0x102).incomplete(), None);
+        assert_eq!(RmiReturn::from_raw(0x0B).to_string(), "RMI_ERROR_GLOBAL");
     }
 
     /// cca-abi.md §4.2: REC_ENTER on a SYSTEM_OFF realm fails with (ERROR_REALM, 1), and
