@@ -489,7 +489,7 @@ fn rtt_map_unprotected_takes_only_the_host_controlled_bits() {
 fn prediction_refuses_overflowing_layouts() {
     use rmi_shim::rim::PredictError;
     let img = image(3 * 4096);
-    for (ram_base, ram_size) in [(u64::MAX - 0xfff, 0x2000), (u64::MAX & !0xfff, 0x1000)] {
+    for (ram_base, ram_size) in [(u64::MAX - 0xfff, 0x2000), (!0xfff, 0x1000)] {
         let config = RealmConfig {
             image: &img,
             ram_base,
