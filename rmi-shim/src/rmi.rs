@@ -7,8 +7,8 @@
 //! specification does not allow. `RMI_VERSION` is in [`crate::version`].
 
 use cca_abi::rmi::{
-    Granule, Ipa, REC_MAX_AUX, RmiCommand, RmiDataMeasureContent, RmiFeatureRegister0, RmiReply,
-    RmiRipas, RmiRttEntryState, RmiStatus, RttLevel,
+    Generation, Granule, Ipa, REC_MAX_AUX, RmiCommand, RmiDataMeasureContent, RmiFeatureRegister0,
+    RmiReply, RmiRipas, RmiRttEntryState, RmiStatus, RttLevel,
 };
 use cca_abi::smccc::Conduit;
 
@@ -20,11 +20,13 @@ pub(crate) fn call<C: Conduit + ?Sized>(c: &mut C, cmd: RmiCommand) -> Result<[u
     let reply = RmiReply::from_regs(&c.call(cmd.to_regs()));
     match reply.ret.status {
         RmiStatus::Success if reply.ret.index == 0 => Ok(reply.out),
-        // SUCCESS always has index 0 (cca-abi.md §4.2).
-        RmiStatus::Success | RmiStatus::Unknown(_) => Err(Error::Malformed {
-            fid,
-            problem: Malformed::Status(reply.ret.to_raw()),
-        }),
+        // SUCCESS always has index 0 (cca-abi.md §4.2); RMI 2.0's statuses are not 1.0's.
+        status if status == RmiStatus::Success || !status.defined_in(Generation::V1_0) => {
+            Err(Error::Malformed {
+                fid,
+                problem: Malformed::Status(reply.ret.to_raw()),
+            })
+        }
         RmiStatus::SmcUnknown => Err(Error::NotImplemented { fid }),
         _ => Err(Error::Refused {
             fid,

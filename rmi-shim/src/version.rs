@@ -14,7 +14,7 @@
 use core::fmt;
 
 use cca_abi::AbiVersion;
-use cca_abi::rmi::{RmiCommand, RmiReply, RmiStatus};
+use cca_abi::rmi::{Generation, RmiCommand, RmiReply, RmiStatus};
 use cca_abi::smccc::Conduit;
 
 use crate::error::{Error, Malformed};
@@ -133,7 +133,9 @@ pub fn negotiate<C: Conduit + ?Sized>(c: &mut C) -> Result<Negotiated, VersionEr
                 Err(VersionError::Unsupported { lower, higher })
             }
         }
-        RmiStatus::Success | RmiStatus::Unknown(_) => Err(malformed_status.into()),
+        status if status == RmiStatus::Success || !status.defined_in(Generation::V1_0) => {
+            Err(malformed_status.into())
+        }
         _ => Err(Error::Refused {
             fid,
             ret: reply.ret,

@@ -99,6 +99,20 @@ impl RmiStatus {
         }
     }
 
+    /// Whether `generation` defines this status: RMI 1.0 (with TF-RMM v0.8.0's 1.1
+    /// additions) codes 0 to 7, RMI 2.0 codes 0 to 15; `SMC_UNKNOWN` in both.
+    #[must_use]
+    pub const fn defined_in(self, generation: super::Generation) -> bool {
+        match self {
+            Self::Unknown(_) => false,
+            Self::SmcUnknown => true,
+            status => match generation {
+                super::Generation::V1_0 => status.to_raw() <= 7,
+                super::Generation::V2_0 => true,
+            },
+        }
+    }
+
     /// The specification's name of the status.
     #[must_use]
     pub const fn name(self) -> &'static str {
@@ -326,6 +340,11 @@ mod tests {
             }
         }
         assert_eq!(RmiStatus::from_code(16), RmiStatus::Unknown(16));
+        use super::super::Generation;
+        assert!(RmiStatus::ErrorRttAux.defined_in(Generation::V1_0));
+        assert!(!RmiStatus::Incomplete.defined_in(Generation::V1_0));
+        assert!(RmiStatus::Incomplete.defined_in(Generation::V2_0));
+        assert!(!RmiStatus::Unknown(16).defined_in(Generation::V2_0));
     }
 
     /// RMI 2.0 (TF-RMM v0.9.0 `smc-rmi.h`): an INCOMPLETE's bits 10:8 are the memory request
