@@ -15,13 +15,18 @@
 //!
 //! [`predict`] applies the order the reference host uses (REALM_CREATE, INIT_RIPAS, DATA,
 //! REC); [`predict_steps`] takes any order.
+//!
+//! RMI 2.0 (TF-RMM v0.9.0) measures the same descriptors without the RIPAS ones:
+//! `RMI_RTT_DATA_MAP_INIT` is 1.0's `RMI_DATA_CREATE` and `RMI_RTT_INIT_RIPAS` is no longer
+//! measured. The `_for` functions ([`predict_for`], [`predict_steps_for`],
+//! [`FlatImage::predict_for`]) take the generation; the others predict for RMI 1.0.
 
 use core::fmt;
 
 use cca_abi::GRANULE_SIZE;
 use cca_abi::measurement::Measurement;
 pub use cca_abi::rim::{MeasuredRealmParams, MeasuredRecParams, Rim};
-use cca_abi::rmi::{Ipa, RmiDataMeasureContent, RttLevel};
+use cca_abi::rmi::{Generation, Ipa, RmiDataMeasureContent, RttLevel};
 
 /// Smallest IPA width TF-RMM accepts (cca-abi.md §8).
 pub const MIN_S2SZ: u32 = 32;
@@ -216,10 +221,16 @@ fn check_protected(top: u64, limit: u64) -> Result<(), PredictError> {
     }
 }
 
-/// Checks one step and applies it to `rim`, using `content` as the DATA content hash when
-/// given (so that it can be computed elsewhere).
+/// Checks one step and applies it to `rim` as an RMM of `generation` measures it, using
+/// `content` as the DATA content hash when given (so that it can be computed elsewhere).
+///
+/// RMI 2.0 (TF-RMM v0.9.0) no longer measures `RMI_RTT_INIT_RIPAS`
+/// (`app/attestation/rmm_stub/src/rim.c` has no RIPAS descriptor any more); its
+/// `RMI_RTT_DATA_MAP_INIT` measures what 1.0's `RMI_DATA_CREATE` did, and `RMI_REC_CREATE`
+/// (at its final `RMI_OP_CONTINUE`) what 1.0's did.
 fn apply(
     rim: &mut Rim,
+    generation: Generation,
     limit: u64,
     step: &BuildStep<'_>,
     content: Option<Option<&Measurement>>,
@@ -228,8 +239,10 @@ fn apply(
         BuildStep::InitRipas(range) => {
             let entries = range.entries()?;
             check_protected(range.top.addr(), limit)?;
-            for (base, top) in entries {
-                rim.init_ripas_entry(base, top);
+            if generation == Generation::V1_0 {
+                for (base, top) in entries {
+                    rim.init_ripas_entry(base, top);
+                }
             }
         }
         BuildStep::DataCreate(d) => {
@@ -262,10 +275,24 @@ pub fn predict_steps<'a>(
     params: &MeasuredRealmParams,
     steps: impl IntoIterator<Item = BuildStep<'a>>,
 ) -> Result<Measurement, PredictError> {
+    predict_steps_for(Generation::V1_0, params, steps)
+}
+
+/// [`predict_steps`] for an RMM of `generation` (RMI 2.0 does not measure
+/// `RMI_RTT_INIT_RIPAS`; its `RMI_RTT_DATA_MAP_INIT` is 1.0's `RMI_DATA_CREATE`).
+///
+/// # Errors
+///
+/// As [`predict_steps`].
+pub fn predict_steps_for<'a>(
+    generation: Generation,
+    params: &MeasuredRealmParams,
+    steps: impl IntoIterator<Item = BuildStep<'a>>,
+) -> Result<Measurement, PredictError> {
     let limit = protected_limit(params)?;
     let mut rim = Rim::new(params);
     for step in steps {
-        apply(&mut rim, limit, &step, None)?;
+        apply(&mut rim, generation, limit, &step, None)?;
     }
     Ok(rim.measurement())
 }
@@ -279,6 +306,18 @@ pub fn predict_steps<'a>(
 /// As [`predict_steps`].
 pub fn predict(build: &RealmBuild<'_>) -> Result<Measurement, PredictError> {
     predict_steps(&build.params, build.steps())
+}
+
+/// [`predict`] for an RMM of `generation`.
+///
+/// # Errors
+///
+/// As [`predict_steps`].
+pub fn predict_for(
+    generation: Generation,
+    build: &RealmBuild<'_>,
+) -> Result<Measurement, PredictError> {
+    predict_steps_for(generation, &build.params, build.steps())
 }
 
 /// A flat image loaded as consecutive DATA granules, the usual shape of a realm payload.
@@ -361,19 +400,35 @@ impl FlatImage<'_> {
     ///
     /// As [`predict_steps`].
     pub fn predict(&self) -> Result<Measurement, PredictError> {
-        self.predict_with(|_, _| None)
+        self.predict_for(Generation::V1_0)
     }
 
-    /// [`Self::predict`], taking the content hash of measured granule `index` from
+    /// [`Self::predict`] for an RMM of `generation`.
+    ///
+    /// # Errors
+    ///
+    /// As [`predict_steps`].
+    pub fn predict_for(&self, generation: Generation) -> Result<Measurement, PredictError> {
+        self.predict_with(generation, |_, _| None)
+    }
+
+    /// [`Self::predict_for`], taking the content hash of measured granule `index` from
     /// `hash_of(index, content)` when it returns `Some`.
     fn predict_with<'h>(
         &self,
+        generation: Generation,
         hash_of: impl Fn(usize, &[u8; GRANULE_SIZE]) -> Option<Option<&'h Measurement>>,
     ) -> Result<Measurement, PredictError> {
         let limit = protected_limit(&self.params)?;
         let mut rim = Rim::new(&self.params);
         if let Some(range) = self.ripas_range()? {
-            apply(&mut rim, limit, &BuildStep::InitRipas(range), None)?;
+            apply(
+                &mut rim,
+                generation,
+                limit,
+                &BuildStep::InitRipas(range),
+                None,
+            )?;
         }
         let (chunks, tail) = self.bytes.as_chunks::<GRANULE_SIZE>();
         for (i, content) in chunks.iter().enumerate() {
@@ -388,7 +443,7 @@ impl FlatImage<'_> {
                 RmiDataMeasureContent::MeasureContent => hash_of(i, content),
                 RmiDataMeasureContent::NoMeasureContent => None,
             };
-            apply(&mut rim, limit, &step, precomputed)?;
+            apply(&mut rim, generation, limit, &step, precomputed)?;
         }
         if !tail.is_empty() {
             let mut last = [0u8; GRANULE_SIZE];
@@ -399,7 +454,7 @@ impl FlatImage<'_> {
                 flags: self.flags_at(ipa),
                 content: &last,
             });
-            apply(&mut rim, limit, &step, None)?;
+            apply(&mut rim, generation, limit, &step, None)?;
         }
         for rec in self.recs {
             rim.rec_create_measured(rec);
@@ -420,8 +475,22 @@ impl FlatImage<'_> {
         &self,
         threads: core::num::NonZeroUsize,
     ) -> Result<Measurement, PredictError> {
+        self.predict_parallel_for(Generation::V1_0, threads)
+    }
+
+    /// [`Self::predict_parallel`] for an RMM of `generation`.
+    ///
+    /// # Errors
+    ///
+    /// As [`predict_steps`].
+    #[cfg(feature = "std")]
+    pub fn predict_parallel_for(
+        &self,
+        generation: Generation,
+        threads: core::num::NonZeroUsize,
+    ) -> Result<Measurement, PredictError> {
         if self.flags == RmiDataMeasureContent::NoMeasureContent {
-            return self.predict();
+            return self.predict_for(generation);
         }
         let algorithm = self.params.hash_algo;
         let (chunks, _) = self.bytes.as_chunks::<GRANULE_SIZE>();
@@ -436,7 +505,7 @@ impl FlatImage<'_> {
                 });
             }
         });
-        self.predict_with(|i, _| hashes.get(i).map(Some))
+        self.predict_with(generation, |i, _| hashes.get(i).map(Some))
     }
 }
 
@@ -460,6 +529,64 @@ mod tests {
 
     fn ipa(v: u64) -> Ipa {
         Ipa::new(v).unwrap()
+    }
+
+    /// RMI 2.0 measures no RIPAS descriptor: a flat image's 2.0 RIM is its 1.0 RIM with the
+    /// INIT_RIPAS step left out, and it does not depend on the RIPAS range or its level.
+    #[test]
+    fn rmi_2_0_does_not_measure_init_ripas() {
+        let bytes = [0x5au8; 3 * GRANULE_SIZE + 100];
+        let recs = [MeasuredRecParams {
+            flags: 1,
+            pc: 0x8000_0000,
+            gprs: [0; 8],
+        }];
+        let image = |level: i8| FlatImage {
+            params: params(),
+            load: ipa(0x8000_0000),
+            bytes: &bytes,
+            flags: RmiDataMeasureContent::MeasureContent,
+            unmeasured: &[],
+            ripas_level: RttLevel::new(level).unwrap(),
+            recs: &recs,
+        };
+        let v2 = image(3).predict_for(Generation::V2_0).unwrap();
+        assert_eq!(image(2).predict_for(Generation::V2_0).unwrap(), v2);
+        assert_ne!(image(3).predict().unwrap(), v2);
+        assert_eq!(image(3).predict_for(Generation::V1_0), image(3).predict());
+        // The same as the steps without the RIPAS one, predicted for 1.0.
+        let (chunks, tail) = bytes.as_chunks::<GRANULE_SIZE>();
+        let mut last = [0u8; GRANULE_SIZE];
+        last[..tail.len()].copy_from_slice(tail);
+        let data: Vec<DataGranule<'_>> = chunks
+            .iter()
+            .chain([&last])
+            .enumerate()
+            .map(|(i, content)| DataGranule {
+                ipa: ipa(0x8000_0000 + i as u64 * GRANULE_SIZE as u64),
+                flags: RmiDataMeasureContent::MeasureContent,
+                content,
+            })
+            .collect();
+        let build = RealmBuild {
+            params: params(),
+            ripas: &[],
+            data: &data,
+            recs: &recs,
+        };
+        assert_eq!(predict(&build).unwrap(), v2);
+        let with_ripas = RealmBuild {
+            ripas: &[image(3).ripas_range().unwrap().unwrap()],
+            ..build
+        };
+        assert_eq!(predict_for(Generation::V2_0, &with_ripas).unwrap(), v2);
+        #[cfg(feature = "std")]
+        assert_eq!(
+            image(3)
+                .predict_parallel_for(Generation::V2_0, core::num::NonZeroUsize::new(2).unwrap())
+                .unwrap(),
+            v2
+        );
     }
 
     /// cca-abi.md §6.4 and the testdata README: `[0, 0x6000)` over a level-3 table gives six

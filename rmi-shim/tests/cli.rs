@@ -127,7 +127,9 @@ fn refuses_bad_arguments() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let help = Command::new(BIN).arg("--help").output().expect("run");
-    assert!(String::from_utf8_lossy(&help.stdout).contains("One RMI_DATA_CREATE per 4 KiB"));
+    assert!(String::from_utf8_lossy(&help.stdout).contains(
+        "One RMI_DATA_CREATE (RMI 2.0: RMI_RTT_DATA_MAP_INIT, measured alike) per 4 KiB"
+    ));
 }
 
 /// With `--ram-size`, the tool predicts the realm rmi-shim's builder makes (RIPAS over all
@@ -166,4 +168,64 @@ fn ram_size_matches_the_builder() {
         String::from_utf8_lossy(&out.stdout).trim(),
         config.predict_rim().unwrap().to_string()
     );
+}
+
+/// `--rmi 2.0`: the RIM an RMI 2.0 RMM computes (no RIPAS descriptors), the library's
+/// `FlatImage::predict_for`; it differs from 1.0's and does not depend on `--ram-size`;
+/// anything but 1.0 or 2.0 is refused.
+#[test]
+fn rmi_generation_flag() {
+    use cca_abi::rmi::{Generation, Ipa, RmiDataMeasureContent, RttLevel};
+    use rmi_shim::rim::{FlatImage, MeasuredRealmParams, MeasuredRecParams};
+    let image: Vec<u8> = (0..9_000u32).map(|i| (i * 7) as u8).collect();
+    let path = std::env::temp_dir().join(format!("rim-predict-rmi2-{}.bin", std::process::id()));
+    std::fs::write(&path, &image).expect("write temporary image");
+    let run = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["--s2sz", "39", "--ipa-base", "0x80000000"])
+            .args(extra)
+            .arg(&path)
+            .output()
+            .expect("run rim-predict");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, v2, err) = run(&["--rmi", "2.0"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, v2_ram, _) = run(&["--rmi", "2.0", "--ram-size", "0x2000000"]);
+    let (_, v1, _) = run(&[]);
+    let (_, v1_explicit, _) = run(&["--rmi", "1.0"]);
+    assert_eq!(v2, v2_ram);
+    assert_eq!(v1, v1_explicit);
+    assert_ne!(v1, v2);
+    let recs = [MeasuredRecParams {
+        flags: 1,
+        pc: 0x8000_0000,
+        gprs: [0; 8],
+    }];
+    let flat = FlatImage {
+        params: MeasuredRealmParams {
+            flags0: 0,
+            s2sz: 39,
+            sve_vl: 0,
+            num_bps: 1,
+            num_wps: 1,
+            pmu_num_ctrs: 0,
+            hash_algo: cca_abi::measurement::HashAlgorithm::Sha256,
+        },
+        load: Ipa::new(0x8000_0000).unwrap(),
+        bytes: &image,
+        flags: RmiDataMeasureContent::MeasureContent,
+        unmeasured: &[],
+        ripas_level: RttLevel::PAGE,
+        recs: &recs,
+    };
+    assert_eq!(v2, flat.predict_for(Generation::V2_0).unwrap().to_string());
+    let (code, _, err) = run(&["--rmi", "1.1"]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--rmi: `1.1` is not 1.0 or 2.0"), "{err}");
 }

@@ -1,5 +1,6 @@
 //! `rim-predict`: print the RIM a realm built from a flat image will have under an RMI 1.0
-//! RMM (TF-RMM v0.8.0), without running it.
+//! RMM (TF-RMM v0.8.0) or, with `--rmi 2.0`, an RMI 2.0 one (TF-RMM v0.9.0), without running
+//! it.
 //!
 //! See `--help` for how the image is assumed to be loaded; the arithmetic is
 //! `rmi_shim::rim::FlatImage`.
@@ -10,15 +11,17 @@ use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
 use cca_abi::measurement::{HashAlgorithm, Measurement};
-use cca_abi::rmi::{Ipa, RecCreateFlags, RmiDataMeasureContent, RttLevel};
+use cca_abi::rmi::{Generation, Ipa, RecCreateFlags, RmiDataMeasureContent, RttLevel};
 use rmi_shim::rim::{
-    DataGranule, FlatImage, MeasuredRealmParams, MeasuredRecParams, RealmBuild, RipasRange, predict,
+    DataGranule, FlatImage, MeasuredRealmParams, MeasuredRecParams, RealmBuild, RipasRange,
+    predict_for,
 };
 use serde_json::json;
 
 const HELP: &str = "\
 rim-predict: predict the Realm Initial Measurement (RIM) of a realm built from a flat image,
-as an RMI 1.0 RMM (DEN0137 1.0-rel0, TF-RMM v0.8.0) computes it.
+as an RMI 1.0 RMM (DEN0137 1.0-rel0, TF-RMM v0.8.0) or an RMI 2.0 RMM (TF-RMM v0.9.0)
+computes it.
 
 USAGE:
     rim-predict [OPTIONS] IMAGE
@@ -26,21 +29,23 @@ USAGE:
 HOW THE REALM IS ASSUMED TO BE BUILT (the RIM depends on every step and its order):
     1. RMI_REALM_CREATE with the parameters below. Only flags, s2sz, sve_vl, num_bps,
        num_wps, pmu_num_ctrs and hash_algo are measured.
-    2. One RMI_RTT_INIT_RIPAS over the image, widened to whole RTT entries of
-       --ripas-level: [align_down(ipa-base), align_up(ipa-base + size)), or over
+    2. One RMI_RTT_INIT_RIPAS (measured by RMI 1.0 only) over the image, widened to whole
+       RTT entries of --ripas-level: [align_down(ipa-base), align_up(ipa-base + size)), or over
        [ipa-base, ipa-base + ram-size) with --ram-size. One descriptor is
        measured per RTT entry, so the level must be the level of the RTT entries the host
        really has there (3 = 4 KiB entries of level-3 tables, 2 = 2 MiB blocks, ...).
-    3. One RMI_DATA_CREATE per 4 KiB of the image, in address order from --ipa-base; the
-       last granule is zero-padded. Content measured unless --unmeasured(-at).
+    3. One RMI_DATA_CREATE (RMI 2.0: RMI_RTT_DATA_MAP_INIT, measured alike) per 4 KiB of
+       the image, in address order from --ipa-base; the last granule is zero-padded.
+       Content measured unless --unmeasured(-at).
     4. One RMI_REC_CREATE, RUNNABLE (unless --not-runnable) with pc and x0..x7 below. MPIDR
        and the auxiliary granules are not measured.
     A host that creates other granules, uses other ranges or another order gets another RIM.
     rmi-shim's builder (and rmi-host) makes exactly this realm with RIPAS over all of its
     RAM: its default configuration is --s2sz 39 --ipa-base 0x80000000 --ram-size 0x2000000.
-    RMI 2.0 RMMs (TF-RMM v0.9.0 and later) do not measure step 2: not modelled here.
+    RMI 2.0 RMMs (TF-RMM v0.9.0) do not measure step 2 (--rmi 2.0).
 
 OPTIONS:
+    --rmi 1.0|2.0            the RMM's interface generation                     [1.0]
     --hash sha256|sha512     realm hash algorithm (RmiRealmParams.hash_algo)  [sha256]
     --s2sz BITS              IPA width (32..52)                                [40]
     --realm-flags N          RmiRealmParams.flags: bit 0 LPA2, 1 SVE, 2 PMU     [0]
@@ -66,6 +71,7 @@ Numbers are decimal or 0x-prefixed hex.";
 /// Parsed command line.
 struct Options {
     image: String,
+    generation: Generation,
     params: MeasuredRealmParams,
     load: Ipa,
     ripas_level: RttLevel,
@@ -106,12 +112,20 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
     let mut gprs = [0u64; 8];
     let (mut runnable, mut rpv_given, mut json) = (true, false, false);
     let mut ram_size = None;
+    let mut generation = Generation::V1_0;
 
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
+            "--rmi" => {
+                generation = match value()?.as_str() {
+                    "1.0" => Generation::V1_0,
+                    "2.0" => Generation::V2_0,
+                    other => return Err(format!("--rmi: `{other}` is not 1.0 or 2.0")),
+                }
+            }
             "--hash" => {
                 params.hash_algo = match value()?.as_str() {
                     "sha256" | "sha-256" => HashAlgorithm::Sha256,
@@ -183,6 +197,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
     };
     Ok(Some(Options {
         image,
+        generation,
         params,
         load: load_ipa,
         ripas_level,
@@ -210,10 +225,12 @@ fn run(o: &Options) -> Result<(), String> {
     let (rim, ripas) = match o.ram_size {
         None => {
             let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-            let rim = flat.predict_parallel(threads).map_err(|e| e.to_string())?;
+            let rim = flat
+                .predict_parallel_for(o.generation, threads)
+                .map_err(|e| e.to_string())?;
             (rim, flat.ripas_range().map_err(|e| e.to_string())?)
         }
-        Some(size) => with_ram(&flat, size)?,
+        Some(size) => with_ram(o.generation, &flat, size)?,
     };
     let note = "the RPV is not part of the RIM; --rpv was ignored";
     if o.json {
@@ -222,7 +239,10 @@ fn run(o: &Options) -> Result<(), String> {
         let out = json!({
             "rim": rim.to_string(),
             "hash_algo": p.hash_algo.token_name(),
-            "rmi_abi": "1.0",
+            "rmi_abi": match o.generation {
+                Generation::V1_0 => "1.0",
+                Generation::V2_0 => "2.0",
+            },
             "realm_params": {
                 "flags0": hex(p.flags0), "s2sz": p.s2sz, "sve_vl": p.sve_vl,
                 "num_bps": p.num_bps, "num_wps": p.num_wps, "pmu_num_ctrs": p.pmu_num_ctrs,
@@ -238,7 +258,10 @@ fn run(o: &Options) -> Result<(), String> {
             },
             "rtt_init_ripas": ripas.map(|r| json!({
                 "base": hex(r.base.addr()), "top": hex(r.top.addr()), "rtt_level": r.level.get(),
-                "measured_entries": (r.top.addr() - r.base.addr()) / r.level.block_size(),
+                "measured_entries": match o.generation {
+                    Generation::V1_0 => (r.top.addr() - r.base.addr()) / r.level.block_size(),
+                    Generation::V2_0 => 0,
+                },
             })),
             "rec": {
                 "flags": hex(o.rec.flags), "measured": o.rec.is_measured(),
@@ -258,6 +281,7 @@ fn run(o: &Options) -> Result<(), String> {
 
 /// The prediction with `RMI_RTT_INIT_RIPAS` over `ram_size` bytes from the load address.
 fn with_ram(
+    generation: Generation,
     flat: &FlatImage<'_>,
     ram_size: u64,
 ) -> Result<(Measurement, Option<RipasRange>), String> {
@@ -300,7 +324,7 @@ fn with_ram(
         data: &data,
         recs: flat.recs,
     };
-    let rim = predict(&build).map_err(|e| e.to_string())?;
+    let rim = predict_for(generation, &build).map_err(|e| e.to_string())?;
     Ok((rim, Some(range)))
 }
 
