@@ -499,3 +499,41 @@ fn prediction_refuses_overflowing_layouts() {
         assert_eq!(config.predict_rim(), Err(PredictError::AddressOverflow));
     }
 }
+
+/// Parameters the RMM would refuse are refused before `RMI_REALM_CREATE`, naming the
+/// parameter and what `RMI_FEATURES(0)` allows, with nothing left delegated (TF-RMM v0.8.0
+/// `validate_realm_params`: `num_bps` and `num_wps` 0 are reserved).
+#[test]
+fn parameters_are_checked_against_the_features() {
+    let img = image(4096);
+    let features = {
+        let mut rmm = rmm();
+        rmi_shim::rmi::features0(&mut rmm).unwrap()
+    };
+    let too_many = u32::from(features.num_bps) + 1;
+    let cases = [
+        ((0, 1), "num_bps", 0),
+        ((1, 0), "num_wps", 0),
+        ((too_many, 1), "num_bps", u64::from(too_many)),
+    ];
+    for (debug, what, value) in cases {
+        let config = RealmConfig {
+            image: &img,
+            debug,
+            ..RealmConfig::default()
+        };
+        let mut rmm = rmm();
+        let mut source = RangeSource::new(POOL.0, POOL.1);
+        let err = Realm::build(&mut rmm, &mut source, &config).err().unwrap();
+        match err {
+            BuildError::Unsupported {
+                what: w, value: v, ..
+            } => assert_eq!((w, v), (what, value)),
+            other => panic!("{what}: {other}"),
+        }
+        assert!(err.to_string().starts_with(&format!(
+            "the RMM does not accept {what} = {value}: RMI_FEATURES(0) allows"
+        )));
+        assert_eq!(source.outstanding(POOL.0), 0);
+    }
+}

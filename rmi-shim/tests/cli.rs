@@ -229,3 +229,50 @@ fn rmi_generation_flag() {
     assert_eq!(code, Some(2));
     assert!(err.contains("--rmi: `1.1` is not 1.0 or 2.0"), "{err}");
 }
+
+/// Parameters no RMM accepts are refused with exit 2 and the parameter named, instead of a
+/// RIM that could never be formed.
+#[test]
+fn refuses_parameters_no_rmm_accepts() {
+    let path = std::env::temp_dir().join(format!("rim-predict-params-{}.bin", std::process::id()));
+    std::fs::write(&path, [1u8; 100]).expect("write temporary image");
+    for (args, message) in [
+        (
+            &["--num-bps", "0"][..],
+            "--num-bps 0 (1 to 16; 0 is reserved)",
+        ),
+        (&["--num-wps", "17"][..], "--num-wps 17"),
+        (
+            &["--realm-flags", "0x10"][..],
+            "--realm-flags 0x10 (undefined bits)",
+        ),
+        (
+            &["--rmi", "2.0", "--realm-flags", "0x100"][..],
+            "--realm-flags 0x100",
+        ),
+        (
+            &["--rmi", "2.0", "--realm-flags", "4"][..],
+            "PMU (bit 2) under RMI 2.0",
+        ),
+        (&["--sve-vl", "16"][..], "--sve-vl 16"),
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg(&path)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+    let ok = Command::new(BIN)
+        .args(["--rmi", "2.0", "--realm-flags", "0x80"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        ok.status.success(),
+        "MEC policy private is a valid 2.0 flag"
+    );
+}

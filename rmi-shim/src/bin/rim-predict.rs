@@ -183,6 +183,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         }
     }
     let image = image.ok_or("no IMAGE given")?;
+    check_params(generation, &params)?;
     let load_ipa =
         Ipa::new(load).ok_or_else(|| format!("--ipa-base {load:#x} is not 4 KiB aligned"))?;
     let rec_flags = if runnable {
@@ -326,6 +327,40 @@ fn with_ram(
     };
     let rim = predict_for(generation, &build).map_err(|e| e.to_string())?;
     Ok((rim, Some(range)))
+}
+
+/// Refuses realm parameters no RMM of `generation` accepts, whatever it reports in
+/// `RMI_FEATURES` (TF-RMM v0.8.0 and v0.9.0 `runtime/rmi/realm.c`, `validate_realm_params`;
+/// the field widths of `RMI_FEATURES(0)`): a RIM for them could never be formed.
+fn check_params(generation: Generation, p: &MeasuredRealmParams) -> Result<(), String> {
+    let known_flags: u64 = match generation {
+        // LPA2, SVE, PMU, DA (TF-RMM v0.8.0 checks the RMI 1.1 DA flag too).
+        Generation::V1_0 => 0b1111,
+        // The same, and the MEC policy in bits 8:7, which may be 0 (shared) or 1 (private)
+        // (TF-RMM v0.9.0 `RMI_REALM_FLAGS0_*`).
+        Generation::V2_0 => 0b0_1000_1111,
+    };
+    let refuse = |what: &str| Err(format!("no RMM accepts {what}"));
+    if p.flags0 & !known_flags != 0 {
+        return refuse(&format!("--realm-flags {:#x} (undefined bits)", p.flags0));
+    }
+    if !(1..=16).contains(&p.num_bps) {
+        return refuse(&format!("--num-bps {} (1 to 16; 0 is reserved)", p.num_bps));
+    }
+    if !(1..=16).contains(&p.num_wps) {
+        return refuse(&format!("--num-wps {} (1 to 16; 0 is reserved)", p.num_wps));
+    }
+    if p.sve_vl > 15 {
+        return refuse(&format!("--sve-vl {} (0 to 15)", p.sve_vl));
+    }
+    if p.pmu_num_ctrs > 31 {
+        return refuse(&format!("--pmu-num-ctrs {} (0 to 31)", p.pmu_num_ctrs));
+    }
+    if generation == Generation::V2_0 && p.flags0 & 0b100 != 0 {
+        // RMI_FEATURES(0).PMU_EN is 0 in TF-RMM v0.9.0: realms get no PMU.
+        return refuse("--realm-flags with PMU (bit 2) under RMI 2.0 (TF-RMM v0.9.0)");
+    }
+    Ok(())
 }
 
 /// Writes `text` and a newline to `out`. A reader that went away (`rim-predict ... | head`)

@@ -58,16 +58,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
     fn build_steps(&mut self, config: &RealmConfig<'_>) -> Result<(), BuildError> {
         version::negotiate(&mut self.conduit).map_err(BuildError::Version)?;
         let features = rmi::features0(&mut self.conduit)?;
-        if !features.supports_hash(config.hash) {
-            return Err(BuildError::Config(
-                "the RMM does not support this hash algorithm",
-            ));
-        }
-        if u32::from(features.s2sz) < config.ipa_width {
-            return Err(BuildError::Config(
-                "the RMM does not support this IPA width",
-            ));
-        }
+        config.check_features(&features)?;
 
         // Realm descriptor and root RTTs: the roots must be contiguous and aligned to their
         // total size, so take granules until an aligned run appears.

@@ -71,6 +71,18 @@ impl Default for RealmConfig<'_> {
 pub enum BuildError {
     /// The configuration is not one the RMM can build.
     Config(&'static str),
+    /// The configuration asks for more than this RMM offers (`RMI_FEATURES(0)`), checked
+    /// before `RMI_REALM_CREATE` so that the answer is not a bare `RMI_ERROR_INPUT`.
+    Unsupported {
+        /// The parameter.
+        what: &'static str,
+        /// What the configuration asks for.
+        value: u64,
+        /// The smallest value the RMM accepts.
+        min: u64,
+        /// The largest value the RMM accepts.
+        max: u64,
+    },
     /// The RMM does not speak RMI 1.0.
     Version(VersionError),
     /// The granule source ran out.
@@ -102,6 +114,15 @@ impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Config(what) => write!(f, "invalid realm configuration: {what}"),
+            Self::Unsupported {
+                what,
+                value,
+                min,
+                max,
+            } => write!(
+                f,
+                "the RMM does not accept {what} = {value}: RMI_FEATURES(0) allows {min} to {max}"
+            ),
             Self::Version(e) => write!(f, "RMI version: {e}"),
             Self::OutOfGranules => f.write_str("no granules left to delegate"),
             Self::Rmi(e) => write!(f, "RMI call failed: {e}"),
@@ -150,6 +171,50 @@ impl RealmConfig<'_> {
         )?;
         c(!self.image.is_empty(), "the image is empty")?;
         c(self.recs >= 1 && self.recs <= 16, "1 to 16 RECs")
+    }
+
+    /// Checks the configuration against what the RMM reports in `RMI_FEATURES(0)`, as
+    /// TF-RMM v0.8.0 checks `RmiRealmParams` in `RMI_REALM_CREATE`
+    /// (`runtime/rmi/realm.c`, `validate_realm_params`): `s2sz` from 32 to the register's
+    /// `S2SZ`, `num_bps` and `num_wps` from 1 to the register's fields (compared as they
+    /// are), the hash algorithm offered; and the RECs within `2^MAX_RECS_ORDER − 1`.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Unsupported`] naming the first parameter out of range, or
+    /// [`BuildError::Config`] for a hash algorithm the RMM does not offer.
+    pub fn check_features(
+        &self,
+        features: &cca_abi::rmi::RmiFeatureRegister0,
+    ) -> Result<(), BuildError> {
+        let range = |what, value: u64, min: u64, max: u64| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(BuildError::Unsupported {
+                    what,
+                    value,
+                    min,
+                    max,
+                })
+            }
+        };
+        range(
+            "s2sz (ipa_width)",
+            self.ipa_width.into(),
+            32,
+            features.s2sz.into(),
+        )?;
+        range("num_bps", self.debug.0.into(), 1, features.num_bps.into())?;
+        range("num_wps", self.debug.1.into(), 1, features.num_wps.into())?;
+        let max_recs = (1u64 << features.max_recs_order.min(63)) - 1;
+        range("the number of RECs", self.recs as u64, 1, max_recs)?;
+        if !features.supports_hash(self.hash) {
+            return Err(BuildError::Config(
+                "the RMM does not support this hash algorithm",
+            ));
+        }
+        Ok(())
     }
 
     /// Level of the root RTT and how many are concatenated: one table at the level whose
