@@ -559,8 +559,6 @@ pub struct RecCreated {
 
 /// The state of one stateful operation as the host drives it.
 struct Op<'l, 'a> {
-    /// The command that started it, for error reports before a handle exists.
-    init_fid: u32,
     /// The operation handle (`x1` of the initiating reply; 0 is valid).
     handle: u64,
     list: &'l mut AddrList<'a>,
@@ -618,10 +616,12 @@ impl Op<'_, '_> {
         })
     }
 
-    /// Answers a donation request with granules from `supply`; returns the reply.
+    /// Answers the donation request `raw_request` (`x2` of the reply of `request_fid`) with
+    /// granules from `supply`; returns the reply.
     fn donate<C: Conduit + ?Sized>(
         &mut self,
         c: &mut C,
+        request_fid: u32,
         raw_request: u64,
         supply: &mut dyn FnMut() -> Option<Granule>,
         fallback_ns: Granule,
@@ -637,10 +637,10 @@ impl Op<'_, '_> {
                     && !r.contiguous
                     && r.state == RmiOpMemState::Delegated
             })
-            .ok_or(bad_output(self.init_fid, 2, raw_request))?;
+            .ok_or(bad_output(request_fid, 2, raw_request))?;
         let wanted = usize::from(request.count);
         if self.held.len() + wanted > MAX_OP_GRANULES {
-            return Err(bad_output(self.init_fid, 2, raw_request));
+            return Err(bad_output(request_fid, 2, raw_request));
         }
         let n = wanted.min(self.list.capacity());
         while self.spare.len() < n {
@@ -678,8 +678,9 @@ impl Op<'_, '_> {
         Ok(reply)
     }
 
-    /// Collects the granules of one `RMI_OP_MEM_RECLAIM`; `check` says whether a granule may
-    /// come back (one the operation holds, for REC_CREATE).
+    /// Collects the granules of one `RMI_OP_MEM_RECLAIM` into `returned`. With
+    /// `must_be_held` (REC_CREATE) each must be one the operation holds; otherwise (REC_DESTROY)
+    /// each must be new to `returned`.
     fn reclaim<C: Conduit + ?Sized>(
         &mut self,
         c: &mut C,
@@ -763,7 +764,6 @@ pub fn rec_create<C: Conduit + ?Sized>(
     list: &mut AddrList<'_>,
 ) -> Result<RecCreated, SroError> {
     let mut op = Op {
-        init_fid: RMI_REC_CREATE,
         handle: 0,
         list,
         calls: 0,
@@ -788,9 +788,16 @@ pub fn rec_create<C: Conduit + ?Sized>(
             };
             match step.request {
                 RmiOpMemReq::Donate => {
-                    let request = reply.out[1];
+                    let (asked_by, request) = (fid, reply.out[1]);
                     fid = RMI_OP_MEM_DONATE;
-                    reply = op.donate(c, request, &mut *granules, params, &mut out_of_granules)?;
+                    reply = op.donate(
+                        c,
+                        asked_by,
+                        request,
+                        &mut *granules,
+                        params,
+                        &mut out_of_granules,
+                    )?;
                 }
                 RmiOpMemReq::Reclaim => {
                     fid = RMI_OP_MEM_RECLAIM;
@@ -845,7 +852,6 @@ pub fn rec_destroy<C: Conduit + ?Sized>(
     list: &mut AddrList<'_>,
 ) -> Result<Vec<Granule>, SroError> {
     let mut op = Op {
-        init_fid: RMI_REC_DESTROY,
         handle: 0,
         list,
         calls: 0,
