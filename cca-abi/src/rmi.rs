@@ -16,24 +16,42 @@
 //! - [`Granule`], [`Ipa`] and [`RttLevel`]: address and level newtypes that are valid by
 //!   construction;
 //! - [`fids`]: RMI 2.0's function ids (TF-RMM v0.9.0) beside 1.0's, the [`Generation`]
-//!   enum, and [`fid_name`] for readable errors.
+//!   enum, and [`fid_name`] for readable errors;
+//! - RMI 2.0 (TF-RMM v0.9.0, digest rmi2.md): the feature registers
+//!   [`RmiFeatureRegister0V2`] to [`RmiFeatureRegister4`], the stateful-operation encodings
+//!   [`RmiOpMemDonateReq`] and [`RmiAddrRangeDesc`], the structures [`RmiRmmConfig`],
+//!   [`RmiRealmParams2`], [`RmiRecParams2`] and [`RmiRecRun2`], and [`RmiExitReason2`].
 
 mod addr;
 mod command;
 mod features;
+mod features2;
 pub mod fids;
+mod sro;
 mod status;
 mod structs;
+mod structs2;
 mod types;
 
 pub use addr::{Granule, Ipa, RttLevel};
 pub use command::{RmiCommand, RmiReply};
 pub use features::RmiFeatureRegister0;
+pub use features2::{
+    RmiFeatureRegister0V2, RmiFeatureRegister1, RmiFeatureRegister2, RmiFeatureRegister3,
+    RmiFeatureRegister4,
+};
 pub use fids::{Generation, fid_name};
+pub use sro::{
+    ADDR_LIST_ENTRIES, RmiAddrRangeDesc, RmiBlockSize, RmiOpMemDonateReq, RmiOpMemState,
+};
 pub use status::{RmiIncomplete, RmiOpMemReq, RmiReturn, RmiStatus};
 pub use structs::{
     REC_CREATE_GPRS, REC_EXIT_GPRS, REC_GIC_LRS, REC_MAX_AUX, RmiRealmParams, RmiRecEnter,
     RmiRecExit, RmiRecParams, RmiRecRun,
+};
+pub use structs2::{
+    RmiExitReason2, RmiRealmParams2, RmiRecEnter2, RmiRecExit2, RmiRecParams2, RmiRecRun2,
+    RmiRmmConfig,
 };
 pub use types::{
     RealmFlags, RecCreateFlags, RecEnterFlags, RmiDataMeasureContent, RmiExitReason,

@@ -7,6 +7,8 @@
 //!
 //! - [`rmi`]: one function per RMI command, named after the specification without its
 //!   prefix (`rmi::granule_delegate`), with typed arguments and typed errors;
+//! - [`rmi2`]: the commands RMI 2.0 (TF-RMM v0.9.0) adds or changes, and drivers for its
+//!   stateful operations (`rmi2::rec_create`, `rmi2::rec_destroy`);
 //! - [`version`]: `RMI_VERSION` negotiation, including detection of an RMM that only
 //!   implements RMI 2.0 (TF-RMM v0.9.0 and later);
 //! - [`rim`]: prediction of a realm's RIM from a description of how the host builds it;
@@ -27,6 +29,7 @@ pub mod builder;
 pub mod error;
 pub mod rim;
 pub mod rmi;
+pub mod rmi2;
 pub mod version;
 
 pub use error::{Error, Malformed};

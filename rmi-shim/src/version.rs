@@ -25,7 +25,8 @@ pub const REQUESTED: AbiVersion = AbiVersion::V1_0;
 /// The outcome of a successful negotiation.
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
 pub struct Negotiated {
-    /// The revision both sides use from now on: always [`REQUESTED`].
+    /// The revision both sides use from now on: the one requested ([`REQUESTED`] for
+    /// [`negotiate`], 2.0 for [`crate::rmi2::version`]).
     pub version: AbiVersion,
     /// `x1`: the lower revision the RMM reported.
     pub lower: AbiVersion,
@@ -51,6 +52,14 @@ pub enum VersionError {
         /// `x2`: the highest revision offered.
         higher: AbiVersion,
     },
+    /// The RMM refused RMI 2.0 ([`crate::rmi2::version`]) and offers the revisions below
+    /// instead; when `higher` is 1.x the host should fall back to [`negotiate`].
+    NotRmi2 {
+        /// `x1`: the revision offered instead.
+        lower: AbiVersion,
+        /// `x2`: the highest revision offered.
+        higher: AbiVersion,
+    },
     /// The call itself failed: no RMM (`SMC_UNKNOWN`), another refusal, or a malformed reply.
     Call(Error),
 }
@@ -66,6 +75,11 @@ impl fmt::Display for VersionError {
             Self::Unsupported { lower, higher } => write!(
                 f,
                 "the RMM refused RMI {REQUESTED} and offers RMI {lower}..{higher}"
+            ),
+            Self::NotRmi2 { lower, higher } => write!(
+                f,
+                "the RMM refused RMI {} and offers RMI {lower}..{higher}",
+                AbiVersion::V2_0
             ),
             Self::Call(e) => write!(f, "RMI_VERSION failed: {e}"),
         }

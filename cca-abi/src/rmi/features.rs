@@ -2,7 +2,7 @@
 //! `lib/smc/include/smc-rmi.h`, `runtime/rmi/feature.c`; KVM `rmi_smc.h`).
 
 /// Extracts bits `hi:lo` of `value`.
-const fn bits(value: u64, lo: u32, hi: u32) -> u64 {
+pub(super) const fn bits(value: u64, lo: u32, hi: u32) -> u64 {
     (value >> lo) & ((1 << (hi - lo + 1)) - 1)
 }
 
@@ -11,8 +11,13 @@ const fn bits(value: u64, lo: u32, hi: u32) -> u64 {
     clippy::cast_possible_truncation,
     reason = "callers pass fields of at most 8 bits"
 )]
-const fn field(value: u64, lo: u32, hi: u32) -> u8 {
+pub(super) const fn field(value: u64, lo: u32, hi: u32) -> u8 {
     bits(value, lo, hi) as u8
+}
+
+/// Places `value`, truncated to the width of bits `hi:lo`, at those bits.
+pub(super) const fn put(value: u64, lo: u32, hi: u32) -> u64 {
+    (value & ((1 << (hi - lo + 1)) - 1)) << lo
 }
 
 /// `RmiFeatureRegister0` decoded into its fields.
@@ -87,9 +92,6 @@ impl RmiFeatureRegister0 {
     /// Encodes the register; fields wider than their bit range are truncated to it.
     #[must_use]
     pub const fn to_raw(&self) -> u64 {
-        const fn put(value: u64, lo: u32, hi: u32) -> u64 {
-            (value & ((1 << (hi - lo + 1)) - 1)) << lo
-        }
         put(self.s2sz as u64, 0, 7)
             | put(self.lpa2 as u64, 8, 8)
             | put(self.sve as u64, 9, 9)
