@@ -4,9 +4,9 @@
 //! - `_start`: stack, BSS, FP/SIMD untrapped (`CPTR_EL2`), fault vectors in `VBAR_EL2`, then
 //!   the program's `main` declared with [`entry!`];
 //! - a heap over the linker script's `__heap_start..__heap_end`;
-//! - the QEMU `virt` PL011 at 0x0900_0000 as console ([`console`], [`println!`]);
+//! - the QEMU `virt` PL011 at 0x0900_0000 as console (`console`, `println!`);
 //! - faults and panics are reported on the console, then the machine is powered off with
-//!   PSCI `SYSTEM_OFF` ([`power_off`]).
+//!   PSCI `SYSTEM_OFF` (`power_off`).
 //!
 //! Link with `linker/el2.ld` and a MEMORY file that defines `EL2_RAM`.
 #![cfg_attr(target_os = "none", no_std)]

@@ -75,18 +75,18 @@ impl From<RemIndex> for MeasurementIndex {
     }
 }
 
-/// A Realm Extensible Measurement: measurement index 1 to 4, REM[0] to REM[3].
+/// A Realm Extensible Measurement: measurement index 1 to 4, REM\[0\] to REM\[3\].
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
 pub struct RemIndex(u8);
 
 impl RemIndex {
-    /// REM[0], measurement index 1.
+    /// REM\[0\], measurement index 1.
     pub const REM0: Self = Self(1);
-    /// REM[1], measurement index 2.
+    /// REM\[1\], measurement index 2.
     pub const REM1: Self = Self(2);
-    /// REM[2], measurement index 3.
+    /// REM\[2\], measurement index 3.
     pub const REM2: Self = Self(3);
-    /// REM[3], measurement index 4.
+    /// REM\[3\], measurement index 4.
     pub const REM3: Self = Self(4);
     /// All four, in order.
     pub const ALL: [Self; REM_COUNT] = [Self::REM0, Self::REM1, Self::REM2, Self::REM3];

@@ -120,7 +120,7 @@ impl<C: Conduit> Realm<C> {
         self.measurement_read(MeasurementIndex::RIM)
     }
 
-    /// The four REMs, REM[0] to REM[3].
+    /// The four REMs, REM\[0\] to REM\[3\].
     pub fn rems(&mut self) -> Result<[Measurement; 4], RsiError> {
         let mut rems = [Measurement::zero(self.hash_algorithm); 4];
         for (rem, index) in rems.iter_mut().zip(RemIndex::ALL) {

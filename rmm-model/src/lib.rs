@@ -119,7 +119,7 @@ impl Default for RealmConfig {
     }
 }
 
-/// The MPIDR of REC `index`: Aff0[3:0] = index bits 3:0, Aff1 = bits 11:4, Aff2 = bits
+/// The MPIDR of REC `index`: Aff0\[3:0\] = index bits 3:0, Aff1 = bits 11:4, Aff2 = bits
 /// 19:12, Aff3 = bits 27:20 (TF-RMM `runtime/include/rec.h`, cca-abi.md §8).
 #[must_use]
 pub const fn rec_mpidr(index: usize) -> u64 {
@@ -315,7 +315,7 @@ impl<I: TokenIssuer> RealmModel<I> {
         self.config.rim
     }
 
-    /// REM[0] to REM[3].
+    /// REM\[0\] to REM\[3\].
     pub fn rems(&self) -> &[Measurement; REM_COUNT] {
         &self.rems
     }

@@ -16,7 +16,7 @@ pub struct Claims {
     pub hash_algorithm: HashAlgorithm,
     /// The RIM.
     pub rim: Measurement,
-    /// REM[0] to REM[3].
+    /// REM\[0\] to REM\[3\].
     pub rems: [Measurement; REM_COUNT],
 }
 

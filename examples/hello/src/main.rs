@@ -1,7 +1,7 @@
 //! `hello`: the first realm payload.
 //!
 //! It prints the negotiated RSI version, the realm configuration, the RIM and the REMs,
-//! extends REM[0], reads it back and checks the result against the RMM's rule, then returns
+//! extends REM\[0\], reads it back and checks the result against the RMM's rule, then returns
 //! (the runtime switches the realm off with PSCI `SYSTEM_OFF`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -14,7 +14,7 @@ mod payload {
 
     realm_sdk::entry!(main);
 
-    /// What REM[0] is extended with.
+    /// What REM\[0\] is extended with.
     const EVENT: &[u8] = b"hello, realm";
 
     fn main(realm: &mut Realm<Smc>, _args: EntryArgs) {

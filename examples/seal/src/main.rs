@@ -10,7 +10,7 @@
 //! with another image has another RIM: the broker refuses it, or, if it serves that RIM
 //! too, releases another key, which does not open the blob.
 //!
-//! The image carries a variant marker ([`VARIANT`]): changing it changes the RIM, which is
+//! The image carries a variant marker (`VARIANT`): changing it changes the RIM, which is
 //! how the tests make "another image" without another build.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 

@@ -94,7 +94,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
     }
 }
 
-/// The MPIDR of REC `index` (TF-RMM `rec.h`: Aff0[3:0], Aff1, Aff2, Aff3).
+/// The MPIDR of REC `index` (TF-RMM `rec.h`: Aff0\[3:0\], Aff1, Aff2, Aff3).
 #[must_use]
 pub const fn rec_mpidr(index: usize) -> u64 {
     let i = index as u64;
