@@ -25,10 +25,21 @@ pub fn config(image: &[u8], entry: [u64; 2]) -> RealmConfig<'_> {
 /// `None` if the image does not fit in realm RAM.
 #[must_use]
 pub fn rim(image: &[u8], entry: [u64; 2]) -> Option<Measurement> {
+    rim_for(image, entry, cca_abi::rmi::Generation::V1_0)
+}
+
+/// [`rim`] as an RMM of `generation` measures the same build (RMI 2.0 does not measure
+/// `RMI_RTT_INIT_RIPAS`): what rmi-host's realm has on TF-RMM v0.9.0.
+#[must_use]
+pub fn rim_for(
+    image: &[u8],
+    entry: [u64; 2],
+    generation: cca_abi::rmi::Generation,
+) -> Option<Measurement> {
     if image.len() as u64 > config(image, entry).ram_size {
         return None;
     }
-    config(image, entry).predict_rim().ok()
+    config(image, entry).predict_rim_for(generation).ok()
 }
 
 #[cfg(test)]

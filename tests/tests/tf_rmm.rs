@@ -1,4 +1,5 @@
-//! Realm payloads on the reference RMM: TF-A + TF-RMM v0.8.0 under QEMU with RME, launched
+//! Realm payloads on the reference RMM: TF-A + TF-RMM v0.8.0 (RMI 1.0) or v0.9.0 (RMI 2.0)
+//! under QEMU with RME, launched
 //! by rmi-host (rmi-shim's builder at NS-EL2). Needs the user's firmware: set
 //! `REALM_SDK_FIRMWARE` to a folder holding `bl1.bin` and `fip.bin` (see the README); without
 //! it the tests say so and skip, since CI cannot build that firmware.
@@ -42,8 +43,8 @@ fn run(test: &str, name: &str, entry: [u64; 2]) -> Option<String> {
     )
     .expect("boot TF-A + TF-RMM");
     assert!(
-        out.contains("RMI ABI revision v1.0"),
-        "{test}: not TF-RMM v0.8.0 (RMI 1.0):\n{out}"
+        out.contains("RMI ABI revision v1.0") || out.contains("RMI ABI revision v2.0"),
+        "{test}: neither TF-RMM v0.8.0 (RMI 1.0) nor v0.9.0 (RMI 2.0):\n{out}"
     );
     let held = after(&out, "rmi-host: realm built and activated, ", ' ').expect("built");
     let teardown =
@@ -106,16 +107,19 @@ fn selftest_on_tf_rmm() {
 }
 
 /// TF-RMM issues a real token (TF-A's sample platform token, ES384) that the realm verifies
-/// itself.
+/// itself; v0.9.0 wraps it in the CMW collection.
 #[test]
 fn attest_on_tf_rmm() {
     let Some(out) = run("attest on TF-RMM", "attest", [0, 0]) else {
         return;
     };
-    assert!(
-        out.contains("attest: collection tag 399, platform Es384, realm Es384"),
-        "{out}"
-    );
+    // TF-RMM v0.8.0 emits the tag-399 collection, v0.9.0 the CMW collection (tag 907).
+    let collection = if out.contains("rmi-host: RMI 2.0") {
+        "attest: collection CMW (tag 907), platform Es384, realm Es384"
+    } else {
+        "attest: collection tag 399, platform Es384, realm Es384"
+    };
+    assert!(out.contains(collection), "{out}");
     assert!(
         out.contains("attest: token verified inside the realm"),
         "{out}"
@@ -159,7 +163,12 @@ fn seal_on_tf_rmm() {
         let predicted = after(out, "rmi-host: realm image ", '\n')
             .and_then(|l| l.split("predicted RIM ").nth(1))
             .expect("prediction printed");
-        assert_eq!(predicted, stage.rim, "{}: RIM", stage.title);
+        let rim = if out.contains("rmi-host: RMI 2.0") {
+            &stage.rim_v2
+        } else {
+            &stage.rim
+        };
+        assert_eq!(predicted, rim, "{}: RIM", stage.title);
         assert!(
             out.contains("0 still out of the pool"),
             "{}: teardown:\n{out}",

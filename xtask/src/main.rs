@@ -89,7 +89,7 @@ fn seal(args: &[&str]) -> Result<(), xtask::Error> {
     };
     let stages = xtask::seal::demo(&platform, &anchors)?;
     for (i, stage) in stages.iter().enumerate() {
-        println!("== {}. {} (RIM {})", i + 1, stage.title, stage.rim);
+        println!("== {}. {}", i + 1, stage.title);
         print!("{}", stage.output);
     }
     // Every realm of the story ends by returning from `main`, refused or not.

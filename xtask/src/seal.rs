@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use cca_abi::rmi::Generation;
 use cca_token::TrustAnchor;
 use key_broker::{AllowedRealm, Broker, BrokerConfig};
 use realm_sdk::seal::Policy;
@@ -44,8 +45,10 @@ pub enum Platform {
 pub struct Stage {
     /// What the stage shows.
     pub title: &'static str,
-    /// The RIM the realm has.
+    /// The RIM the realm has under an RMI 1.0 RMM (and the harness).
     pub rim: String,
+    /// The RIM the same realm has under an RMI 2.0 RMM (TF-RMM v0.9.0).
+    pub rim_v2: String,
     /// Its console output.
     pub output: String,
     /// The relay, with the requests it carried and the refusals it passed on.
@@ -132,13 +135,24 @@ pub fn demo(platform: &Platform, anchors: &[TrustAnchor]) -> Result<Vec<Stage>, 
     other[at + VARIANT_MARKER.len() - 1] = b'2';
     let other_path = image_path.with_file_name("seal-variant-v2.bin");
     write_atomic(&other_path, &other)?;
-    let rim_of = |bytes: &[u8]| {
-        el2_harness::measure::rim(bytes, [0, 0]).ok_or(Error::Elf("image larger than realm RAM"))
+    // The broker serves the image on RMMs of both generations: its RIM under each.
+    let rims_of = |bytes: &[u8]| {
+        let rim = |generation| {
+            el2_harness::measure::rim_for(bytes, [0, 0], generation)
+                .ok_or(Error::Elf("image larger than realm RAM"))
+        };
+        Ok::<_, Error>([rim(Generation::V1_0)?, rim(Generation::V2_0)?])
     };
-    let (rim, other_rim) = (rim_of(&image.bytes)?, rim_of(&other)?);
-
-    let one = start_broker(anchors, *secret, &[rim.as_bytes()])?;
-    let both = start_broker(anchors, *secret, &[rim.as_bytes(), other_rim.as_bytes()])?;
+    let (rims, other_rims) = (rims_of(&image.bytes)?, rims_of(&other)?);
+    let allow = |sets: &[&[cca_abi::measurement::Measurement; 2]]| -> Vec<Vec<u8>> {
+        sets.iter()
+            .flat_map(|r| r.iter().map(|m| m.as_bytes().to_vec()))
+            .collect()
+    };
+    let one_rims = allow(&[&rims]);
+    let both_rims = allow(&[&rims, &other_rims]);
+    let one = start_broker(anchors, *secret, &slices(&one_rims))?;
+    let both = start_broker(anchors, *secret, &slices(&both_rims))?;
     let blob = aarch64_dir().join("seal-demo.blob");
     let _ = std::fs::remove_file(&blob);
 
@@ -174,15 +188,24 @@ pub fn demo(platform: &Platform, anchors: &[TrustAnchor]) -> Result<Vec<Stage>, 
             let mut relay = BrokerRelay::new(broker, blob.clone());
             relay.forge = forge;
             let output = run(platform, path, &mut relay)?;
-            let rim = if path == &image_path { rim } else { other_rim };
+            let [rim, rim_v2] = if path == &image_path {
+                rims
+            } else {
+                other_rims
+            };
             Ok(Stage {
                 title,
                 rim: rim.to_string(),
+                rim_v2: rim_v2.to_string(),
                 output,
                 relay,
             })
         })
         .collect()
+}
+
+fn slices(v: &[Vec<u8>]) -> Vec<&[u8]> {
+    v.iter().map(Vec::as_slice).collect()
 }
 
 fn run(platform: &Platform, image: &Path, relay: &mut BrokerRelay) -> Result<String, Error> {

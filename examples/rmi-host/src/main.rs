@@ -15,11 +15,13 @@ mod host {
     use alloc::vec;
 
     use cca_abi::hostcall::{EXIT_STATUS, SERVICE, exit, relay, status};
+    use cca_abi::rmi::Generation;
     use cca_abi::smccc::Smc;
     use el2_rt::{console, power_off, println};
     use rmi_shim::builder::{
         BuildError, Host, RangeSource, Realm, RealmConfig, RunOutcome, SharedMemory,
     };
+    use rmi_shim::version::VersionError;
     use rmi_shim::{rmi, version};
 
     el2_rt::entry!(main);
@@ -109,22 +111,31 @@ mod host {
                 "no realm image embedded: build with REALM_IMAGE=<flat image>",
             ));
         }
-        let v = version::negotiate(&mut Smc).map_err(BuildError::Version)?;
-        println!(
-            "rmi-host: RMI {} (the RMM implements {} to {})",
-            v.version, v.lower, v.higher
-        );
-        let f = rmi::features0(&mut Smc)?;
-        println!(
-            "rmi-host: RMI_FEATURES(0) {:#x}: S2SZ {}, SHA-256 {}, SHA-512 {}, LPA2 {}, SVE {}, PMU {}",
-            f.to_raw(),
-            f.s2sz,
-            f.hash_sha_256,
-            f.hash_sha_512,
-            f.lpa2,
-            f.sve,
-            f.pmu
-        );
+        let generation = match version::negotiate(&mut Smc) {
+            Ok(v) => {
+                println!(
+                    "rmi-host: RMI {} (the RMM implements {} to {})",
+                    v.version, v.lower, v.higher
+                );
+                let f = rmi::features0(&mut Smc)?;
+                println!(
+                    "rmi-host: RMI_FEATURES(0) {:#x}: S2SZ {}, SHA-256 {}, SHA-512 {}, LPA2 {}, SVE {}, PMU {}",
+                    f.to_raw(),
+                    f.s2sz,
+                    f.hash_sha_256,
+                    f.hash_sha_512,
+                    f.lpa2,
+                    f.sve,
+                    f.pmu
+                );
+                Generation::V1_0
+            }
+            Err(VersionError::Rmi2Only { lower, higher }) => {
+                println!("rmi-host: RMI 2.0 (the RMM implements {lower} to {higher})");
+                Generation::V2_0
+            }
+            Err(e) => return Err(BuildError::Version(e)),
+        };
         let mut entry_regs = [0; 8];
         entry_regs[..2].copy_from_slice(&ENTRY);
         let config = RealmConfig {
@@ -133,7 +144,7 @@ mod host {
             ..RealmConfig::default()
         };
         let predicted = config
-            .predict_rim()
+            .predict_rim_for(generation)
             .map_err(|_| BuildError::Config("RIM prediction"))?;
         println!(
             "rmi-host: realm image {} bytes, predicted RIM {predicted}",

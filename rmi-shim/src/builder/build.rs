@@ -5,14 +5,20 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use cca_abi::GRANULE_SIZE;
-use cca_abi::rmi::{Granule, Ipa, RmiDataMeasureContent, RmiRealmParams, RmiRecParams, RttLevel};
+use cca_abi::rmi::{
+    Generation, Granule, Ipa, RmiDataMeasureContent, RmiRealmParams, RmiRealmParams2, RmiRecParams,
+    RmiRecParams2, RmiStatus, RttLevel,
+};
 use cca_abi::smccc::Conduit;
 use zerocopy::FromZeros;
 
 use super::ledger::Owned;
-use super::{BuildError, GRANULE, GranuleSource, Page, Realm, RealmConfig, page_addr, rec_mpidr};
-use crate::rmi;
-use crate::version;
+use super::{
+    BuildError, GRANULE, GranuleSource, ListPage, Page, Realm, RealmConfig, page_addr, rec_mpidr,
+};
+use crate::error::Error;
+use crate::version::{self, VersionError};
+use crate::{rmi, rmi2};
 
 impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
     /// Builds and activates the realm described by `config`.
@@ -31,6 +37,7 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
         let uart_alias = config.uart_ipa.map(|ipa| ipa | alias);
         let mut realm = Self {
             conduit,
+            generation: Generation::V1_0,
             source,
             owned: Vec::new(),
             rd: None,
@@ -54,30 +61,100 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
     }
 }
 
+/// Auxiliary granules TF-RMM v0.9.0 asks for per REC (`MAX_REC_AUX_GRANULES`, the
+/// `RMI_OP_MEM_DONATE` request of `RMI_REC_CREATE`: 16 granules, digest §6.5).
+const REC_AUX_GRANULES: usize = 16;
+
 impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
+    /// Negotiates the RMI generation: 1.0 if the RMM offers it, else 2.0.
+    fn negotiate(&mut self) -> Result<Generation, BuildError> {
+        match version::negotiate(&mut self.conduit) {
+            Ok(_) => Ok(Generation::V1_0),
+            Err(VersionError::Rmi2Only { .. }) => {
+                rmi2::version(&mut self.conduit).map_err(BuildError::Version)?;
+                Ok(Generation::V2_0)
+            }
+            Err(e) => Err(BuildError::Version(e)),
+        }
+    }
+
+    /// RMI 2.0: the RMM must be activated once per boot before any realm command
+    /// (`RMI_RMM_CONFIG_SET` with the only configuration TF-RMM v0.9.0 accepts, all zero,
+    /// then `RMI_RMM_ACTIVATE`; `runtime/rmi/granule.c`, `runtime/rmi/activate.c`). Both
+    /// answer `RMI_ERROR_GLOBAL` once the RMM is active (an earlier realm of this boot
+    /// activated it); `RMI_REALM_ACTIVATE` of RD 0 then tells active (`RMI_ERROR_INPUT`, the
+    /// state gate passed) from not (`RMI_ERROR_GLOBAL`).
+    fn activate_rmm(&mut self) -> Result<(), BuildError> {
+        let config = Box::new(Page([0; GRANULE_SIZE]));
+        let global = |e: &Error| matches!(e, Error::Refused { ret, .. } if ret.status == RmiStatus::ErrorGlobal);
+        let set = rmi2::rmm_config_set(&mut self.conduit, page_addr(&*config));
+        let activated = set.and_then(|()| rmi2::rmm_activate(&mut self.conduit));
+        match activated {
+            Ok(()) => Ok(()),
+            Err(e) if global(&e) => {
+                let probe = rmi::realm_activate(&mut self.conduit, Granule::containing(0));
+                match probe {
+                    Err(Error::Refused { ret, .. }) if ret.status == RmiStatus::ErrorInput => {
+                        Ok(())
+                    }
+                    _ => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn build_steps(&mut self, config: &RealmConfig<'_>) -> Result<(), BuildError> {
-        version::negotiate(&mut self.conduit).map_err(BuildError::Version)?;
-        let features = rmi::features0(&mut self.conduit)?;
-        config.check_features(&features)?;
+        self.generation = self.negotiate()?;
+        match self.generation {
+            Generation::V1_0 => {
+                let features = rmi::features0(&mut self.conduit)?;
+                config.check_features(&features)?;
+            }
+            Generation::V2_0 => {
+                let reg0 = rmi2::features0(&mut self.conduit)?;
+                let reg1 = rmi2::features1(&mut self.conduit)?;
+                config.check_features_v2(&reg0, &reg1)?;
+                self.activate_rmm()?;
+            }
+        }
 
         // Realm descriptor and root RTTs: the roots must be contiguous and aligned to their
         // total size, so take granules until an aligned run appears.
         let (level, num_root) = config.root();
         let rd = self.delegate()?;
         let roots = self.contiguous(num_root)?;
-        let mut params = Box::new(RmiRealmParams::new_zeroed());
         let measured = config.measured_params();
-        params.flags0 = measured.flags0;
-        params.s2sz = measured.s2sz;
-        params.num_bps = measured.num_bps;
-        params.num_wps = measured.num_wps;
-        params.hash_algo = config.hash.encoding();
-        params.rpv = config.rpv;
-        params.vmid = config.vmid;
-        params.rtt_base = roots[0].addr();
-        params.rtt_level_start = i64::from(level);
-        params.rtt_num_start = num_root as u32;
-        rmi::realm_create(&mut self.conduit, rd, page_addr(&*params))?;
+        match self.generation {
+            Generation::V1_0 => {
+                let mut params = Box::new(RmiRealmParams::new_zeroed());
+                params.flags0 = measured.flags0;
+                params.s2sz = measured.s2sz;
+                params.num_bps = measured.num_bps;
+                params.num_wps = measured.num_wps;
+                params.hash_algo = config.hash.encoding();
+                params.rpv = config.rpv;
+                params.vmid = config.vmid;
+                params.rtt_base = roots[0].addr();
+                params.rtt_level_start = i64::from(level);
+                params.rtt_num_start = num_root as u32;
+                rmi::realm_create(&mut self.conduit, rd, page_addr(&*params))?;
+            }
+            Generation::V2_0 => {
+                // No VMID: the RMM allocates it (TF-RMM v0.9.0 `runtime/rmi/realm.c`).
+                let mut params = Box::new(RmiRealmParams2::new_zeroed());
+                params.flags0 = measured.flags0;
+                params.s2sz = measured.s2sz;
+                params.num_bps = measured.num_bps;
+                params.num_wps = measured.num_wps;
+                params.algorithm = config.hash.encoding();
+                params.rpv = config.rpv;
+                params.rtt_base = roots[0].addr();
+                params.rtt_level_start = i64::from(level);
+                params.rtt_num_start = num_root as u32;
+                rmi::realm_create(&mut self.conduit, rd, page_addr(&*params))?;
+            }
+        }
         // The delegated RD and roots are now one object.
         self.owned
             .retain(|o| !matches!(o, Owned::Delegated(g) if *g == rd || roots.contains(g)));
@@ -116,7 +193,12 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                 let chunk = &config.image[off..config.image.len().min(off + GRANULE_SIZE)];
                 src.0[..chunk.len()].copy_from_slice(chunk);
                 src.0[chunk.len()..].fill(0);
-                rmi::data_create(
+                let create = match self.generation {
+                    Generation::V1_0 => rmi::data_create,
+                    // The same registers and measurement (TF-RMM v0.9.0 `runtime/rmi/rtt.c`).
+                    Generation::V2_0 => rmi2::rtt_data_map_init,
+                };
+                create(
                     &mut self.conduit,
                     rd,
                     data,
@@ -125,12 +207,23 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                     RmiDataMeasureContent::MeasureContent,
                 )?;
             } else {
-                rmi::data_create_unknown(&mut self.conduit, rd, data, ipa)?;
+                match self.generation {
+                    Generation::V1_0 => rmi::data_create_unknown(&mut self.conduit, rd, data, ipa)?,
+                    Generation::V2_0 => rmi2::rtt_data_map(&mut self.conduit, rd, ipa, &[data])
+                        .map_err(Error::from)?,
+                }
             }
             self.adopt(1, Owned::Data { ipa, data });
         }
 
         // RECs, in MPIDR order.
+        if self.generation == Generation::V2_0 {
+            for index in 0..config.recs {
+                self.create_rec_v2(rd, config, index)?;
+            }
+            rmi::realm_activate(&mut self.conduit, rd)?;
+            return Ok(());
+        }
         let aux_count = rmi::rec_aux_count(&mut self.conduit, rd)?;
         for index in 0..config.recs {
             let rec = self.delegate()?;
@@ -155,6 +248,65 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
 
         rmi::realm_activate(&mut self.conduit, rd)?;
         Ok(())
+    }
+
+    /// RMI 2.0: creates REC `index` through the stateful `RMI_REC_CREATE`, donating the
+    /// auxiliary granules it asks for from the granule source.
+    fn create_rec_v2(
+        &mut self,
+        rd: Granule,
+        config: &RealmConfig<'_>,
+        index: usize,
+    ) -> Result<(), BuildError> {
+        let rec = self.delegate()?;
+        let measured = config.rec_params(index);
+        let mut p = Box::new(RmiRecParams2::new_zeroed());
+        p.flags = measured.flags;
+        p.mpidr = rec_mpidr(index);
+        p.pc = measured.pc;
+        p.gprs = measured.gprs;
+        let mut page = Box::new(ListPage([0; 512]));
+        let mut list = rmi2::AddrList::identity(&mut page.0);
+        // The granules the RMM will ask for, delegated first (the supply cannot reach the
+        // conduit while the operation uses it) and recorded in the ledger, so that a failure
+        // part-way leaves them to undelegate. Spares from an earlier REC are used first.
+        let mut pool: Vec<Granule> = self
+            .owned
+            .iter()
+            .filter_map(|o| match o {
+                Owned::Delegated(g) if *g != rec => Some(*g),
+                _ => None,
+            })
+            .collect();
+        while pool.len() < REC_AUX_GRANULES {
+            pool.push(self.delegate()?);
+        }
+        let mut supply = pool.into_iter();
+        let result = rmi2::rec_create(
+            &mut self.conduit,
+            rd,
+            rec,
+            page_addr(&*p),
+            &mut || supply.next(),
+            &mut list,
+        );
+        match result {
+            Ok(created) => {
+                // The RMM holds the REC and `aux`; what it did not take stays in the ledger as
+                // plain delegated granules.
+                self.owned.retain(
+                    |o| !matches!(o, Owned::Delegated(g) if *g == rec || created.aux.contains(g)),
+                );
+                self.owned.push(Owned::Rec {
+                    rec,
+                    aux: created.aux,
+                });
+                self.recs.push(rec);
+                Ok(())
+            }
+            // Everything the host has back is DELEGATED and still in the ledger.
+            Err(e) => Err(BuildError::Rmi(e.error)),
+        }
     }
 
     /// Creates the RTT of `level` covering `ipa` (aligned to the entry of the level above).

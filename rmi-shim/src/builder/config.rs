@@ -7,12 +7,22 @@ use core::fmt;
 use cca_abi::GRANULE_SIZE;
 use cca_abi::measurement::{HashAlgorithm, Measurement};
 use cca_abi::rim::{MeasuredRealmParams, MeasuredRecParams};
-use cca_abi::rmi::{Ipa, RecCreateFlags, RmiDataMeasureContent, RttLevel};
+use cca_abi::rmi::{Generation, Ipa, RecCreateFlags, RmiDataMeasureContent, RttLevel};
 
 use super::GRANULE;
 use crate::error::Error;
 use crate::rim::{self, PredictError, RealmBuild, RipasRange};
 use crate::version::VersionError;
+
+/// What an RMM of either generation reports about the realms it accepts.
+struct Limits {
+    s2sz: u8,
+    num_bps: u8,
+    num_wps: u8,
+    max_recs_order: u8,
+    sha_256: bool,
+    sha_512: bool,
+}
 
 /// What the realm is made of.
 #[derive(Clone, Debug)]
@@ -187,6 +197,39 @@ impl RealmConfig<'_> {
         &self,
         features: &cca_abi::rmi::RmiFeatureRegister0,
     ) -> Result<(), BuildError> {
+        self.check_limits(&Limits {
+            s2sz: features.s2sz,
+            num_bps: features.num_bps,
+            num_wps: features.num_wps,
+            max_recs_order: features.max_recs_order,
+            sha_256: features.hash_sha_256,
+            sha_512: features.hash_sha_512,
+        })
+    }
+
+    /// [`Self::check_features`] for an RMI 2.0 RMM, whose limits are split over feature
+    /// registers 0 and 1 (TF-RMM v0.9.0 `runtime/rmi/feature.c`; the realm parameters are
+    /// checked as in v0.8.0).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::check_features`].
+    pub fn check_features_v2(
+        &self,
+        reg0: &cca_abi::rmi::RmiFeatureRegister0V2,
+        reg1: &cca_abi::rmi::RmiFeatureRegister1,
+    ) -> Result<(), BuildError> {
+        self.check_limits(&Limits {
+            s2sz: reg0.s2sz,
+            num_bps: reg0.num_bps,
+            num_wps: reg0.num_wps,
+            max_recs_order: reg1.max_recs_order,
+            sha_256: reg1.hash_sha_256,
+            sha_512: reg1.hash_sha_512,
+        })
+    }
+
+    fn check_limits(&self, features: &Limits) -> Result<(), BuildError> {
         let range = |what, value: u64, min: u64, max: u64| {
             if (min..=max).contains(&value) {
                 Ok(())
@@ -209,7 +252,11 @@ impl RealmConfig<'_> {
         range("num_wps", self.debug.1.into(), 1, features.num_wps.into())?;
         let max_recs = (1u64 << features.max_recs_order.min(63)) - 1;
         range("the number of RECs", self.recs as u64, 1, max_recs)?;
-        if !features.supports_hash(self.hash) {
+        let hash = match self.hash {
+            HashAlgorithm::Sha256 => features.sha_256,
+            HashAlgorithm::Sha512 => features.sha_512,
+        };
+        if !hash {
             return Err(BuildError::Config(
                 "the RMM does not support this hash algorithm",
             ));
@@ -259,6 +306,16 @@ impl RealmConfig<'_> {
     ///
     /// [`PredictError`] for a layout the RMM would refuse.
     pub fn predict_rim(&self) -> Result<Measurement, PredictError> {
+        self.predict_rim_for(Generation::V1_0)
+    }
+
+    /// [`Self::predict_rim`] for an RMM of `generation` (RMI 2.0 does not measure
+    /// `RMI_RTT_INIT_RIPAS`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::predict_rim`].
+    pub fn predict_rim_for(&self, generation: Generation) -> Result<Measurement, PredictError> {
         let range = RipasRange {
             base: Ipa::new(self.ram_base).ok_or(PredictError::AddressOverflow)?,
             top: self
@@ -288,11 +345,14 @@ impl RealmConfig<'_> {
             });
         }
         let recs: Vec<MeasuredRecParams> = (0..self.recs).map(|i| self.rec_params(i)).collect();
-        rim::predict(&RealmBuild {
-            params: self.measured_params(),
-            ripas: &[range],
-            data: &data,
-            recs: &recs,
-        })
+        rim::predict_for(
+            generation,
+            &RealmBuild {
+                params: self.measured_params(),
+                ripas: &[range],
+                data: &data,
+                recs: &recs,
+            },
+        )
     }
 }

@@ -4,11 +4,12 @@
 
 use alloc::vec::Vec;
 
-use cca_abi::rmi::{Granule, Ipa, RttLevel};
+use cca_abi::rmi::{Generation, Granule, Ipa, RttLevel};
 use cca_abi::smccc::Conduit;
 
 use super::{BuildError, GRANULE, GranuleSource, Realm};
-use crate::rmi;
+use crate::error::Error;
+use crate::{rmi, rmi2};
 
 /// Something the builder made, in creation order.
 #[derive(Clone, Debug)]
@@ -40,12 +41,34 @@ pub(super) enum Owned {
 impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
     pub(super) fn delegate(&mut self) -> Result<Granule, BuildError> {
         let g = self.source.allocate().ok_or(BuildError::OutOfGranules)?;
-        if let Err(e) = rmi::granule_delegate(&mut self.conduit, g) {
+        if let Err(e) = self.delegate_granule(g) {
             self.source.release(g);
             return Err(e.into());
         }
         self.owned.push(Owned::Delegated(g));
         Ok(g)
+    }
+
+    /// `RMI_GRANULE_DELEGATE` (1.0) or a one-granule `RMI_GRANULE_RANGE_DELEGATE` (2.0).
+    fn delegate_granule(&mut self, g: Granule) -> Result<(), Error> {
+        match self.generation {
+            Generation::V1_0 => rmi::granule_delegate(&mut self.conduit, g),
+            Generation::V2_0 => {
+                rmi2::granule_range_delegate(&mut self.conduit, g, next_granule(g)?)
+                    .map_err(Error::from)
+            }
+        }
+    }
+
+    /// `RMI_GRANULE_UNDELEGATE` (1.0) or a one-granule `RMI_GRANULE_RANGE_UNDELEGATE` (2.0).
+    fn undelegate_granule(&mut self, g: Granule) -> Result<(), Error> {
+        match self.generation {
+            Generation::V1_0 => rmi::granule_undelegate(&mut self.conduit, g),
+            Generation::V2_0 => {
+                rmi2::granule_range_undelegate(&mut self.conduit, g, next_granule(g)?)
+                    .map_err(Error::from)
+            }
+        }
     }
 
     /// Turns the last `n` delegated granules into `object`.
@@ -94,7 +117,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         }
         let run = result?;
         for (i, &g) in run.iter().enumerate() {
-            if let Err(e) = rmi::granule_delegate(&mut self.conduit, g) {
+            if let Err(e) = self.delegate_granule(g) {
                 for &rest in &run[i..] {
                     self.source.release(rest);
                 }
@@ -128,8 +151,8 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         self.teardown()
     }
 
-    fn undelegate(&mut self, g: Granule) -> bool {
-        if rmi::granule_undelegate(&mut self.conduit, g).is_ok() {
+    pub(super) fn undelegate(&mut self, g: Granule) -> bool {
+        if self.undelegate_granule(g).is_ok() {
             self.source.release(g);
             true
         } else {
@@ -142,6 +165,41 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         let rd = self.rd;
         match o {
             Owned::Delegated(g) => (!self.undelegate(g)).then_some(Owned::Delegated(g)),
+            Owned::Rec { rec, aux } if self.generation == Generation::V2_0 => {
+                // RMI 2.0: REC_DESTROY is a stateful operation that gives the auxiliary
+                // granules back through an address list (TF-RMM v0.9.0 `runtime/rmi/rec.c`).
+                let mut page = alloc::boxed::Box::new(super::ListPage([0; 512]));
+                let mut list = rmi2::AddrList::identity(&mut page.0);
+                let (back, failed) = match rmi2::rec_destroy(&mut self.conduit, rec, &mut list) {
+                    Ok(back) => (back, false),
+                    Err(e) => (e.returned, true),
+                };
+                let remaining: Vec<Granule> =
+                    aux.iter().copied().filter(|g| !back.contains(g)).collect();
+                let left: Vec<Owned> = back
+                    .into_iter()
+                    .chain((!failed).then_some(rec))
+                    .filter(|&g| !self.undelegate(g))
+                    .map(Owned::Delegated)
+                    .collect();
+                self.owned.extend(left);
+                failed.then_some(Owned::Rec {
+                    rec,
+                    aux: remaining,
+                })
+            }
+            Owned::Data { ipa, data } if self.generation == Generation::V2_0 => {
+                let rd = rd?;
+                let top = ipa.addr().checked_add(GRANULE).and_then(Ipa::new);
+                let unmapped = top.map(|top| rmi2::rtt_data_unmap(&mut self.conduit, rd, ipa, top));
+                match unmapped {
+                    // Freed (or nothing left mapped there): the granule is DELEGATED again.
+                    Some(Ok(u)) if u.granule().is_none_or(|g| g == data) => {
+                        (!self.undelegate(data)).then_some(Owned::Delegated(data))
+                    }
+                    _ => Some(Owned::Data { ipa, data }),
+                }
+            }
             Owned::Rec { rec, aux } => {
                 if rmi::rec_destroy(&mut self.conduit, rec).is_err() {
                     return Some(Owned::Rec { rec, aux });
@@ -224,4 +282,18 @@ impl<C: Conduit, S: GranuleSource> Drop for Realm<'_, C, S> {
     fn drop(&mut self) {
         let _ = self.teardown();
     }
+}
+
+/// The granule after `g` (the exclusive top of a one-granule range).
+fn next_granule(g: Granule) -> Result<Granule, Error> {
+    g.addr()
+        .checked_add(GRANULE)
+        .and_then(Granule::new)
+        .ok_or(Error::Malformed {
+            fid: cca_abi::rmi::fids::RMI_GRANULE_RANGE_DELEGATE,
+            problem: crate::error::Malformed::Output {
+                register: 1,
+                value: g.addr(),
+            },
+        })
 }

@@ -50,7 +50,7 @@ pub use source::{GranuleSource, RangeSource};
 use alloc::vec::Vec;
 
 use cca_abi::GRANULE_SIZE;
-use cca_abi::rmi::Granule;
+use cca_abi::rmi::{Generation, Granule};
 use cca_abi::smccc::Conduit;
 
 use ledger::Owned;
@@ -62,6 +62,11 @@ const GRANULE: u64 = GRANULE_SIZE as u64;
 #[repr(C, align(4096))]
 struct Page([u8; GRANULE_SIZE]);
 
+/// A 4 KiB non-secure page of RMI 2.0 address-list entries (`RMI_OP_MEM_DONATE`,
+/// `RMI_OP_MEM_RECLAIM`), page aligned so that a whole list fits.
+#[repr(C, align(4096))]
+struct ListPage([u64; 512]);
+
 fn page_addr<T>(p: &T) -> Granule {
     Granule::containing(core::ptr::from_ref(p).expose_provenance() as u64)
 }
@@ -69,6 +74,8 @@ fn page_addr<T>(p: &T) -> Granule {
 /// A realm the builder made; tears itself down when dropped.
 pub struct Realm<'s, C: Conduit, S: GranuleSource> {
     conduit: C,
+    /// The RMI generation the RMM speaks (negotiated by [`Realm::build`]).
+    generation: Generation,
     source: &'s mut S,
     owned: Vec<Owned>,
     rd: Option<Granule>,
@@ -86,6 +93,12 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
     #[must_use]
     pub fn rd(&self) -> Option<Granule> {
         self.rd
+    }
+
+    /// The RMI generation the realm was built with.
+    #[must_use]
+    pub fn generation(&self) -> Generation {
+        self.generation
     }
 
     /// The conduit, for calls the builder does not wrap.
