@@ -1,5 +1,7 @@
 //! The host side of the model: RMI 1.0 (DEN0137 1.0-rel0 chapter B4) as TF-RMM v0.8.0
-//! implements it, with granule states, the realm / REC / RTT / DATA life cycle and the RIM.
+//! implements it, with granule states, the realm / REC / RTT / DATA life cycle and the RIM;
+//! or, per instance ([`RmmConfig::generation`]), RMI 2.0 as TF-RMM v0.9.0 implements it
+//! (realm lifecycle and memory; see the `v2` module and [`RmmConfig::tf_rmm_v0_9`]).
 //!
 //! [`Rmm`] is a [`Conduit`] for a host: every RMI command a host (rmi-shim's builder) issues
 //! is checked the way the RMM checks it and answered with the RMM's status. Realms run in
@@ -27,7 +29,7 @@ use std::thread::JoinHandle;
 use cca_abi::measurement::HashAlgorithm;
 use cca_abi::rim::{MeasuredRealmParams, MeasuredRecParams, Rim};
 use cca_abi::rmi::{
-    RealmFlags, RecEnterFlags, RmiCommand, RmiDataMeasureContent, RmiExitReason,
+    Generation, RealmFlags, RecEnterFlags, RmiCommand, RmiDataMeasureContent, RmiExitReason,
     RmiFeatureRegister0, RmiRealmParams, RmiRecParams, RmiRecRun, RmiReturn, RmiRttEntryState,
     RmiStatus, TF_RMM_REC_AUX_COUNT,
 };
@@ -39,6 +41,8 @@ use zerocopy::{FromZeros, IntoBytes};
 use crate::memory::{HostMemory, RealmMemory};
 use crate::token::TokenIssuer;
 use crate::{HostResponse, RealmConfig, RealmModel, RecExit, RsiRevisions, Step};
+
+mod v2;
 
 const GRANULE: u64 = GRANULE_SIZE as u64;
 const PSCI_SYSTEM_OFF: u32 = 0x8400_0008;
@@ -77,6 +81,14 @@ pub struct RmmConfig {
     pub rsi: RsiRevisions,
     /// The token issuer of each realm.
     pub issuer: Option<IssuerFactory>,
+    /// The RMI generation the RMM implements: [`Generation::V1_0`] (TF-RMM v0.8.0) or
+    /// [`Generation::V2_0`] (TF-RMM v0.9.0; `rmi` is then ignored: `RMI_VERSION` offers 2.0
+    /// only).
+    pub generation: Generation,
+    /// RMI 2.0: the number of stateful-operation contexts (TF-RMM v0.9.0: `MAX_CPUS` × 10,
+    /// 320 on QEMU; `lib/sro_context/src/sro_context.c`). A host that leaves this many
+    /// operations unfinished gets `RMI_BLOCKED`.
+    pub sro_contexts: usize,
 }
 
 impl Default for RmmConfig {
@@ -104,6 +116,21 @@ impl Default for RmmConfig {
             rmi: RsiRevisions::TF_RMM_V0_8,
             rsi: RsiRevisions::TF_RMM_V0_8,
             issuer: None,
+            generation: Generation::V1_0,
+            sro_contexts: 320,
+        }
+    }
+}
+
+impl RmmConfig {
+    /// TF-RMM v0.9.0 (RMI 2.0, RSI 1.0 and 1.1) on the same platform as [`Self::default`],
+    /// without device assignment, auxiliary planes or MEC.
+    #[must_use]
+    pub fn tf_rmm_v0_9() -> Self {
+        Self {
+            generation: Generation::V2_0,
+            rsi: RsiRevisions::TF_RMM_V0_9,
+            ..Self::default()
         }
     }
 }
@@ -123,6 +150,9 @@ pub enum GranuleState {
     Data,
     /// A Realm Translation Table.
     Rtt,
+    /// RMI 2.0: a REC granule in the middle of a stateful `RMI_REC_CREATE` or
+    /// `RMI_REC_DESTROY` (TF-RMM `GRANULE_STATE_PARTIAL`); it cannot be undelegated.
+    Partial,
 }
 
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -222,6 +252,7 @@ pub struct Rmm {
     calls: u64,
     fail_at: Option<u64>,
     log: Vec<(RmiCommand, RmiReturn)>,
+    v2: v2::State,
 }
 
 fn err(status: RmiStatus) -> RmiReturn {
@@ -253,6 +284,7 @@ impl Rmm {
             calls: 0,
             fail_at: None,
             log: Vec::new(),
+            v2: v2::State::default(),
         }
     }
 
@@ -273,7 +305,8 @@ impl Rmm {
         self.calls
     }
 
-    /// Every RMI command and its result, in order.
+    /// Every RMI 1.0 command and its result, in order (an RMI 2.0 RMM logs in
+    /// [`Self::log2`]).
     #[must_use]
     pub fn log(&self) -> &[(RmiCommand, RmiReturn)] {
         &self.log
@@ -409,6 +442,13 @@ impl Rmm {
         HostMemory
             .read(params_pa, params.as_mut_bytes())
             .map_err(|_| err(RmiStatus::ErrorInput))?;
+        self.realm_create_from(rd, &params, false)
+    }
+
+    /// `RMI_REALM_CREATE` from a parameter page already read. With `mec_private` (RMI 2.0,
+    /// a realm asking for a private MEC, which this platform cannot give), the command fails
+    /// with `RMI_ERROR_GLOBAL` once the parameters are valid (TF-RMM v0.9.0 `realm.c`).
+    fn realm_create_from(&mut self, rd: u64, params: &RmiRealmParams, mec_private: bool) -> Reply {
         let f = self.config.features0;
         let flags = RealmFlags::from_raw(params.flags0);
         let bad = |c: bool| {
@@ -443,6 +483,9 @@ impl Rmm {
         bad(u64::from(params.rtt_num_start) != num_root)?;
         bad(!params.rtt_base.is_multiple_of(num_root * GRANULE))?;
         bad(self.realms.values().any(|r| r.vmid == params.vmid))?;
+        if mec_private {
+            return Err(err(RmiStatus::ErrorGlobal));
+        }
         let roots: Vec<u64> = (0..num_root)
             .map(|i| params.rtt_base + i * GRANULE)
             .collect();
@@ -451,7 +494,7 @@ impl Rmm {
             self.expect(g, GranuleState::Delegated)?;
         }
         let measured =
-            MeasuredRealmParams::from_params(&params).map_err(|_| err(RmiStatus::ErrorInput))?;
+            MeasuredRealmParams::from_params(params).map_err(|_| err(RmiStatus::ErrorInput))?;
         let entries = (num_root as usize) * 512;
         let root_ripas = Ripas::Empty;
         let mut tables = BTreeMap::new();
@@ -613,10 +656,20 @@ impl Rmm {
 
     fn rec_enter(&mut self, rec_pa: u64, run_pa: u64) -> Reply {
         self.expect(rec_pa, GranuleState::Rec)?;
-        let mut run = RmiRecRun::new_zeroed();
-        HostMemory
-            .read(run_pa, run.as_mut_bytes())
-            .map_err(|_| err(RmiStatus::ErrorInput))?;
+        // Only the run structure's encoding depends on the generation: the entry flags (0x000)
+        // and GPRs (0x200) are where they were; the exit half differs (`write_exit`,
+        // `v2::write_exit`).
+        let generation = self.config.generation;
+        let (enter_flags, enter_gprs) = match generation {
+            Generation::V1_0 => {
+                let mut run = RmiRecRun::new_zeroed();
+                HostMemory
+                    .read(run_pa, run.as_mut_bytes())
+                    .map_err(|_| err(RmiStatus::ErrorInput))?;
+                (run.enter.flags, run.enter.gprs)
+            }
+            Generation::V2_0 => v2::read_enter(run_pa)?,
+        };
         let program = self.program.clone();
         let Self { realms, recs, .. } = self;
         let rec = recs.get_mut(&rec_pa).expect("REC granules have records");
@@ -638,7 +691,7 @@ impl Rmm {
         if rec.retry_access {
             // The realm's access at an unprotected IPA faulted; the host may have mapped it.
             if let Err(ipa) = Self::unprotected_access(realm, &mut rec.regs) {
-                return Self::exit_to_host(rec, &mut run, run_pa, RecExit::DataAbort { ipa });
+                return Self::exit_to_host(rec, generation, run_pa, RecExit::DataAbort { ipa });
             }
             rec.retry_access = false;
             rec.pending = None;
@@ -648,12 +701,12 @@ impl Rmm {
             let response = match pending {
                 RecExit::HostCall { .. } => {
                     let mut gprs = [0u64; 31];
-                    gprs.copy_from_slice(&run.enter.gprs);
+                    gprs.copy_from_slice(&enter_gprs);
                     HostResponse::HostCall { gprs }
                 }
                 RecExit::RipasChange { .. } => HostResponse::Ripas {
                     progress: rec.ripas_progress,
-                    reject: RecEnterFlags::from_raw(run.enter.flags)
+                    reject: RecEnterFlags::from_raw(enter_flags)
                         .contains(RecEnterFlags::RIPAS_RESPONSE),
                 },
                 // CPU_ON and AFFINITY_INFO wait for RMI_PSCI_COMPLETE (which clears the exit).
@@ -744,19 +797,25 @@ impl Rmm {
         {
             realm.state = RealmState::SystemOff;
         }
-        Self::exit_to_host(rec, &mut run, run_pa, exit)
+        Self::exit_to_host(rec, generation, run_pa, exit)
     }
 
-    /// Records `exit` as the REC's pending exit and writes it to the host's `RmiRecRun`.
-    fn exit_to_host(rec: &mut Rec, run: &mut RmiRecRun, run_pa: u64, exit: RecExit) -> Reply {
-        write_exit(run, &exit);
+    /// Records `exit` as the REC's pending exit and writes it to the exit half of the host's
+    /// `RmiRecRun` in the encoding of `generation`.
+    fn exit_to_host(rec: &mut Rec, generation: Generation, run_pa: u64, exit: RecExit) -> Reply {
+        let written = match generation {
+            Generation::V1_0 => {
+                let mut run = RmiRecRun::new_zeroed();
+                write_exit(&mut run, &exit);
+                HostMemory.write(run_pa + 0x800, run.exit.as_bytes())
+            }
+            Generation::V2_0 => v2::write_exit(run_pa, &exit),
+        };
         if let RecExit::RipasChange { base, .. } = exit {
             rec.ripas_progress = base;
         }
         rec.pending = Some(exit);
-        HostMemory
-            .write(run_pa + 0x800, run.exit.as_bytes())
-            .map_err(|_| err(RmiStatus::ErrorInput))?;
+        written.map_err(|_| err(RmiStatus::ErrorInput))?;
         Ok([0; 4])
     }
 
@@ -1231,9 +1290,12 @@ fn write_exit(run: &mut RmiRecRun, exit: &RecExit) {
 }
 
 impl Conduit for Rmm {
-    /// One RMI call from the host. Anything that is not an RMI 1.0 command gets
-    /// `SMC_UNKNOWN`.
+    /// One RMI call from the host. For an RMI 1.0 RMM, anything that is not an RMI 1.0
+    /// command gets `SMC_UNKNOWN`; an RMI 2.0 RMM answers as the `v2` module describes.
     fn call(&mut self, regs: Regs) -> Regs {
+        if self.config.generation == Generation::V2_0 {
+            return self.call_v2(&regs);
+        }
         let Some(cmd) = RmiCommand::from_regs(&regs) else {
             let mut r = [0; 18];
             r[0] = cca_abi::smccc::SMCCC_NOT_SUPPORTED;
