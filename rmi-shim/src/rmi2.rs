@@ -47,6 +47,23 @@ const GRANULE: u64 = cca_abi::GRANULE_SIZE as u64;
 /// stateful-operation context, so a few retries are plenty.
 pub const BUSY_RETRIES: u32 = 16;
 
+/// How many times a stateful operation's `RMI_OP_*` call refused with `RMI_ERROR_INPUT` is
+/// answered again. TF-RMM v0.9.0 leaves the operation as it was when it refuses a memory
+/// transfer or a call for the handle (`runtime/rmi/sro.c`: nothing consumed or written),
+/// and REC operations cannot be cancelled, so giving up would leave the REC granule stuck.
+/// `RMI_OP_CONTINUE`'s `RMI_ERROR_INPUT` may also be the operation's own end, after which
+/// the handle is free and asking again is refused the same way, harmlessly. A refusal
+/// that repeats is reported.
+pub const OP_INPUT_RETRIES: u32 = 2;
+
+/// Whether `reply` to `fid` is an `RMI_OP_*` call refused with `RMI_ERROR_INPUT`.
+fn op_refused(fid: u32, reply: &RmiReply) -> bool {
+    matches!(
+        fid,
+        RMI_OP_MEM_DONATE | RMI_OP_MEM_RECLAIM | RMI_OP_CONTINUE
+    ) && reply.ret.status == RmiStatus::ErrorInput
+}
+
 /// The most calls one stateful operation ([`rec_create`], [`rec_destroy`]) makes, initiating
 /// command included. TF-RMM v0.9.0 needs 3 (REC_CREATE, one OP_MEM_DONATE, OP_CONTINUE) when
 /// the host donates all 16 granules at once.
@@ -777,6 +794,7 @@ pub fn rec_create<C: Conduit + ?Sized>(
         let mut fid = RMI_REC_CREATE;
         let mut reply = op.send_retrying(c, fid, &args)?;
         op.handle = reply.out[0];
+        let (mut last, mut refused) = (reply, 0);
         loop {
             let Some(step) = incomplete(&reply) else {
                 if reply.ret == RmiReturn::SUCCESS
@@ -784,8 +802,15 @@ pub fn rec_create<C: Conduit + ?Sized>(
                 {
                     return Ok(());
                 }
+                if op_refused(fid, &reply) && refused < OP_INPUT_RETRIES {
+                    // The operation is as it was: answer its last request again.
+                    refused += 1;
+                    reply = last;
+                    continue;
+                }
                 return Err(failure(fid, &reply));
             };
+            last = reply;
             match step.request {
                 RmiOpMemReq::Donate => {
                     let (asked_by, request) = (fid, reply.out[1]);
@@ -863,6 +888,7 @@ pub fn rec_destroy<C: Conduit + ?Sized>(
         let mut fid = RMI_REC_DESTROY;
         let mut reply = op.send_retrying(c, fid, &[rec.addr()])?;
         op.handle = reply.out[0];
+        let (mut last, mut refused) = (reply, 0);
         loop {
             let Some(step) = incomplete(&reply) else {
                 if reply.ret == RmiReturn::SUCCESS
@@ -870,8 +896,15 @@ pub fn rec_destroy<C: Conduit + ?Sized>(
                 {
                     return Ok(());
                 }
+                if op_refused(fid, &reply) && refused < OP_INPUT_RETRIES {
+                    // The operation is as it was: answer its last request again.
+                    refused += 1;
+                    reply = last;
+                    continue;
+                }
                 return Err(failure(fid, &reply));
             };
+            last = reply;
             match step.request {
                 RmiOpMemReq::Reclaim => {
                     fid = RMI_OP_MEM_RECLAIM;

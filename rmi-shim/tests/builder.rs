@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use cca_abi::hostcall::CONSOLE_WRITE;
 use cca_abi::measurement::HashAlgorithm;
+use cca_abi::rmi::Generation;
 use cca_abi::rmi::RmiCommand;
 use cca_abi::rsi::{RipasChangeDestroyed, RsiHostCall};
 use cca_abi::smccc::{Conduit, pack_bytes};
@@ -59,9 +60,21 @@ impl Host for Console {
 const POOL: (u64, u64) = (0x1_0000_0000, 0x1_0400_0000);
 
 fn rmm() -> Rmm {
+    rmm_for(Generation::V1_0)
+}
+
+/// Both RMI generations the builder speaks: the model as TF-RMM v0.8.0 and as v0.9.0.
+const GENERATIONS: [Generation; 2] = [Generation::V1_0, Generation::V2_0];
+
+/// The model as an RMM of `generation`, running [`program`].
+fn rmm_for(generation: Generation) -> Rmm {
+    let config = match generation {
+        Generation::V1_0 => RmmConfig::default(),
+        Generation::V2_0 => RmmConfig::tf_rmm_v0_9(),
+    };
     let mut rmm = Rmm::new(RmmConfig {
         delegable: POOL,
-        ..RmmConfig::default()
+        ..config
     });
     rmm.set_program(Arc::new(program));
     rmm
@@ -106,11 +119,14 @@ fn configs(image: &[u8]) -> Vec<RealmConfig<'_>> {
 /// configurations and image sizes; the run ends with SYSTEM_OFF; teardown leaves nothing.
 #[test]
 fn build_run_destroy_on_the_model() {
-    for len in [1, 4096, 4097, 100_000] {
+    for (generation, len) in GENERATIONS
+        .into_iter()
+        .flat_map(|g| [1, 4096, 4097, 100_000].map(|len| (g, len)))
+    {
         let img = image(len);
         for config in configs(&img) {
-            let predicted = config.predict_rim().unwrap();
-            let mut rmm = rmm();
+            let predicted = config.predict_rim_for(generation).unwrap();
+            let mut rmm = rmm_for(generation);
             let mut source = RangeSource::new(POOL.0, POOL.1);
             let mut realm = Realm::build(&mut rmm, &mut source, &config).unwrap();
             let mut console = Console::default();
@@ -121,6 +137,7 @@ fn build_run_destroy_on_the_model() {
                 "{out}"
             );
             assert!(out.contains("ripas=Ok(())"), "{out}");
+            assert_eq!(realm.generation(), generation);
             realm.destroy().unwrap();
             assert_eq!(rmm.delegated_count(), 0);
             assert_eq!(source.outstanding(POOL.0), 0);
@@ -132,21 +149,34 @@ fn build_run_destroy_on_the_model() {
 #[test]
 fn model_rim_equals_prediction() {
     let img = image(10_000);
-    for config in configs(&img) {
-        let mut rmm = rmm();
+    for (generation, config) in GENERATIONS
+        .into_iter()
+        .flat_map(|g| configs(&img).into_iter().map(move |c| (g, c)))
+    {
+        let mut rmm = rmm_for(generation);
         let mut source = RangeSource::new(POOL.0, POOL.1);
         let realm = Realm::build(&mut rmm, &mut source, &config).unwrap();
         let rd = realm.rd().unwrap().addr();
         // Keep the realm alive (no teardown) to read the RMM's state.
         std::mem::forget(realm);
-        assert_eq!(rmm.rim(rd).unwrap(), config.predict_rim().unwrap());
+        assert_eq!(
+            rmm.rim(rd).unwrap(),
+            config.predict_rim_for(generation).unwrap()
+        );
     }
 }
 
 /// A failure injected at every RMI call of build + run + destroy, in turn, leaves 0
-/// granules delegated in the model and every granule back in the source.
+/// granules delegated in the model and every granule back in the source, on either
+/// generation.
 #[test]
 fn a_fault_at_any_call_leaks_nothing() {
+    for generation in GENERATIONS {
+        a_fault_at_any_call_leaks_nothing_on(generation);
+    }
+}
+
+fn a_fault_at_any_call_leaks_nothing_on(generation: Generation) {
     let img = image(9000);
     let config = RealmConfig {
         recs: 2,
@@ -159,7 +189,7 @@ fn a_fault_at_any_call_leaks_nothing() {
     };
     // Count the calls of a clean run first.
     let total = {
-        let mut rmm = rmm();
+        let mut rmm = rmm_for(generation);
         let mut source = RangeSource::new(POOL.0, POOL.1);
         let mut realm = Realm::build(&mut rmm, &mut source, &config).unwrap();
         realm.run(&mut Console::default()).unwrap();
@@ -169,7 +199,7 @@ fn a_fault_at_any_call_leaks_nothing() {
     assert!(total > 500, "{total} calls");
     let outcomes = Arc::new(Mutex::new([0usize; 3]));
     for n in 0..total {
-        let mut rmm = rmm();
+        let mut rmm = rmm_for(generation);
         rmm.fail_call(n);
         let mut source = RangeSource::new(POOL.0, POOL.1);
         let result = Realm::build(&mut rmm, &mut source, &config).and_then(|mut realm| {
@@ -179,19 +209,19 @@ fn a_fault_at_any_call_leaks_nothing() {
         });
         let kind = match result {
             Ok(()) => 0,
-            Err(BuildError::Leaked { .. }) => panic!("call {n}: {result:?}"),
+            Err(BuildError::Leaked { .. }) => panic!("{generation}, call {n}: {result:?}"),
             Err(_) => 1,
         };
         outcomes.lock().unwrap()[kind] += 1;
         assert_eq!(
             rmm.delegated_count(),
             0,
-            "fault at call {n} of {total}: granules left delegated"
+            "{generation}: fault at call {n} of {total}: granules left delegated"
         );
         assert_eq!(
             source.outstanding(POOL.0),
             0,
-            "fault at call {n}: granules not returned"
+            "{generation}: fault at call {n}: granules not returned"
         );
     }
     let o = outcomes.lock().unwrap();
@@ -203,11 +233,14 @@ fn a_fault_at_any_call_leaks_nothing() {
 /// switches the realm off. The builder's run loop schedules both RECs.
 #[test]
 fn cpu_on_starts_a_second_rec() {
+    for generation in GENERATIONS {
+        cpu_on_starts_a_second_rec_on(generation);
+    }
+}
+
+fn cpu_on_starts_a_second_rec_on(generation: Generation) {
     use realm_sdk::psci::AffinityState;
-    let mut rmm = Rmm::new(RmmConfig {
-        delegable: POOL,
-        ..RmmConfig::default()
-    });
+    let mut rmm = rmm_for(generation);
     rmm.set_program(Arc::new(|rec, c: &mut dyn Conduit| match rec {
         0 => {
             psci::cpu_on(c, 1, 0x8000_0000, 7).unwrap();
@@ -405,10 +438,16 @@ fn shared_pages_are_mapped_on_demand_and_unmapped_at_teardown() {
 /// nothing delegated.
 #[test]
 fn a_fault_at_any_call_of_a_sharing_realm_leaks_nothing() {
+    for generation in GENERATIONS {
+        a_fault_at_any_call_of_a_sharing_realm_leaks_nothing_on(generation);
+    }
+}
+
+fn a_fault_at_any_call_of_a_sharing_realm_leaks_nothing_on(generation: Generation) {
     let img = image(5000);
     let config = sharing_config(&img, 16);
     let run = |fail: Option<u64>| {
-        let mut rmm = rmm();
+        let mut rmm = rmm_for(generation);
         rmm.set_program(Arc::new(sharing_program));
         if let Some(n) = fail {
             rmm.fail_call(n);
@@ -420,10 +459,14 @@ fn a_fault_at_any_call_of_a_sharing_realm_leaks_nothing() {
         });
         assert!(
             !matches!(result, Err(BuildError::Leaked { .. })),
-            "fault at {fail:?}: {result:?}"
+            "{generation}: fault at {fail:?}: {result:?}"
         );
-        assert_eq!(rmm.delegated_count(), 0, "fault at {fail:?}");
-        assert_eq!(source.outstanding(POOL.0), 0, "fault at {fail:?}");
+        assert_eq!(rmm.delegated_count(), 0, "{generation}: fault at {fail:?}");
+        assert_eq!(
+            source.outstanding(POOL.0),
+            0,
+            "{generation}: fault at {fail:?}"
+        );
         rmm.calls()
     };
     let total = run(None);
