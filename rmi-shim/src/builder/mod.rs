@@ -1,17 +1,31 @@
 //! The realm builder: from a flat image and a [`RealmConfig`] to a running realm, and back
-//! to nothing delegated.
+//! to nothing delegated, on an RMM of either RMI generation: 1.0 (TF-RMM v0.8.0) or 2.0
+//! (TF-RMM v0.9.0; `docs/rmi-2.0-tf-rmm-v0.9.0.md`).
 //!
 //! [`Realm::build`] issues, in this order (the order the RIM depends on, see [`crate::rim`]):
 //!
-//! 1. `RMI_VERSION` (an RMI 2.0-only RMM is refused) and `RMI_FEATURES(0)`;
-//! 2. `RMI_GRANULE_DELEGATE` of the RD and the root RTTs, `RMI_REALM_CREATE`;
+//! 1. `RMI_VERSION` asking for 1.0, then 2.0 if the RMM offers only that; `RMI_FEATURES`
+//!    (register 0; 2.0: 0 and 1), checked against the configuration; 2.0: the RMM's own
+//!    `RMI_RMM_CONFIG_SET` and `RMI_RMM_ACTIVATE`, once per boot;
+//! 2. delegation of the RD and the root RTTs (1.0 `RMI_GRANULE_DELEGATE`, 2.0
+//!    `RMI_GRANULE_RANGE_DELEGATE`), `RMI_REALM_CREATE` (2.0: no VMID);
 //! 3. `RMI_RTT_CREATE` down to level 3 over realm RAM;
-//! 4. `RMI_RTT_INIT_RIPAS` over all of realm RAM (RIPAS RAM, one measured entry per 4 KiB);
-//! 5. `RMI_DATA_CREATE` with `MEASURE_CONTENT` of every 4 KiB of the image from the start of
-//!    RAM (the last zero-padded), then `RMI_DATA_CREATE_UNKNOWN` for the rest of RAM;
-//! 6. `RMI_REC_AUX_COUNT`, then per REC its granules and `RMI_REC_CREATE` (REC 0 RUNNABLE
-//!    with the entry registers, the others started by PSCI `CPU_ON`);
+//! 4. `RMI_RTT_INIT_RIPAS` over all of realm RAM (RIPAS RAM; 1.0 measures one entry per
+//!    4 KiB, 2.0 none);
+//! 5. the image, measured, from the start of RAM (the last granule zero-padded: 1.0
+//!    `RMI_DATA_CREATE`, 2.0 `RMI_RTT_DATA_MAP_INIT`), then the rest of RAM unmeasured (1.0
+//!    `RMI_DATA_CREATE_UNKNOWN`, 2.0 `RMI_RTT_DATA_MAP`);
+//! 6. the RECs (REC 0 RUNNABLE with the entry registers, the others started by PSCI
+//!    `CPU_ON`): 1.0 `RMI_REC_AUX_COUNT` and `RMI_REC_CREATE` with the auxiliary granules;
+//!    2.0 the stateful `RMI_REC_CREATE`, donating the auxiliary granules it asks for
+//!    ([`crate::rmi2::rec_create`]);
 //! 7. `RMI_REALM_ACTIVATE`.
+//!
+//! The run loop is the same for both generations: the exits it handles (sync, IRQ, FIQ,
+//! PSCI, RIPAS change, host call) keep their numbers and the fields of `RmiRecRun` it uses
+//! keep their offsets. Teardown undoes each step the generation's way (2.0:
+//! `RMI_RTT_DATA_UNMAP`, the stateful `RMI_REC_DESTROY` that gives the auxiliary granules
+//! back, `RMI_GRANULE_RANGE_UNDELEGATE`).
 //!
 //! While the realm runs, a data abort in the unprotected alias of its RAM (a realm reaching
 //! memory it shared, after setting its RIPAS to `EMPTY`) is answered by mapping a zeroed
