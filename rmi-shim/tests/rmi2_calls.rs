@@ -449,11 +449,17 @@ fn rec_create_out_of_granules() {
     assert!(e.to_string().contains("no granule left"), "{e}");
 }
 
-/// `sro.c`: calling the wrong OP_* answers ERROR_INPUT; the driver reports it as a refusal
-/// of that call and gives back the granules the RMM did not take.
+/// `sro.c`: a refused OP_* answers ERROR_INPUT and leaves the operation as it was; the
+/// driver asks again ([`rmi2::OP_INPUT_RETRIES`] times), then reports it as a refusal of
+/// that call and gives back the granules the RMM did not take.
 #[test]
 fn rec_create_wrong_op() {
-    let mut rmm = Scripted::new(&[regs(&[0x10D, 3, 0x40]), err(RmiStatus::ErrorInput, 0)]);
+    let mut rmm = Scripted::new(&[
+        regs(&[0x10D, 3, 0x40]),
+        err(RmiStatus::ErrorInput, 0),
+        err(RmiStatus::ErrorInput, 0),
+        err(RmiStatus::ErrorInput, 0),
+    ]);
     let mut page = [0u64; ADDR_LIST_ENTRIES];
     let e = rmi2::rec_create(
         &mut rmm,
@@ -468,9 +474,42 @@ fn rec_create_wrong_op() {
     assert_eq!(e.error.status(), Some(RmiStatus::ErrorInput));
     assert_eq!(e.returned, pool(0..16));
     assert_eq!(rmm.seen[1][1], 3, "the handle of REC_CREATE's x1");
+    assert_eq!(rmm.seen.len(), 2 + rmi2::OP_INPUT_RETRIES as usize);
     assert_eq!(
         e.error.to_string(),
         "RMI_OP_MEM_DONATE (0xc4000208) refused: RMI_ERROR_INPUT"
+    );
+}
+
+/// A refusal that does not repeat (a transient one) costs one more call, and the operation
+/// goes on.
+#[test]
+fn rec_create_survives_one_refused_donation() {
+    let mut rmm = Scripted::new(&[
+        regs(&[0x10D, 3, 0x40]),
+        err(RmiStatus::ErrorInput, 0),
+        regs(&[0x00D, 16, 0]),
+        regs(&[0, 0, 0]),
+    ]);
+    let mut page = [0u64; ADDR_LIST_ENTRIES];
+    let created = rmi2::rec_create(
+        &mut rmm,
+        g(RD),
+        g(REC),
+        g(PARAMS),
+        &mut supply(64),
+        &mut AddrList::identity(&mut page),
+    )
+    .unwrap();
+    assert_eq!(created.aux, pool(0..16));
+    assert_eq!(
+        rmm.seen.iter().map(|r| r[0] as u32).collect::<Vec<_>>(),
+        [
+            RMI_REC_CREATE,
+            RMI_OP_MEM_DONATE,
+            RMI_OP_MEM_DONATE,
+            RMI_OP_CONTINUE
+        ]
     );
 }
 
