@@ -205,7 +205,7 @@ impl fmt::Display for IsletError {
             }
             Self::Input => f.write_str("Islet refused the sealing SVN (RSI_ERROR_INPUT)"),
             Self::Unknown(s) => write!(f, "Islet sealing-key call failed with status {s:#x}"),
-            Self::PolicyUnsupported(p) => write!(f, "Islet cannot bind a key to {p:?}"),
+            Self::PolicyUnsupported(p) => write!(f, "Islet cannot bind a key to policy {p}"),
         }
     }
 }

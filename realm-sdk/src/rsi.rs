@@ -85,6 +85,41 @@ pub enum BadArgument {
     Ripas(Ripas),
 }
 
+impl fmt::Display for BadReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Version(v) => write!(f, "RSI_VERSION revision {v:#x} has reserved bits set"),
+            Self::HashAlgorithm(a) => {
+                write!(f, "RSI_REALM_CONFIG hash algorithm {a:#x} is not defined")
+            }
+            Self::IpaWidth(w) => write!(f, "RSI_REALM_CONFIG IPA width {w} is outside 1 to 64"),
+            Self::Ripas(r) => write!(f, "RIPAS value {r:#x} is not defined"),
+            Self::Response(r) => write!(f, "RIPAS change response {r:#x} is not defined"),
+            Self::Progress(a) => write!(f, "progress address {a:#x} is outside the range asked"),
+            Self::TokenLength(n) => write!(
+                f,
+                "RSI_ATTESTATION_TOKEN_CONTINUE claims {n} bytes, more than the buffer holds"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for BadArgument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ExtendTooLong(n) => write!(f, "{n} bytes to extend a REM with (at most 64)"),
+            Self::ChallengeTooLong(n) => write!(f, "{n} bytes of challenge (at most 64)"),
+            Self::Range => f.write_str("a range whose base is not below its top, or unaligned"),
+            Self::CrossesGranule => f.write_str("a token buffer chunk that crosses a granule"),
+            Self::Ripas(r) => write!(
+                f,
+                "RIPAS {} may not be requested (only EMPTY and RAM)",
+                r.to_raw()
+            ),
+        }
+    }
+}
+
 impl RsiError {
     /// The error for a status other than `RSI_SUCCESS`; `None` for success.
     #[must_use]
@@ -146,8 +181,8 @@ impl fmt::Display for RsiError {
                 f,
                 "the RMM offers RSI {lower} to {higher}; this SDK speaks RSI 1.0 and 1.1"
             ),
-            Self::BadReply(r) => write!(f, "malformed reply from the RMM: {r:?}"),
-            Self::BadArgument(a) => write!(f, "invalid argument: {a:?}"),
+            Self::BadReply(r) => write!(f, "malformed reply from the RMM: {r}"),
+            Self::BadArgument(a) => write!(f, "invalid argument: {a}"),
             Self::HostRejected { next } => {
                 write!(f, "the host rejected the RIPAS change at {next}")
             }
