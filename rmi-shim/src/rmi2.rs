@@ -574,6 +574,11 @@ pub struct RecCreated {
     pub unused: Vec<Granule>,
 }
 
+/// How an operation answers the RMM's request for memory: `(op, conduit, the FID whose
+/// reply asked, the raw RmiOpMemDonateReq)` → the reply to `RMI_OP_MEM_DONATE`.
+type Donate<'d, 'l, 'a, C> =
+    dyn FnMut(&mut Op<'l, 'a>, &mut C, u32, u64) -> Result<RmiReply, Error> + 'd;
+
 /// The state of one stateful operation as the host drives it.
 struct Op<'l, 'a> {
     /// The operation handle (`x1` of the initiating reply; 0 is valid).
@@ -587,7 +592,7 @@ struct Op<'l, 'a> {
     spare: Vec<Granule>,
 }
 
-impl Op<'_, '_> {
+impl<'l, 'a> Op<'l, 'a> {
     /// The error report: the spare granules go back to the host. Granules the RMM still
     /// holds (an abandoned operation) are not the host's to reuse and are not returned.
     fn error(&mut self, error: Error) -> SroError {
@@ -695,6 +700,61 @@ impl Op<'_, '_> {
         Ok(reply)
     }
 
+    /// Drives the operation `fid` starts with `args` to its end: each `RMI_INCOMPLETE` is
+    /// answered as it asks (a donation through `donate`, which an operation that never asks
+    /// for memory leaves out, making such a request a failure; a reclaim into `returned`, checked
+    /// against what the operation holds when `reclaim_held`, else `RMI_OP_CONTINUE`), an
+    /// `RMI_OP_*` refused with `RMI_ERROR_INPUT` is answered again up to
+    /// [`OP_INPUT_RETRIES`] times, and `Ok` means the operation ended in `RMI_SUCCESS`.
+    fn drive<C: Conduit + ?Sized>(
+        &mut self,
+        c: &mut C,
+        fid: u32,
+        args: &[u64],
+        returned: &mut Vec<Granule>,
+        reclaim_held: bool,
+        mut donate: Option<&mut Donate<'_, 'l, 'a, C>>,
+    ) -> Result<(), Error> {
+        let (initiator, mut fid) = (fid, fid);
+        let mut reply = self.send_retrying(c, fid, args)?;
+        self.handle = reply.out[0];
+        let (mut last, mut refused) = (reply, 0);
+        loop {
+            let Some(step) = incomplete(&reply) else {
+                if reply.ret == RmiReturn::SUCCESS && (fid == initiator || fid == RMI_OP_CONTINUE) {
+                    return Ok(());
+                }
+                if op_refused(fid, &reply) && refused < OP_INPUT_RETRIES {
+                    // The operation is as it was: answer its last request again.
+                    refused += 1;
+                    reply = last;
+                    continue;
+                }
+                return Err(failure(fid, &reply));
+            };
+            last = reply;
+            match step.request {
+                RmiOpMemReq::Donate => {
+                    let Some(donate) = donate.as_mut() else {
+                        return Err(failure(fid, &reply));
+                    };
+                    let (asked_by, request) = (fid, reply.out[1]);
+                    fid = RMI_OP_MEM_DONATE;
+                    reply = donate(self, c, asked_by, request)?;
+                }
+                RmiOpMemReq::Reclaim => {
+                    fid = RMI_OP_MEM_RECLAIM;
+                    reply = self.reclaim(c, returned, reclaim_held)?;
+                }
+                RmiOpMemReq::None => {
+                    fid = RMI_OP_CONTINUE;
+                    reply = self.send_retrying(c, fid, &[self.handle, 0])?;
+                }
+                RmiOpMemReq::Reserved => return Err(failure(fid, &reply)),
+            }
+        }
+    }
+
     /// Collects the granules of one `RMI_OP_MEM_RECLAIM` into `returned`. With
     /// `must_be_held` (REC_CREATE) each must be one the operation holds; otherwise (REC_DESTROY)
     /// each must be new to `returned`.
@@ -789,53 +849,24 @@ pub fn rec_create<C: Conduit + ?Sized>(
     };
     let mut out_of_granules = false;
     let mut returned = Vec::new();
-    let result = (|| {
-        let args = [rd.addr(), rec.addr(), params.addr()];
-        let mut fid = RMI_REC_CREATE;
-        let mut reply = op.send_retrying(c, fid, &args)?;
-        op.handle = reply.out[0];
-        let (mut last, mut refused) = (reply, 0);
-        loop {
-            let Some(step) = incomplete(&reply) else {
-                if reply.ret == RmiReturn::SUCCESS
-                    && (fid == RMI_REC_CREATE || fid == RMI_OP_CONTINUE)
-                {
-                    return Ok(());
-                }
-                if op_refused(fid, &reply) && refused < OP_INPUT_RETRIES {
-                    // The operation is as it was: answer its last request again.
-                    refused += 1;
-                    reply = last;
-                    continue;
-                }
-                return Err(failure(fid, &reply));
-            };
-            last = reply;
-            match step.request {
-                RmiOpMemReq::Donate => {
-                    let (asked_by, request) = (fid, reply.out[1]);
-                    fid = RMI_OP_MEM_DONATE;
-                    reply = op.donate(
-                        c,
-                        asked_by,
-                        request,
-                        &mut *granules,
-                        params,
-                        &mut out_of_granules,
-                    )?;
-                }
-                RmiOpMemReq::Reclaim => {
-                    fid = RMI_OP_MEM_RECLAIM;
-                    reply = op.reclaim(c, &mut returned, true)?;
-                }
-                RmiOpMemReq::None => {
-                    fid = RMI_OP_CONTINUE;
-                    reply = op.send_retrying(c, fid, &[op.handle, 0])?;
-                }
-                RmiOpMemReq::Reserved => return Err(failure(fid, &reply)),
-            }
-        }
-    })();
+    let args = [rd.addr(), rec.addr(), params.addr()];
+    let result = op.drive(
+        c,
+        RMI_REC_CREATE,
+        &args,
+        &mut returned,
+        true,
+        Some(&mut |op, c, asked_by, request| {
+            op.donate(
+                c,
+                asked_by,
+                request,
+                &mut *granules,
+                params,
+                &mut out_of_granules,
+            )
+        }),
+    );
     match result {
         Ok(()) => Ok(RecCreated {
             aux: op.held,
@@ -884,41 +915,15 @@ pub fn rec_destroy<C: Conduit + ?Sized>(
         spare: Vec::new(),
     };
     let mut returned = Vec::new();
-    let result = (|| {
-        let mut fid = RMI_REC_DESTROY;
-        let mut reply = op.send_retrying(c, fid, &[rec.addr()])?;
-        op.handle = reply.out[0];
-        let (mut last, mut refused) = (reply, 0);
-        loop {
-            let Some(step) = incomplete(&reply) else {
-                if reply.ret == RmiReturn::SUCCESS
-                    && (fid == RMI_REC_DESTROY || fid == RMI_OP_CONTINUE)
-                {
-                    return Ok(());
-                }
-                if op_refused(fid, &reply) && refused < OP_INPUT_RETRIES {
-                    // The operation is as it was: answer its last request again.
-                    refused += 1;
-                    reply = last;
-                    continue;
-                }
-                return Err(failure(fid, &reply));
-            };
-            last = reply;
-            match step.request {
-                RmiOpMemReq::Reclaim => {
-                    fid = RMI_OP_MEM_RECLAIM;
-                    reply = op.reclaim(c, &mut returned, false)?;
-                }
-                RmiOpMemReq::None => {
-                    fid = RMI_OP_CONTINUE;
-                    reply = op.send_retrying(c, fid, &[op.handle, 0])?;
-                }
-                // Destruction never asks for memory.
-                RmiOpMemReq::Donate | RmiOpMemReq::Reserved => return Err(failure(fid, &reply)),
-            }
-        }
-    })();
+    // Destruction never asks for memory.
+    let result = op.drive(
+        c,
+        RMI_REC_DESTROY,
+        &[rec.addr()],
+        &mut returned,
+        false,
+        None,
+    );
     match result {
         Ok(()) => Ok(returned),
         Err(error) => Err(SroError { error, returned }),
