@@ -168,31 +168,15 @@ pub const RMI_2_0_DEVICE_AND_PLANES: [(u32, &str); 38] = [
     (0xC400_01D3, "RMI_VDEV_START"),
 ];
 
-/// The RMI 1.0 commands with their names, in function-number order.
-const RMI_1_0_NAMES: [(u32, &str); 23] = [
-    (RMI_VERSION, "RMI_VERSION"),
+/// The RMI 1.0 commands that are not also RMI 2.0 commands of the same number and name
+/// (the rest of 1.0's names are in [`RMI_2_0_LIFECYCLE`]).
+const RMI_1_0_ONLY: [(u32, &str); 6] = [
     (RMI_GRANULE_DELEGATE, "RMI_GRANULE_DELEGATE"),
     (RMI_GRANULE_UNDELEGATE, "RMI_GRANULE_UNDELEGATE"),
     (RMI_DATA_CREATE, "RMI_DATA_CREATE"),
     (RMI_DATA_CREATE_UNKNOWN, "RMI_DATA_CREATE_UNKNOWN"),
     (RMI_DATA_DESTROY, "RMI_DATA_DESTROY"),
-    (RMI_REALM_ACTIVATE, "RMI_REALM_ACTIVATE"),
-    (RMI_REALM_CREATE, "RMI_REALM_CREATE"),
-    (RMI_REALM_DESTROY, "RMI_REALM_DESTROY"),
-    (RMI_REC_CREATE, "RMI_REC_CREATE"),
-    (RMI_REC_DESTROY, "RMI_REC_DESTROY"),
-    (RMI_REC_ENTER, "RMI_REC_ENTER"),
-    (RMI_RTT_CREATE, "RMI_RTT_CREATE"),
-    (RMI_RTT_DESTROY, "RMI_RTT_DESTROY"),
-    (RMI_RTT_MAP_UNPROTECTED, "RMI_RTT_MAP_UNPROTECTED"),
-    (RMI_RTT_READ_ENTRY, "RMI_RTT_READ_ENTRY"),
-    (RMI_RTT_UNMAP_UNPROTECTED, "RMI_RTT_UNMAP_UNPROTECTED"),
-    (RMI_PSCI_COMPLETE, "RMI_PSCI_COMPLETE"),
-    (RMI_FEATURES, "RMI_FEATURES"),
-    (RMI_RTT_FOLD, "RMI_RTT_FOLD"),
     (RMI_REC_AUX_COUNT, "RMI_REC_AUX_COUNT"),
-    (RMI_RTT_INIT_RIPAS, "RMI_RTT_INIT_RIPAS"),
-    (RMI_RTT_SET_RIPAS, "RMI_RTT_SET_RIPAS"),
 ];
 
 /// The name of function id `fid` in `generation` (the SVE hint bit ignored), or `None` for
@@ -207,7 +191,14 @@ pub fn fid_name(generation: Generation, fid: u64) -> Option<&'static str> {
             .map(|(_, name)| *name)
     };
     match generation {
-        Generation::V1_0 => find(&RMI_1_0_NAMES),
+        Generation::V1_0 => find(&RMI_1_0_ONLY).or_else(|| {
+            // Every other 1.0 command kept its number and name in 2.0.
+            RMI_1_0_FIDS
+                .iter()
+                .any(|f| u64::from(*f) == fid)
+                .then(|| find(&RMI_2_0_LIFECYCLE))
+                .flatten()
+        }),
         Generation::V2_0 => find(&RMI_2_0_LIFECYCLE).or_else(|| find(&RMI_2_0_DEVICE_AND_PLANES)),
     }
 }
@@ -216,11 +207,35 @@ pub fn fid_name(generation: Generation, fid: u64) -> Option<&'static str> {
 mod tests {
     use super::*;
 
-    /// The 1.0 table is the crate's list of RMI 1.0 function ids.
+    /// Every RMI 1.0 function id has its 1.0 name, the one its command codec gives, and no
+    /// other number in the RMI range is named for 1.0.
     #[test]
     fn rmi_1_0_names_cover_every_command() {
-        let fids: [u32; 23] = core::array::from_fn(|i| RMI_1_0_NAMES[i].0);
-        assert_eq!(fids, RMI_1_0_FIDS);
+        for fid in RMI_1_0_FIDS {
+            assert!(fid_name(Generation::V1_0, fid.into()).is_some(), "{fid:#x}");
+        }
+        for fid in 0xC400_0150u64..=0xC400_020A {
+            let named = fid_name(Generation::V1_0, fid).is_some();
+            assert_eq!(
+                named,
+                RMI_1_0_FIDS.iter().any(|f| u64::from(*f) == fid),
+                "{fid:#x}"
+            );
+        }
+        let cmd = RmiCommand::RecAuxCount { rd: 0 };
+        assert_eq!(
+            fid_name(Generation::V1_0, cmd.fid().into()),
+            Some(cmd.name())
+        );
+        let cmd = RmiCommand::RttInitRipas {
+            rd: 0,
+            base: 0,
+            top: 0,
+        };
+        assert_eq!(
+            fid_name(Generation::V1_0, cmd.fid().into()),
+            Some(cmd.name())
+        );
     }
 
     /// TF-RMM v0.9.0: `…153` is RTT_DATA_MAP_INIT, the removed 1.0 numbers have no name, and
