@@ -19,9 +19,9 @@ struct Limits {
     s2sz: u8,
     num_bps: u8,
     num_wps: u8,
-    max_recs_order: u8,
-    sha_256: bool,
-    sha_512: bool,
+    max_recs: u64,
+    /// Whether the RMM offers the configuration's hash algorithm.
+    hash: bool,
 }
 
 /// What the realm is made of.
@@ -201,9 +201,8 @@ impl RealmConfig<'_> {
             s2sz: features.s2sz,
             num_bps: features.num_bps,
             num_wps: features.num_wps,
-            max_recs_order: features.max_recs_order,
-            sha_256: features.hash_sha_256,
-            sha_512: features.hash_sha_512,
+            max_recs: features.max_recs(),
+            hash: features.supports_hash(self.hash),
         })
     }
 
@@ -223,9 +222,8 @@ impl RealmConfig<'_> {
             s2sz: reg0.s2sz,
             num_bps: reg0.num_bps,
             num_wps: reg0.num_wps,
-            max_recs_order: reg1.max_recs_order,
-            sha_256: reg1.hash_sha_256,
-            sha_512: reg1.hash_sha_512,
+            max_recs: reg1.max_recs(),
+            hash: reg1.supports_hash(self.hash),
         })
     }
 
@@ -250,13 +248,8 @@ impl RealmConfig<'_> {
         )?;
         range("num_bps", self.debug.0.into(), 1, features.num_bps.into())?;
         range("num_wps", self.debug.1.into(), 1, features.num_wps.into())?;
-        let max_recs = (1u64 << features.max_recs_order.min(63)) - 1;
-        range("the number of RECs", self.recs as u64, 1, max_recs)?;
-        let hash = match self.hash {
-            HashAlgorithm::Sha256 => features.sha_256,
-            HashAlgorithm::Sha512 => features.sha_512,
-        };
-        if !hash {
+        range("the number of RECs", self.recs as u64, 1, features.max_recs)?;
+        if !features.hash {
             return Err(BuildError::Config(
                 "the RMM does not support this hash algorithm",
             ));
