@@ -11,22 +11,9 @@ use cca_token::{
 };
 use sha2::{Digest, Sha256};
 
-/// Test-only keys (fixed scalars): a P-384 RAK and a P-256 IAK.
-fn rak() -> p384::ecdsa::SigningKey {
-    p384::ecdsa::SigningKey::from_slice(&[0x11; 48]).unwrap()
-}
-fn iak() -> p256::ecdsa::SigningKey {
-    p256::ecdsa::SigningKey::from_slice(&[0x22; 32]).unwrap()
-}
+mod common;
 
-fn anchor() -> TrustAnchor {
-    let point = iak().verifying_key().to_sec1_point(false);
-    TrustAnchor {
-        implementation_id: [0x7f; 32],
-        instance_id: core::array::from_fn(|i| if i == 0 { 1 } else { i as u8 }),
-        key: PublicKey::from_sec1(point.as_bytes()).unwrap(),
-    }
-}
+use common::{anchor, iak, rak};
 
 fn rak_cose_key(buf: &mut [u8]) -> &[u8] {
     let point = rak().verifying_key().to_sec1_point(false);
