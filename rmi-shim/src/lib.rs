@@ -27,6 +27,7 @@ extern crate alloc;
 
 pub mod builder;
 pub mod error;
+pub mod link;
 pub mod rim;
 pub mod rmi;
 pub mod rmi2;

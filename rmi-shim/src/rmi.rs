@@ -6,22 +6,23 @@
 //! [`Error::NotImplemented`] for `SMC_UNKNOWN`, and [`Error::Malformed`] for a reply the
 //! specification does not allow. `RMI_VERSION` is in [`crate::version`].
 
-use cca_abi::rmi::{
-    Generation, Granule, Ipa, REC_MAX_AUX, RmiCommand, RmiDataMeasureContent, RmiFeatureRegister0,
-    RmiReply, RmiRipas, RmiRttEntryState, RmiStatus, RttLevel,
-};
-use cca_abi::smccc::Conduit;
-
 use crate::error::{Error, Malformed};
+use crate::link::{Rmi, RmiV1};
+use cca_abi::rmi::{
+    Granule, Ipa, REC_MAX_AUX, RmiCommand, RmiDataMeasureContent, RmiFeatureRegister0, RmiReply,
+    RmiRipas, RmiRttEntryState, RmiStatus, RttLevel,
+};
 
 /// Sends `cmd` and returns `x1..x4` of a successful reply.
-pub(crate) fn call<C: Conduit + ?Sized>(c: &mut C, cmd: RmiCommand) -> Result<[u64; 4], Error> {
+pub(crate) fn call<C: Rmi + ?Sized>(c: &mut C, cmd: RmiCommand) -> Result<[u64; 4], Error> {
     let fid = cmd.fid();
+    let generation = c.generation();
     let reply = RmiReply::from_regs(&c.call(cmd.to_regs()));
     match reply.ret.status {
         RmiStatus::Success if reply.ret.index == 0 => Ok(reply.out),
-        // SUCCESS always has index 0 (cca-abi.md §4.2); RMI 2.0's statuses are not 1.0's.
-        status if status == RmiStatus::Success || !status.defined_in(Generation::V1_0) => {
+        // SUCCESS always has index 0 (cca-abi.md §4.2); a status the negotiated generation
+        // does not define (RMI 2.0's 8 to 15 from a 1.0 RMM) is malformed.
+        status if status == RmiStatus::Success || !status.defined_in(generation) => {
             Err(Error::Malformed {
                 fid,
                 problem: Malformed::Status(reply.ret.to_raw()),
@@ -55,7 +56,7 @@ fn output<T>(
 /// # Errors
 ///
 /// `RMI_ERROR_INPUT` if the granule is not NS or not tracked by the RMM.
-pub fn granule_delegate<C: Conduit + ?Sized>(c: &mut C, addr: Granule) -> Result<(), Error> {
+pub fn granule_delegate<C: RmiV1 + ?Sized>(c: &mut C, addr: Granule) -> Result<(), Error> {
     call(c, RmiCommand::GranuleDelegate { addr: addr.addr() }).map(drop)
 }
 
@@ -64,7 +65,7 @@ pub fn granule_delegate<C: Conduit + ?Sized>(c: &mut C, addr: Granule) -> Result
 /// # Errors
 ///
 /// `RMI_ERROR_INPUT` if the granule is not DELEGATED.
-pub fn granule_undelegate<C: Conduit + ?Sized>(c: &mut C, addr: Granule) -> Result<(), Error> {
+pub fn granule_undelegate<C: RmiV1 + ?Sized>(c: &mut C, addr: Granule) -> Result<(), Error> {
     call(c, RmiCommand::GranuleUndelegate { addr: addr.addr() }).map(drop)
 }
 
@@ -75,7 +76,7 @@ pub fn granule_undelegate<C: Conduit + ?Sized>(c: &mut C, addr: Granule) -> Resu
 ///
 /// `RMI_ERROR_INPUT`, `RMI_ERROR_REALM` (realm not NEW), or `(RMI_ERROR_RTT, level)` when
 /// the level-3 entry for `ipa` is missing or not UNASSIGNED.
-pub fn data_create<C: Conduit + ?Sized>(
+pub fn data_create<C: RmiV1 + ?Sized>(
     c: &mut C,
     rd: Granule,
     data: Granule,
@@ -99,7 +100,7 @@ pub fn data_create<C: Conduit + ?Sized>(
 /// # Errors
 ///
 /// As [`data_create`], except that the realm may be in any state.
-pub fn data_create_unknown<C: Conduit + ?Sized>(
+pub fn data_create_unknown<C: RmiV1 + ?Sized>(
     c: &mut C,
     rd: Granule,
     data: Granule,
@@ -131,7 +132,7 @@ pub struct DataDestroyed {
 ///
 /// `(RMI_ERROR_RTT, level)` if there is no DATA granule at `ipa`; [`Error::Refused`] then
 /// still carries the top of the non-live region in `out[1]`.
-pub fn data_destroy<C: Conduit + ?Sized>(
+pub fn data_destroy<C: RmiV1 + ?Sized>(
     c: &mut C,
     rd: Granule,
     ipa: Ipa,
@@ -153,7 +154,7 @@ pub fn data_destroy<C: Conduit + ?Sized>(
 /// # Errors
 ///
 /// `RMI_ERROR_REALM` if the realm is not NEW.
-pub fn realm_activate<C: Conduit + ?Sized>(c: &mut C, rd: Granule) -> Result<(), Error> {
+pub fn realm_activate<C: Rmi + ?Sized>(c: &mut C, rd: Granule) -> Result<(), Error> {
     call(c, RmiCommand::RealmActivate { rd: rd.addr() }).map(drop)
 }
 
@@ -163,7 +164,7 @@ pub fn realm_activate<C: Conduit + ?Sized>(c: &mut C, rd: Granule) -> Result<(),
 /// # Errors
 ///
 /// `RMI_ERROR_INPUT` for invalid parameters (cca-abi.md §8).
-pub fn realm_create<C: Conduit + ?Sized>(
+pub fn realm_create<C: RmiV1 + ?Sized>(
     c: &mut C,
     rd: Granule,
     params: Granule,
@@ -183,7 +184,7 @@ pub fn realm_create<C: Conduit + ?Sized>(
 /// # Errors
 ///
 /// `RMI_ERROR_REALM` while RECs or RTTs remain.
-pub fn realm_destroy<C: Conduit + ?Sized>(c: &mut C, rd: Granule) -> Result<(), Error> {
+pub fn realm_destroy<C: Rmi + ?Sized>(c: &mut C, rd: Granule) -> Result<(), Error> {
     call(c, RmiCommand::RealmDestroy { rd: rd.addr() }).map(drop)
 }
 
@@ -194,7 +195,7 @@ pub fn realm_destroy<C: Conduit + ?Sized>(c: &mut C, rd: Granule) -> Result<(), 
 ///
 /// `RMI_ERROR_INPUT` (for example an MPIDR out of creation order, or `num_aux` not equal to
 /// [`rec_aux_count`]), `RMI_ERROR_REALM` if the realm is not NEW.
-pub fn rec_create<C: Conduit + ?Sized>(
+pub fn rec_create<C: RmiV1 + ?Sized>(
     c: &mut C,
     rd: Granule,
     rec: Granule,
@@ -216,7 +217,7 @@ pub fn rec_create<C: Conduit + ?Sized>(
 /// # Errors
 ///
 /// `RMI_ERROR_REC` while the REC is running.
-pub fn rec_destroy<C: Conduit + ?Sized>(c: &mut C, rec: Granule) -> Result<(), Error> {
+pub fn rec_destroy<C: RmiV1 + ?Sized>(c: &mut C, rec: Granule) -> Result<(), Error> {
     call(c, RmiCommand::RecDestroy { rec: rec.addr() }).map(drop)
 }
 
@@ -226,7 +227,7 @@ pub fn rec_destroy<C: Conduit + ?Sized>(c: &mut C, rec: Granule) -> Result<(), E
 ///
 /// `(RMI_ERROR_REALM, 0)` for a NEW realm, `(RMI_ERROR_REALM, 1)` after `SYSTEM_OFF`,
 /// `RMI_ERROR_REC` if the REC cannot run (cca-abi.md §4.1).
-pub fn rec_enter<C: Conduit + ?Sized>(c: &mut C, rec: Granule, run: Granule) -> Result<(), Error> {
+pub fn rec_enter<C: Rmi + ?Sized>(c: &mut C, rec: Granule, run: Granule) -> Result<(), Error> {
     call(
         c,
         RmiCommand::RecEnter {
@@ -243,7 +244,7 @@ pub fn rec_enter<C: Conduit + ?Sized>(c: &mut C, rec: Granule, run: Granule) -> 
 ///
 /// `(RMI_ERROR_RTT, level)` if the parent entry is missing or not UNASSIGNED; `RMI_ERROR_INPUT`
 /// if `level` is not in start + 1 ..= 3 or `ipa` is not aligned for it.
-pub fn rtt_create<C: Conduit + ?Sized>(
+pub fn rtt_create<C: Rmi + ?Sized>(
     c: &mut C,
     rd: Granule,
     rtt: Granule,
@@ -274,7 +275,7 @@ pub struct RttDestroyed {
 ///
 /// `(RMI_ERROR_RTT, level)` if the table is missing or still live; [`Error::Refused`] then
 /// still carries the top of the non-live region in `out[1]`.
-pub fn rtt_destroy<C: Conduit + ?Sized>(
+pub fn rtt_destroy<C: Rmi + ?Sized>(
     c: &mut C,
     rd: Granule,
     ipa: Ipa,
@@ -299,7 +300,7 @@ pub fn rtt_destroy<C: Conduit + ?Sized>(
 /// # Errors
 ///
 /// `RMI_ERROR_INPUT` for a bad descriptor or a protected IPA; `(RMI_ERROR_RTT, level)`.
-pub fn rtt_map_unprotected<C: Conduit + ?Sized>(
+pub fn rtt_map_unprotected<C: Rmi + ?Sized>(
     c: &mut C,
     rd: Granule,
     ipa: Ipa,
@@ -334,7 +335,7 @@ pub struct RttEntry {
 /// # Errors
 ///
 /// `RMI_ERROR_INPUT` for an IPA out of range or not aligned to `level`.
-pub fn rtt_read_entry<C: Conduit + ?Sized>(
+pub fn rtt_read_entry<C: Rmi + ?Sized>(
     c: &mut C,
     rd: Granule,
     ipa: Ipa,
@@ -361,7 +362,7 @@ pub fn rtt_read_entry<C: Conduit + ?Sized>(
 /// # Errors
 ///
 /// `(RMI_ERROR_RTT, level)` if there is no such mapping.
-pub fn rtt_unmap_unprotected<C: Conduit + ?Sized>(
+pub fn rtt_unmap_unprotected<C: Rmi + ?Sized>(
     c: &mut C,
     rd: Granule,
     ipa: Ipa,
@@ -401,7 +402,7 @@ impl PsciCompleteStatus {
 /// # Errors
 ///
 /// `RMI_ERROR_INPUT` if no such request is pending or the status is not allowed for it.
-pub fn psci_complete<C: Conduit + ?Sized>(
+pub fn psci_complete<C: Rmi + ?Sized>(
     c: &mut C,
     calling_rec: Granule,
     target_rec: Granule,
@@ -420,7 +421,7 @@ pub fn psci_complete<C: Conduit + ?Sized>(
 /// # Errors
 ///
 /// Only an RMM outside the specification fails this call.
-pub fn features<C: Conduit + ?Sized>(c: &mut C, index: u64) -> Result<u64, Error> {
+pub fn features<C: Rmi + ?Sized>(c: &mut C, index: u64) -> Result<u64, Error> {
     call(c, RmiCommand::Features { index }).map(|out| out[0])
 }
 
@@ -429,7 +430,7 @@ pub fn features<C: Conduit + ?Sized>(c: &mut C, index: u64) -> Result<u64, Error
 /// # Errors
 ///
 /// As [`features`].
-pub fn features0<C: Conduit + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister0, Error> {
+pub fn features0<C: RmiV1 + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister0, Error> {
     features(c, 0).map(RmiFeatureRegister0::from_raw)
 }
 
@@ -439,7 +440,7 @@ pub fn features0<C: Conduit + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister0, 
 /// # Errors
 ///
 /// `(RMI_ERROR_RTT, level)` if the table is missing or not homogeneous.
-pub fn rtt_fold<C: Conduit + ?Sized>(
+pub fn rtt_fold<C: Rmi + ?Sized>(
     c: &mut C,
     rd: Granule,
     ipa: Ipa,
@@ -461,7 +462,7 @@ pub fn rtt_fold<C: Conduit + ?Sized>(
 /// # Errors
 ///
 /// [`Error::Malformed`] if the RMM reports more than the 16 slots `RmiRecParams` has.
-pub fn rec_aux_count<C: Conduit + ?Sized>(c: &mut C, rd: Granule) -> Result<usize, Error> {
+pub fn rec_aux_count<C: RmiV1 + ?Sized>(c: &mut C, rd: Granule) -> Result<usize, Error> {
     let cmd = RmiCommand::RecAuxCount { rd: rd.addr() };
     let fid = cmd.fid();
     let out = call(c, cmd)?;
@@ -478,7 +479,7 @@ pub fn rec_aux_count<C: Conduit + ?Sized>(c: &mut C, rd: Granule) -> Result<usiz
 ///
 /// `(RMI_ERROR_RTT, level)` if `base` is not aligned to the entry it reaches, or that entry
 /// is not UNASSIGNED EMPTY/RAM.
-pub fn rtt_init_ripas<C: Conduit + ?Sized>(
+pub fn rtt_init_ripas<C: Rmi + ?Sized>(
     c: &mut C,
     rd: Granule,
     base: Ipa,
@@ -502,7 +503,7 @@ pub fn rtt_init_ripas<C: Conduit + ?Sized>(
 /// # Errors
 ///
 /// `RMI_ERROR_INPUT` if the range does not match the request; `(RMI_ERROR_RTT, level)`.
-pub fn rtt_set_ripas<C: Conduit + ?Sized>(
+pub fn rtt_set_ripas<C: Rmi + ?Sized>(
     c: &mut C,
     rd: Granule,
     rec: Granule,

@@ -25,10 +25,11 @@ use core::fmt;
 
 use cca_abi::AbiVersion;
 use cca_abi::rmi::{
-    ADDR_LIST_ENTRIES, Generation, Granule, Ipa, RMI_FEATURES, RMI_REC_CREATE, RMI_REC_DESTROY,
-    RMI_VERSION, RmiAddrRangeDesc, RmiBlockSize, RmiDataMeasureContent, RmiFeatureRegister0V2,
-    RmiFeatureRegister1, RmiFeatureRegister2, RmiFeatureRegister3, RmiFeatureRegister4,
-    RmiIncomplete, RmiOpMemDonateReq, RmiOpMemReq, RmiOpMemState, RmiReply, RmiReturn, RmiStatus,
+    ADDR_LIST_ENTRIES, Generation, Granule, Ipa, RMI_FEATURES, RMI_REALM_CREATE, RMI_REC_CREATE,
+    RMI_REC_DESTROY, RMI_VERSION, RmiAddrRangeDesc, RmiBlockSize, RmiDataMeasureContent,
+    RmiFeatureRegister0V2, RmiFeatureRegister1, RmiFeatureRegister2, RmiFeatureRegister3,
+    RmiFeatureRegister4, RmiIncomplete, RmiOpMemDonateReq, RmiOpMemReq, RmiOpMemState, RmiReply,
+    RmiReturn, RmiStatus,
     fids::{
         RMI_GRANULE_RANGE_DELEGATE, RMI_GRANULE_RANGE_UNDELEGATE, RMI_OP_CONTINUE,
         RMI_OP_MEM_DONATE, RMI_OP_MEM_RECLAIM, RMI_RMM_ACTIVATE, RMI_RMM_CONFIG_GET,
@@ -38,6 +39,7 @@ use cca_abi::rmi::{
 use cca_abi::smccc::{Conduit, regs};
 
 use crate::error::{Error, Malformed};
+use crate::link::RmiV2;
 use crate::version::{Negotiated, VersionError};
 
 const GRANULE: u64 = cca_abi::GRANULE_SIZE as u64;
@@ -165,7 +167,7 @@ pub fn version<C: Conduit + ?Sized>(c: &mut C) -> Result<Negotiated, VersionErro
 /// # Errors
 ///
 /// Only an RMM outside the specification fails this call.
-pub fn features<C: Conduit + ?Sized>(c: &mut C, index: u64) -> Result<u64, Error> {
+pub fn features<C: RmiV2 + ?Sized>(c: &mut C, index: u64) -> Result<u64, Error> {
     call(c, RMI_FEATURES, &[index]).map(|out| out[0])
 }
 
@@ -174,7 +176,7 @@ pub fn features<C: Conduit + ?Sized>(c: &mut C, index: u64) -> Result<u64, Error
 /// # Errors
 ///
 /// As [`features`].
-pub fn features0<C: Conduit + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister0V2, Error> {
+pub fn features0<C: RmiV2 + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister0V2, Error> {
     features(c, 0).map(RmiFeatureRegister0V2::from_raw)
 }
 
@@ -183,7 +185,7 @@ pub fn features0<C: Conduit + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister0V2
 /// # Errors
 ///
 /// As [`features`].
-pub fn features1<C: Conduit + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister1, Error> {
+pub fn features1<C: RmiV2 + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister1, Error> {
     features(c, 1).map(RmiFeatureRegister1::from_raw)
 }
 
@@ -192,7 +194,7 @@ pub fn features1<C: Conduit + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister1, 
 /// # Errors
 ///
 /// As [`features`].
-pub fn features2<C: Conduit + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister2, Error> {
+pub fn features2<C: RmiV2 + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister2, Error> {
     features(c, 2).map(RmiFeatureRegister2::from_raw)
 }
 
@@ -201,7 +203,7 @@ pub fn features2<C: Conduit + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister2, 
 /// # Errors
 ///
 /// As [`features`].
-pub fn features3<C: Conduit + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister3, Error> {
+pub fn features3<C: RmiV2 + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister3, Error> {
     features(c, 3).map(RmiFeatureRegister3::from_raw)
 }
 
@@ -210,7 +212,7 @@ pub fn features3<C: Conduit + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister3, 
 /// # Errors
 ///
 /// As [`features`].
-pub fn features4<C: Conduit + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister4, Error> {
+pub fn features4<C: RmiV2 + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister4, Error> {
     features(c, 4).map(RmiFeatureRegister4::from_raw)
 }
 
@@ -220,7 +222,7 @@ pub fn features4<C: Conduit + ?Sized>(c: &mut C) -> Result<RmiFeatureRegister4, 
 /// # Errors
 ///
 /// `RMI_ERROR_INPUT` if `config` is not an NS granule the RMM tracks.
-pub fn rmm_config_get<C: Conduit + ?Sized>(c: &mut C, config: Granule) -> Result<(), Error> {
+pub fn rmm_config_get<C: RmiV2 + ?Sized>(c: &mut C, config: Granule) -> Result<(), Error> {
     call(c, RMI_RMM_CONFIG_GET, &[config.addr()]).map(drop)
 }
 
@@ -231,7 +233,7 @@ pub fn rmm_config_get<C: Conduit + ?Sized>(c: &mut C, config: Granule) -> Result
 /// # Errors
 ///
 /// `RMI_ERROR_INPUT` for a bad granule or configuration, `RMI_ERROR_GLOBAL` after activation.
-pub fn rmm_config_set<C: Conduit + ?Sized>(c: &mut C, config: Granule) -> Result<(), Error> {
+pub fn rmm_config_set<C: RmiV2 + ?Sized>(c: &mut C, config: Granule) -> Result<(), Error> {
     call(c, RMI_RMM_CONFIG_SET, &[config.addr()]).map(drop)
 }
 
@@ -241,8 +243,24 @@ pub fn rmm_config_set<C: Conduit + ?Sized>(c: &mut C, config: Granule) -> Result
 /// # Errors
 ///
 /// `RMI_ERROR_GLOBAL` if the RMM is already active (a previous host activated it).
-pub fn rmm_activate<C: Conduit + ?Sized>(c: &mut C) -> Result<(), Error> {
+pub fn rmm_activate<C: RmiV2 + ?Sized>(c: &mut C) -> Result<(), Error> {
     call(c, RMI_RMM_ACTIVATE, &[]).map(drop)
+}
+
+/// `RMI_REALM_CREATE` (RMI 2.0): make the delegated granule `rd` a realm descriptor, with
+/// the [`RmiRealmParams2`](cca_abi::rmi::RmiRealmParams2) page at `params` (no VMID: the RMM
+/// allocates it; TF-RMM v0.9.0 `runtime/rmi/realm.c`, digest §10.1). The function number
+/// is 1.0's; the structure is not, hence a function of its own.
+///
+/// # Errors
+///
+/// `RMI_ERROR_INPUT` for invalid parameters, `RMI_ERROR_GLOBAL` before `RMI_RMM_ACTIVATE`.
+pub fn realm_create<C: RmiV2 + ?Sized>(
+    c: &mut C,
+    rd: Granule,
+    params: Granule,
+) -> Result<(), Error> {
+    call(c, RMI_REALM_CREATE, &[rd.addr(), params.addr()]).map(drop)
 }
 
 /// A multi-call range command that stopped: how far it got, and why.
@@ -321,7 +339,7 @@ fn range_loop<C: Conduit + ?Sized>(
 ///
 /// [`RangeError`] with the first granule not delegated: `RMI_ERROR_INPUT` for a granule that
 /// is not NS or not tracked, `RMI_ERROR_GLOBAL` before [`rmm_activate`].
-pub fn granule_range_delegate<C: Conduit + ?Sized>(
+pub fn granule_range_delegate<C: RmiV2 + ?Sized>(
     c: &mut C,
     base: Granule,
     top: Granule,
@@ -344,7 +362,7 @@ pub fn granule_range_delegate<C: Conduit + ?Sized>(
 ///
 /// [`RangeError`] with the first granule not undelegated: `RMI_ERROR_INPUT` for a granule
 /// that is not DELEGATED (still an RD, REC, RTT, DATA, auxiliary or PARTIAL granule).
-pub fn granule_range_undelegate<C: Conduit + ?Sized>(
+pub fn granule_range_undelegate<C: RmiV2 + ?Sized>(
     c: &mut C,
     base: Granule,
     top: Granule,
@@ -368,7 +386,7 @@ pub fn granule_range_undelegate<C: Conduit + ?Sized>(
 ///
 /// `RMI_ERROR_INPUT`, `RMI_ERROR_REALM` (realm not NEW), `(RMI_ERROR_RTT, level)` when the
 /// level-3 entry is missing or not UNASSIGNED.
-pub fn rtt_data_map_init<C: Conduit + ?Sized>(
+pub fn rtt_data_map_init<C: RmiV2 + ?Sized>(
     c: &mut C,
     rd: Granule,
     data: Granule,
@@ -398,7 +416,7 @@ pub fn rtt_data_map_init<C: Conduit + ?Sized>(
 /// level-3 entry is missing or not UNASSIGNED, `RMI_ERROR_INPUT` for a granule that is not
 /// DELEGATED or an IPA outside the protected range; [`Error::Malformed`] (register 1) if
 /// the run would pass the top of the address space.
-pub fn rtt_data_map<C: Conduit + ?Sized>(
+pub fn rtt_data_map<C: RmiV2 + ?Sized>(
     c: &mut C,
     rd: Granule,
     base: Ipa,
@@ -459,7 +477,7 @@ impl DataUnmapped {
 /// `(RMI_ERROR_RTT, level)` for a live block mapping above level 3, `RMI_ERROR_INPUT` for a
 /// bad RD or IPA; [`Error::Malformed`] if `x1` is not in `(base, top]`, `x2` is not a valid
 /// delegated range, or `x3` is not 0.
-pub fn rtt_data_unmap<C: Conduit + ?Sized>(
+pub fn rtt_data_unmap<C: RmiV2 + ?Sized>(
     c: &mut C,
     rd: Granule,
     base: Ipa,
@@ -832,7 +850,7 @@ fn incomplete(reply: &RmiReply) -> Option<RmiIncomplete> {
 /// params or MPIDR invalid), `RMI_ERROR_REALM` (realm not NEW or full), `RMI_BLOCKED` (every
 /// operation context held by unfinished operations), [`Error::Stalled`] (BUSY without end,
 /// or more than [`MAX_OP_CALLS`] calls), [`Error::Malformed`] for an impossible reply.
-pub fn rec_create<C: Conduit + ?Sized>(
+pub fn rec_create<C: RmiV2 + ?Sized>(
     c: &mut C,
     rd: Granule,
     rec: Granule,
@@ -902,7 +920,7 @@ pub fn rec_create<C: Conduit + ?Sized>(
 /// REC), `RMI_ERROR_REC` (REC running or referenced), `RMI_BLOCKED`, [`Error::Stalled`],
 /// [`Error::Malformed`] for an impossible reply (a donation request, an entry that is not a
 /// delegated range, a granule returned twice).
-pub fn rec_destroy<C: Conduit + ?Sized>(
+pub fn rec_destroy<C: RmiV2 + ?Sized>(
     c: &mut C,
     rec: Granule,
     list: &mut AddrList<'_>,

@@ -434,6 +434,44 @@ fn shared_pages_are_mapped_on_demand_and_unmapped_at_teardown() {
     assert_eq!(rmm.delegated_count(), 0);
 }
 
+/// A build that fails part-way on an RMM that then refuses everything reports both: the
+/// failure that started the teardown and the granules the teardown could not get back.
+#[test]
+fn a_leaking_teardown_names_the_failure_that_started_it() {
+    for generation in GENERATIONS {
+        let img = image(9000);
+        let config = RealmConfig {
+            image: &img,
+            ram_size: 2 << 20,
+            ..RealmConfig::default()
+        };
+        let mut rmm = rmm_for(generation);
+        // Past negotiation, features and the first delegations: fail from the 12th call on.
+        rmm.fail_from(12);
+        let mut source = RangeSource::new(POOL.0, POOL.1);
+        let Err(e) = Realm::build(&mut rmm, &mut source, &config) else {
+            panic!("{generation}: the build succeeded on a failing RMM");
+        };
+        let BuildError::Leaked { leaked, cause } = &e else {
+            panic!("{generation}: expected a leak, got: {e}");
+        };
+        assert!(*leaked > 0, "{generation}");
+        assert_eq!(*leaked, rmm.delegated_count(), "{generation}");
+        assert!(
+            matches!(cause.as_deref(), Some(BuildError::Rmi(_))),
+            "{generation}: {e}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.starts_with("RMI call failed: RMI_")
+                && text.ends_with(&format!(
+                    "; tearing the realm down then left {leaked} granules delegated"
+                )),
+            "{generation}: {text}"
+        );
+    }
+}
+
 /// A failure injected at every RMI call of a run that maps shared pages, in turn, leaves
 /// nothing delegated.
 #[test]
@@ -511,16 +549,16 @@ fn rtt_map_unprotected_takes_only_the_host_controlled_bits() {
         (1 << 48 | normal_wb | rw, "output address beyond 48 bits"),
         (pa | normal_wb | rw | 1 << 55, "NS (the RMM sets it)"),
     ] {
-        let r = rmi::rtt_map_unprotected(realm.conduit(), rd, ipa, level, desc);
+        let r = rmi::rtt_map_unprotected(realm.link(), rd, ipa, level, desc);
         assert!(
             matches!(r, Err(Error::Refused { ret, .. }) if ret.status == RmiStatus::ErrorInput),
             "{what}: {desc:#x}: {r:?}"
         );
     }
     for desc in [pa | normal_wb | rw, pa | (0b101 << 2) | (0b01 << 6), pa] {
-        rmi::rtt_map_unprotected(realm.conduit(), rd, ipa, level, desc)
+        rmi::rtt_map_unprotected(realm.link(), rd, ipa, level, desc)
             .unwrap_or_else(|e| panic!("{desc:#x}: {e:?}"));
-        rmi::rtt_unmap_unprotected(realm.conduit(), rd, ipa, level).unwrap();
+        rmi::rtt_unmap_unprotected(realm.link(), rd, ipa, level).unwrap();
     }
     realm.destroy().unwrap();
     assert_eq!(rmm.delegated_count(), 0);
@@ -550,7 +588,7 @@ fn prediction_refuses_overflowing_layouts() {
 fn parameters_are_checked_against_the_features() {
     let img = image(4096);
     let features = {
-        let mut rmm = rmm();
+        let (mut rmm, _) = rmi_shim::link::V1::connect(rmm()).unwrap();
         rmi_shim::rmi::features0(&mut rmm).unwrap()
     };
     let too_many = u32::from(features.num_bps) + 1;

@@ -9,6 +9,7 @@ use cca_abi::rmi::{
     RmiStatus, RttLevel,
 };
 use cca_abi::smccc::{Conduit, Regs};
+use rmi_shim::link::V1;
 use rmi_shim::rmi::{self as calls, PsciCompleteStatus};
 use rmi_shim::version::{self, Negotiated, VersionError};
 use rmi_shim::{Error, Malformed};
@@ -21,11 +22,12 @@ struct Fake {
 }
 
 impl Fake {
-    fn answering(replies: &[Regs]) -> Self {
-        Self {
+    /// A fake RMM that negotiated RMI 1.0 (these tests check the RMI 1.0 calls).
+    fn answering(replies: &[Regs]) -> V1<Self> {
+        V1::assume(Self {
             seen: Vec::new(),
             replies: replies.iter().copied().collect(),
-        }
+        })
     }
 
     /// The one call made: FID and `x1..x5`; also checks `x6..x17` are zero.
@@ -72,7 +74,7 @@ const REC: u64 = 0x7820_4000;
 /// The commands without results: encoding and success, against cca-abi.md §4.1.
 #[test]
 fn encodings_of_commands_without_results() {
-    type Case = (fn(&mut Fake) -> Result<(), Error>, u32, [u64; 5]);
+    type Case = (fn(&mut V1<Fake>) -> Result<(), Error>, u32, [u64; 5]);
     let cases: [Case; 12] = [
         (
             |c| calls::granule_delegate(c, g(0x7820_1000)),
@@ -367,7 +369,7 @@ fn error_replies() {
     }
 
     // Malformed results.
-    type BadOutput = (fn(&mut Fake) -> Result<(), Error>, Regs, u8, u64);
+    type BadOutput = (fn(&mut V1<Fake>) -> Result<(), Error>, Regs, u8, u64);
     let bad_outputs: [BadOutput; 6] = [
         (
             |c| calls::rtt_fold(c, g(RD), ipa(0), level(3)).map(drop),

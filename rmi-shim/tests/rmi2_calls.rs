@@ -15,6 +15,7 @@ use cca_abi::rmi::{
     RmiAddrRangeDesc, RmiDataMeasureContent, RmiReply, RmiReturn, RmiStatus,
 };
 use cca_abi::smccc::{Conduit, Regs};
+use rmi_shim::link::{RmiV2, V2};
 use rmi_shim::rmi2::{self, AddrList, MAX_OP_CALLS, RangeError};
 use rmi_shim::version::VersionError;
 use rmi_shim::{Error, Malformed};
@@ -284,7 +285,7 @@ fn pool(range: std::ops::Range<u64>) -> Vec<Granule> {
     range.map(|i| g(POOL + i * G)).collect()
 }
 
-fn create(rmm: &mut V9, granules: u64) -> Result<rmi2::RecCreated, rmi2::SroError> {
+fn create(rmm: &mut V2<V9>, granules: u64) -> Result<rmi2::RecCreated, rmi2::SroError> {
     let mut page = Box::new([0u64; ADDR_LIST_ENTRIES]);
     let mut list = AddrList::identity(&mut page);
     rmi2::rec_create(
@@ -297,7 +298,7 @@ fn create(rmm: &mut V9, granules: u64) -> Result<rmi2::RecCreated, rmi2::SroErro
     )
 }
 
-fn destroy<C: Conduit>(rmm: &mut C) -> Result<Vec<Granule>, rmi2::SroError> {
+fn destroy<C: RmiV2>(rmm: &mut C) -> Result<Vec<Granule>, rmi2::SroError> {
     let mut page = Box::new([0u64; ADDR_LIST_ENTRIES]);
     let mut list = AddrList::identity(&mut page);
     rmi2::rec_destroy(rmm, g(REC), &mut list)
@@ -307,7 +308,7 @@ fn destroy<C: Conduit>(rmm: &mut C) -> Result<Vec<Granule>, rmi2::SroError> {
 /// entries `P | 0x4` → 0x00D → OP_CONTINUE → SUCCESS.
 #[test]
 fn rec_create_in_one_donation() {
-    let mut rmm = V9::new();
+    let mut rmm = V2::assume(V9::new());
     let created = create(&mut rmm, 64).unwrap();
     assert_eq!(created.aux, pool(0..16));
     assert!(created.unused.is_empty());
@@ -330,7 +331,7 @@ fn rec_create_in_one_donation() {
 /// The RMM may take fewer granules than offered: the rest are offered again until it has 16.
 #[test]
 fn rec_create_in_several_donations() {
-    let mut rmm = V9::new();
+    let mut rmm = V2::assume(V9::new());
     rmm.take_per_donate = 5;
     let created = create(&mut rmm, 64).unwrap();
     assert_eq!(created.aux, pool(0..16));
@@ -351,12 +352,12 @@ fn rec_create_in_several_donations() {
 /// Digest §6.3: BUSY from the initiating command is retried; too many BUSY is Stalled.
 #[test]
 fn rec_create_busy() {
-    let mut rmm = V9::new();
+    let mut rmm = V2::assume(V9::new());
     rmm.busy = 3;
     create(&mut rmm, 16).unwrap();
     assert_eq!(rmm.fids()[..4], [RMI_REC_CREATE; 4]);
 
-    let mut rmm = V9::new();
+    let mut rmm = V2::assume(V9::new());
     rmm.busy = u32::MAX;
     let e = create(&mut rmm, 16).unwrap_err();
     assert!(
@@ -375,7 +376,7 @@ fn rec_create_busy() {
 /// BLOCKED and a REC that is not DELEGATED are refusals of REC_CREATE itself.
 #[test]
 fn rec_create_refused_at_once() {
-    let mut rmm = Scripted::new(&[err(RmiStatus::Blocked, 0)]);
+    let mut rmm = V2::assume(Scripted::new(&[err(RmiStatus::Blocked, 0)]));
     let mut page = [0u64; ADDR_LIST_ENTRIES];
     let e = rmi2::rec_create(
         &mut rmm,
@@ -390,7 +391,7 @@ fn rec_create_refused_at_once() {
     assert_eq!(e.error.fid(), RMI_REC_CREATE);
     assert!(e.returned.is_empty());
 
-    let mut rmm = V9::new();
+    let mut rmm = V2::assume(V9::new());
     rmm.delegated.remove(&REC);
     let e = create(&mut rmm, 16).unwrap_err();
     assert_eq!(e.error.status(), Some(RmiStatus::ErrorInput));
@@ -400,7 +401,7 @@ fn rec_create_refused_at_once() {
 /// back → OP_MEM_RECLAIM → OP_CONTINUE reports the original error; the host has all 16 back.
 #[test]
 fn rec_create_failure_reclaims() {
-    let mut rmm = V9::new();
+    let mut rmm = V2::assume(V9::new());
     rmm.fail_continue = Some(RmiStatus::ErrorRealm.to_raw());
     rmm.give_per_reclaim = 6;
     let e = create(&mut rmm, 64).unwrap_err();
@@ -428,7 +429,7 @@ fn rec_create_failure_reclaims() {
 /// path (an NS granule offered first) and reported as OutOfGranules with the 10 back.
 #[test]
 fn rec_create_out_of_granules() {
-    let mut rmm = V9::new();
+    let mut rmm = V2::assume(V9::new());
     let e = create(&mut rmm, 10).unwrap_err();
     assert_eq!(
         e.error,
@@ -454,12 +455,12 @@ fn rec_create_out_of_granules() {
 /// that call and gives back the granules the RMM did not take.
 #[test]
 fn rec_create_wrong_op() {
-    let mut rmm = Scripted::new(&[
+    let mut rmm = V2::assume(Scripted::new(&[
         regs(&[0x10D, 3, 0x40]),
         err(RmiStatus::ErrorInput, 0),
         err(RmiStatus::ErrorInput, 0),
         err(RmiStatus::ErrorInput, 0),
-    ]);
+    ]));
     let mut page = [0u64; ADDR_LIST_ENTRIES];
     let e = rmi2::rec_create(
         &mut rmm,
@@ -485,12 +486,12 @@ fn rec_create_wrong_op() {
 /// goes on.
 #[test]
 fn rec_create_survives_one_refused_donation() {
-    let mut rmm = Scripted::new(&[
+    let mut rmm = V2::assume(Scripted::new(&[
         regs(&[0x10D, 3, 0x40]),
         err(RmiStatus::ErrorInput, 0),
         regs(&[0x00D, 16, 0]),
         regs(&[0, 0, 0]),
-    ]);
+    ]));
     let mut page = [0u64; ADDR_LIST_ENTRIES];
     let created = rmi2::rec_create(
         &mut rmm,
@@ -517,7 +518,7 @@ fn rec_create_survives_one_refused_donation() {
 /// 0x00D → OP_CONTINUE → SUCCESS; every auxiliary granule comes back.
 #[test]
 fn rec_destroy_with_merged_entries() {
-    let mut rmm = V9::new();
+    let mut rmm = V2::assume(V9::new());
     create(&mut rmm, 16).unwrap();
     rmm.seen.clear();
     let mut page = Box::new([0u64; ADDR_LIST_ENTRIES]);
@@ -533,7 +534,7 @@ fn rec_destroy_with_merged_entries() {
     // granules in reverse order (merged at the front of an entry).
     #[repr(C, align(4096))]
     struct TwoPages([u64; 1024]);
-    let mut rmm = V9::new();
+    let mut rmm = V2::assume(V9::new());
     rmm.rec_aux = (0..16).rev().map(|i| POOL + i * G).collect();
     let mut pages = Box::new(TwoPages([0; 1024]));
     let window: &mut [u64; ADDR_LIST_ENTRIES] = (&mut pages.0[500..1012]).try_into().unwrap();
@@ -561,7 +562,8 @@ fn rec_destroy_with_merged_entries() {
 #[test]
 fn no_progress_is_stalled() {
     // Donations that are never consumed.
-    let mut rmm = Scripted::new(&[regs(&[0x10D, 0, 0x40])]).forever(regs(&[0x10D, 0, 0x40]));
+    let mut rmm =
+        V2::assume(Scripted::new(&[regs(&[0x10D, 0, 0x40])]).forever(regs(&[0x10D, 0, 0x40])));
     let mut page = [0u64; ADDR_LIST_ENTRIES];
     let e = rmi2::rec_create(
         &mut rmm,
@@ -578,7 +580,7 @@ fn no_progress_is_stalled() {
 
     // OP_CONTINUE answering "continue" forever, and reclaims returning nothing forever.
     for forever in [regs(&[0x00D]), regs(&[0x20D, 0])] {
-        let mut rmm = Scripted::new(&[regs(&[0x20D, 1])]).forever(forever);
+        let mut rmm = V2::assume(Scripted::new(&[regs(&[0x20D, 1])]).forever(forever));
         let e = destroy(&mut rmm).unwrap_err();
         assert!(matches!(e.error, Error::Stalled { .. }), "{e}");
         assert_eq!(rmm.seen.len(), MAX_OP_CALLS as usize);
@@ -664,7 +666,7 @@ fn hostile_sro_replies() {
         ),
     ];
     for (name, script, check) in create_cases {
-        let mut rmm = Scripted::new(&script);
+        let mut rmm = V2::assume(Scripted::new(&script));
         let mut page = [0u64; ADDR_LIST_ENTRIES];
         // The reclaim case reads whatever is in the list: put a granule the op never held.
         page[0] = RmiAddrRangeDesc::granule(g(0x7000_0000)).to_raw();
@@ -690,7 +692,7 @@ fn hostile_sro_replies() {
         (2, POOL | 0x4, POOL | 0x4),
     ];
     for (n, e0, e1) in entry_cases {
-        let mut rmm = Scripted::new(&[regs(&[0x20D, HANDLE]), regs(&[0x00D, n])]);
+        let mut rmm = V2::assume(Scripted::new(&[regs(&[0x20D, HANDLE]), regs(&[0x00D, n])]));
         let mut page = Box::new([0u64; ADDR_LIST_ENTRIES]);
         page[0] = e0;
         page[1] = e1;
@@ -710,7 +712,7 @@ fn hostile_sro_replies() {
     }
 
     // Destruction never asks for memory.
-    let mut rmm = Scripted::new(&[regs(&[0x10D, 1, 0x40])]);
+    let mut rmm = V2::assume(Scripted::new(&[regs(&[0x10D, 1, 0x40])]));
     assert!(matches!(
         destroy(&mut rmm).unwrap_err().error,
         Error::Malformed { .. }
@@ -738,7 +740,7 @@ fn random_replies_never_panic() {
         }
     }
     for seed in 1..400u64 {
-        let mut rmm = Chaos(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), 0);
+        let mut rmm = V2::assume(Chaos(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), 0));
         let mut page = Box::new([0u64; ADDR_LIST_ENTRIES]);
         let _ = rmi2::rec_create(
             &mut rmm,
@@ -756,12 +758,12 @@ fn random_replies_never_panic() {
 /// Digest §2: 2.0 accepted; a 1.0 RMM refuses with what it offers; impossible offers.
 #[test]
 fn version_2_0() {
-    let mut rmm = Scripted::new(&[ok(&[0x20000, 0x20000])]);
+    let mut rmm = V2::assume(Scripted::new(&[ok(&[0x20000, 0x20000])]));
     let v = rmi2::version(&mut rmm).unwrap();
     assert_eq!((v.version, v.higher), (AbiVersion::V2_0, AbiVersion::V2_0));
     assert_eq!(&rmm.seen[0][..2], &[u64::from(RMI_VERSION), 0x20000]);
 
-    let mut rmm = Scripted::new(&[regs(&[1, 0x10000, 0x10000])]);
+    let mut rmm = V2::assume(Scripted::new(&[regs(&[1, 0x10000, 0x10000])]));
     let e = rmi2::version(&mut rmm).unwrap_err();
     assert_eq!(
         e,
@@ -780,7 +782,7 @@ fn version_2_0() {
         ok(&[0x20000, 1 << 40]),
         regs(&[0x0B]),
     ] {
-        let mut rmm = Scripted::new(&[bad]);
+        let mut rmm = V2::assume(Scripted::new(&[bad]));
         assert!(matches!(
             rmi2::version(&mut rmm),
             Err(VersionError::Call(_))
@@ -791,7 +793,12 @@ fn version_2_0() {
 /// Digest §3, §7: the boot-step commands' registers and the typed feature registers.
 #[test]
 fn boot_steps_and_features() {
-    let mut rmm = Scripted::new(&[ok(&[]), ok(&[]), ok(&[]), err(RmiStatus::ErrorGlobal, 0)]);
+    let mut rmm = V2::assume(Scripted::new(&[
+        ok(&[]),
+        ok(&[]),
+        ok(&[]),
+        err(RmiStatus::ErrorGlobal, 0),
+    ]));
     rmi2::rmm_config_get(&mut rmm, g(0x8700_1000)).unwrap();
     rmi2::rmm_config_set(&mut rmm, g(0x8700_1000)).unwrap();
     rmi2::rmm_activate(&mut rmm).unwrap();
@@ -813,7 +820,13 @@ fn boot_steps_and_features() {
     assert_eq!(rmm.seen[0][1], 0x8700_1000);
 
     let r1 = 1 | 1 << 3 | 1 << 5 | 10 << 6 | 5 << 14;
-    let mut rmm = Scripted::new(&[ok(&[39 | 1 << 14]), ok(&[r1]), ok(&[0]), ok(&[3]), ok(&[7])]);
+    let mut rmm = V2::assume(Scripted::new(&[
+        ok(&[39 | 1 << 14]),
+        ok(&[r1]),
+        ok(&[0]),
+        ok(&[3]),
+        ok(&[7]),
+    ]));
     assert_eq!(rmi2::features0(&mut rmm).unwrap().s2sz, 39);
     assert_eq!(rmi2::features1(&mut rmm).unwrap().max_recs(), 1023);
     assert!(!rmi2::features2(&mut rmm).unwrap().da);
@@ -850,10 +863,10 @@ impl Conduit for OnePerCall {
 /// far it got when one fails.
 #[test]
 fn range_delegation_loops() {
-    let mut rmm = OnePerCall {
+    let mut rmm = V2::assume(OnePerCall {
         seen: Vec::new(),
         fail_at: 0,
-    };
+    });
     rmi2::granule_range_delegate(&mut rmm, g(POOL), g(POOL + 16 * G)).unwrap();
     assert_eq!(rmm.seen.len(), 16);
     assert!(
@@ -864,10 +877,10 @@ fn range_delegation_loops() {
     assert!(rmm.seen.iter().all(|r| r[2] == POOL + 16 * G));
     assert_eq!(rmm.seen[15][1], POOL + 15 * G);
 
-    let mut rmm = OnePerCall {
+    let mut rmm = V2::assume(OnePerCall {
         seen: Vec::new(),
         fail_at: POOL + 5 * G,
-    };
+    });
     let e: RangeError =
         rmi2::granule_range_undelegate(&mut rmm, g(POOL), g(POOL + 16 * G)).unwrap_err();
     assert_eq!(e.reached, POOL + 5 * G);
@@ -875,18 +888,18 @@ fn range_delegation_loops() {
     assert_eq!(e.error.status(), Some(RmiStatus::ErrorInput));
 
     // Empty range: no call. A reply that does not advance, or jumps past top: Malformed.
-    let mut rmm = Scripted::new(&[]);
+    let mut rmm = V2::assume(Scripted::new(&[]));
     rmi2::granule_range_delegate(&mut rmm, g(POOL), g(POOL)).unwrap();
     for x1 in [POOL, POOL + 17 * G, POOL + 0x800] {
-        let mut rmm = Scripted::new(&[ok(&[x1])]);
+        let mut rmm = V2::assume(Scripted::new(&[ok(&[x1])]));
         let e = rmi2::granule_range_delegate(&mut rmm, g(POOL), g(POOL + 16 * G)).unwrap_err();
         assert!(matches!(e.error, Error::Malformed { .. }), "{x1:#x}");
         assert_eq!(e.reached, POOL);
     }
     // BUSY is retried, but not forever.
-    let mut rmm = Scripted::new(&[err(RmiStatus::Busy, 0), ok(&[POOL + G])]);
+    let mut rmm = V2::assume(Scripted::new(&[err(RmiStatus::Busy, 0), ok(&[POOL + G])]));
     rmi2::granule_range_delegate(&mut rmm, g(POOL), g(POOL + G)).unwrap();
-    let mut rmm = Scripted::new(&[]).forever(err(RmiStatus::Busy, 0));
+    let mut rmm = V2::assume(Scripted::new(&[]).forever(err(RmiStatus::Busy, 0)));
     let e = rmi2::granule_range_delegate(&mut rmm, g(POOL), g(POOL + G)).unwrap_err();
     assert!(matches!(e.error, Error::Stalled { .. }));
 }
@@ -895,7 +908,7 @@ fn range_delegation_loops() {
 /// SINGLE and the granule in x5.
 #[test]
 fn data_map() {
-    let mut rmm = Scripted::new(&[ok(&[])]);
+    let mut rmm = V2::assume(Scripted::new(&[ok(&[])]));
     rmi2::rtt_data_map_init(
         &mut rmm,
         g(RD),
@@ -917,7 +930,7 @@ fn data_map() {
         ]
     );
     let e = rmi2::rtt_data_map_init(
-        &mut Scripted::new(&[err(RmiStatus::ErrorRtt, 2)]),
+        &mut V2::assume(Scripted::new(&[err(RmiStatus::ErrorRtt, 2)])),
         g(RD),
         g(POOL),
         ipa(0x8000_0000),
@@ -932,10 +945,10 @@ fn data_map() {
     );
 
     let data = pool(0..4);
-    let mut rmm = OnePerCall {
+    let mut rmm = V2::assume(OnePerCall {
         seen: Vec::new(),
         fail_at: 0,
-    };
+    });
     rmi2::rtt_data_map(&mut rmm, g(RD), ipa(0x8000_0000), &data).unwrap();
     for (i, r) in rmm.seen.iter().enumerate() {
         let i = i as u64;
@@ -951,14 +964,14 @@ fn data_map() {
             ]
         );
     }
-    let mut rmm = OnePerCall {
+    let mut rmm = V2::assume(OnePerCall {
         seen: Vec::new(),
         fail_at: 0x8000_2000,
-    };
+    });
     let e = rmi2::rtt_data_map(&mut rmm, g(RD), ipa(0x8000_0000), &data).unwrap_err();
     assert_eq!(e.reached, 0x8000_2000, "data[..2] mapped");
     // V9 maps one granule per call: a reply that claims two is impossible.
-    let mut rmm = Scripted::new(&[ok(&[0x8000_2000])]);
+    let mut rmm = V2::assume(Scripted::new(&[ok(&[0x8000_2000])]));
     let e = rmi2::rtt_data_map(&mut rmm, g(RD), ipa(0x8000_0000), &data).unwrap_err();
     assert!(matches!(
         e.error,
@@ -974,7 +987,10 @@ fn data_map() {
 fn data_unmap() {
     let base = ipa(0x8000_0000);
     let top = ipa(0x8200_0000);
-    let mut rmm = Scripted::new(&[ok(&[0x8000_1000, POOL | 0x4, 0]), ok(&[0x8010_0000, 0, 0])]);
+    let mut rmm = V2::assume(Scripted::new(&[
+        ok(&[0x8000_1000, POOL | 0x4, 0]),
+        ok(&[0x8010_0000, 0, 0]),
+    ]));
     let u = rmi2::rtt_data_unmap(&mut rmm, g(RD), base, top).unwrap();
     assert_eq!(u.next, ipa(0x8000_1000));
     assert_eq!(u.granule(), Some(g(POOL)));
@@ -1000,7 +1016,7 @@ fn data_unmap() {
         ([0x8000_1000, POOL, 0], 2),
         ([0x8000_1000, POOL | 0x4, 5], 3),
     ] {
-        let mut rmm = Scripted::new(&[ok(&out)]);
+        let mut rmm = V2::assume(Scripted::new(&[ok(&out)]));
         let e = rmi2::rtt_data_unmap(&mut rmm, g(RD), base, top).unwrap_err();
         assert!(
             matches!(e, Error::Malformed { problem: Malformed::Output { register: r, .. }, .. } if r == register),

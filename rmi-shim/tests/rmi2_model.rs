@@ -18,6 +18,7 @@ use cca_abi::rmi::{
 use cca_abi::rsi::{RSI_HOST_CALL, RsiHostCall};
 use cca_abi::smccc::{Conduit, regs};
 use rmi_shim::Error;
+use rmi_shim::link::V2;
 use rmi_shim::rim::{DataGranule, RealmBuild, RipasRange, predict_for};
 use rmi_shim::rmi2::{self, AddrList};
 use rmm_model::rmi::{GranuleState, Rmm, RmmConfig};
@@ -49,20 +50,22 @@ fn ns(p: &Page) -> Granule {
     Granule::new(addr(p)).unwrap()
 }
 
-fn rmm(contexts: usize) -> Rmm {
-    Rmm::new(RmmConfig {
+/// The v0.9.0 model, as a conduit that negotiated RMI 2.0 (the tests call the RMI 2.0 API
+/// straight away; `version_is_2_0` checks the negotiation itself).
+fn rmm(contexts: usize) -> V2<Rmm> {
+    V2::assume(Rmm::new(RmmConfig {
         delegable: POOL,
         sro_contexts: contexts,
         ..RmmConfig::tf_rmm_v0_9()
-    })
+    }))
 }
 
 /// `x0` of a raw call.
-fn x0(rmm: &mut Rmm, fid: u32, args: &[u64]) -> u64 {
+fn x0(rmm: &mut V2<Rmm>, fid: u32, args: &[u64]) -> u64 {
     rmm.call(regs(fid, args))[0]
 }
 
-fn activate(rmm: &mut Rmm) {
+fn activate(rmm: &mut V2<Rmm>) {
     let cfg = page();
     rmi2::rmm_config_set(rmm, ns(&cfg)).unwrap();
     rmi2::rmm_activate(rmm).unwrap();
@@ -199,7 +202,7 @@ fn program(_rec: usize, c: &mut dyn Conduit) {
 const RAM: u64 = 0x8000_0000;
 
 /// RD g0, root RTT g1, L1/L2/L3 RTTs g2..g5, data g5..g9, REC g9; aux granules g16..g32.
-fn create_realm(rmm: &mut Rmm) -> (Box<RmiRealmParams2>, Vec<Box<Page>>) {
+fn create_realm(rmm: &mut V2<Rmm>) -> (Box<RmiRealmParams2>, Vec<Box<Page>>) {
     rmi2::granule_range_delegate(rmm, g(0), g(10)).unwrap();
     rmi2::granule_range_delegate(rmm, g(16), g(32)).unwrap();
     let mut p = Box::new(RmiRealmParams2::zeroed());

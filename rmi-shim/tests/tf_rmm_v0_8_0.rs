@@ -19,6 +19,7 @@ use cca_abi::rmi::{
     RmiReturn, RttLevel,
 };
 use cca_abi::smccc::{Conduit, Regs, regs};
+use rmi_shim::link::V1;
 use rmi_shim::rim::{
     DataGranule, MeasuredRealmParams, MeasuredRecParams, RealmBuild, Rim, RipasRange, predict,
 };
@@ -381,7 +382,7 @@ fn l(v: u64) -> RttLevel {
 }
 
 /// Issues `cmd` through the typed API of `rmi_shim::rmi`.
-fn typed_call(c: &mut Replay, cmd: RmiCommand) {
+fn typed_call(c: &mut V1<Replay>, cmd: RmiCommand) {
     use RmiCommand as C;
     let done = match cmd {
         C::GranuleDelegate { addr } => calls::granule_delegate(c, g(addr)),
@@ -462,7 +463,7 @@ fn recorded_rmi_calls_replay() {
             expected.push_back((request, reply.to_regs()));
             commands.push(cmd);
         }
-        let mut conduit = Replay { expected };
+        let mut conduit = V1::assume(Replay { expected });
         for cmd in commands {
             typed_call(&mut conduit, cmd);
         }
@@ -489,9 +490,9 @@ fn recorded_version_and_features() {
             assert_eq!(n.version, cca_abi::AbiVersion::V1_0);
         }
         let raw = hex_u64(&v.json["rmi_features"]["0"]);
-        let mut conduit = Replay {
+        let mut conduit = V1::assume(Replay {
             expected: [(regs(cca_abi::rmi::RMI_FEATURES, &[0]), regs(0, &[raw]))].into(),
-        };
+        });
         let f = calls::features0(&mut conduit).expect("features");
         let realm_page = v.page("realm-params.bin");
         let realm = RmiRealmParams::read_from_bytes(&realm_page[..]).expect("4 KiB");

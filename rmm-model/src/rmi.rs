@@ -251,6 +251,8 @@ pub struct Rmm {
     program: Option<RealmProgram>,
     calls: u64,
     fail_at: Option<u64>,
+    /// Every call from this one on fails ([`Self::fail_from`]).
+    fail_from: Option<u64>,
     log: Vec<(RmiCommand, RmiReturn)>,
     v2: v2::State,
 }
@@ -283,6 +285,7 @@ impl Rmm {
             program: None,
             calls: 0,
             fail_at: None,
+            fail_from: None,
             log: Vec::new(),
             v2: v2::State::default(),
         }
@@ -297,6 +300,20 @@ impl Rmm {
     /// effect, to test the host's error paths.
     pub fn fail_call(&mut self, n: u64) {
         self.fail_at = Some(self.calls + n);
+    }
+
+    /// Makes every RMI call from the `n`-th from now on fail with `RMI_ERROR_INPUT` and no
+    /// effect: an RMM that stopped cooperating, so that the host's teardown cannot finish.
+    pub fn fail_from(&mut self, n: u64) {
+        self.fail_from = Some(self.calls + n);
+    }
+
+    /// Counts a call; says whether a fault injected by [`Self::fail_call`] or
+    /// [`Self::fail_from`] hits it.
+    pub(crate) fn next_call_faults(&mut self) -> bool {
+        let n = self.calls;
+        self.calls += 1;
+        self.fail_at == Some(n) || self.fail_from.is_some_and(|f| n >= f)
     }
 
     /// Number of RMI calls so far.
@@ -1301,9 +1318,7 @@ impl Conduit for Rmm {
             r[0] = cca_abi::smccc::SMCCC_NOT_SUPPORTED;
             return r;
         };
-        let n = self.calls;
-        self.calls += 1;
-        let result = if self.fail_at == Some(n) {
+        let result = if self.next_call_faults() {
             Err(err(RmiStatus::ErrorInput))
         } else {
             self.dispatch(&cmd)

@@ -15,14 +15,13 @@ mod host {
     use alloc::vec;
 
     use cca_abi::hostcall::{EXIT_STATUS, SERVICE, exit, relay, status};
-    use cca_abi::rmi::Generation;
     use cca_abi::smccc::Smc;
     use el2_rt::{console, power_off, println};
     use rmi_shim::builder::{
         BuildError, Host, RangeSource, Realm, RealmConfig, RunOutcome, SharedMemory,
     };
-    use rmi_shim::version::VersionError;
-    use rmi_shim::{rmi, version};
+    use rmi_shim::link::{Link, Rmi};
+    use rmi_shim::rmi;
 
     el2_rt::entry!(main);
 
@@ -111,31 +110,25 @@ mod host {
                 "no realm image embedded: build with REALM_IMAGE=<flat image>",
             ));
         }
-        let generation = match version::negotiate(&mut Smc) {
-            Ok(v) => {
-                println!(
-                    "rmi-host: RMI {} (the RMM implements {} to {})",
-                    v.version, v.lower, v.higher
-                );
-                let f = rmi::features0(&mut Smc)?;
-                println!(
-                    "rmi-host: RMI_FEATURES(0) {:#x}: S2SZ {}, SHA-256 {}, SHA-512 {}, LPA2 {}, SVE {}, PMU {}",
-                    f.to_raw(),
-                    f.s2sz,
-                    f.hash_sha_256,
-                    f.hash_sha_512,
-                    f.lpa2,
-                    f.sve,
-                    f.pmu
-                );
-                Generation::V1_0
-            }
-            Err(VersionError::Rmi2Only { lower, higher }) => {
-                println!("rmi-host: RMI 2.0 (the RMM implements {lower} to {higher})");
-                Generation::V2_0
-            }
-            Err(e) => return Err(BuildError::Version(e)),
-        };
+        let (mut link, negotiated) = Link::connect(Smc).map_err(BuildError::Version)?;
+        println!(
+            "rmi-host: RMI {} (the RMM implements {} to {})",
+            negotiated.version, negotiated.lower, negotiated.higher
+        );
+        if let Link::V1(rmm) = &mut link {
+            let f = rmi::features0(rmm)?;
+            println!(
+                "rmi-host: RMI_FEATURES(0) {:#x}: S2SZ {}, SHA-256 {}, SHA-512 {}, LPA2 {}, SVE {}, PMU {}",
+                f.to_raw(),
+                f.s2sz,
+                f.hash_sha_256,
+                f.hash_sha_512,
+                f.lpa2,
+                f.sve,
+                f.pmu
+            );
+        }
+        let generation = link.generation();
         let mut entry_regs = [0; 8];
         entry_regs[..2].copy_from_slice(&ENTRY);
         let config = RealmConfig {
@@ -151,7 +144,7 @@ mod host {
             IMAGE.len()
         );
         let mut source = RangeSource::new(POOL.0, POOL.1);
-        let mut realm = Realm::build(Smc, &mut source, &config)?;
+        let mut realm = Realm::build_on(link, &mut source, &config)?;
         let held = realm.granules();
         println!("rmi-host: realm built and activated, {held} granules delegated");
         let outcome = realm.run(&mut Console);

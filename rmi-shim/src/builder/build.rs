@@ -17,8 +17,9 @@ use super::{
     BuildError, GRANULE, GranuleSource, ListPage, Page, Realm, RealmConfig, page_addr, rec_mpidr,
 };
 use crate::error::Error;
-use crate::version::{self, VersionError};
+use crate::link::Link;
 use crate::{rmi, rmi2};
+use cca_abi::rmi::{RMI_REC_AUX_COUNT, RMI_REC_CREATE};
 
 impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
     /// Builds and activates the realm described by `config`.
@@ -26,9 +27,26 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
     /// # Errors
     ///
     /// Any [`BuildError`]; everything made before the failure has been torn down and
-    /// undelegated (or [`BuildError::Leaked`] says how much could not be).
+    /// undelegated (or [`BuildError::Leaked`] says how much could not be, and carries the
+    /// failure that started the teardown).
     pub fn build(
         conduit: C,
+        source: &'s mut S,
+        config: &RealmConfig<'_>,
+    ) -> Result<Self, BuildError> {
+        config.check()?;
+        let (link, _) = Link::connect(conduit).map_err(BuildError::Version)?;
+        Self::build_on(link, source, config)
+    }
+
+    /// [`Realm::build`] on a conduit whose generation is already negotiated (by
+    /// [`Link::connect`], which also reports what the RMM offers).
+    ///
+    /// # Errors
+    ///
+    /// As [`Realm::build`].
+    pub fn build_on(
+        link: Link<C>,
         source: &'s mut S,
         config: &RealmConfig<'_>,
     ) -> Result<Self, BuildError> {
@@ -36,8 +54,7 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
         let alias = 1 << (config.ipa_width - 1);
         let uart_alias = config.uart_ipa.map(|ipa| ipa | alias);
         let mut realm = Self {
-            conduit,
-            generation: Generation::V1_0,
+            link,
             source,
             owned: Vec::new(),
             rd: None,
@@ -55,7 +72,11 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
             Ok(()) => Ok(realm),
             Err(e) => match realm.teardown() {
                 Ok(()) => Err(e),
-                Err(leak) => Err(leak),
+                Err(BuildError::Leaked { leaked, .. }) => Err(BuildError::Leaked {
+                    leaked,
+                    cause: Some(Box::new(e)),
+                }),
+                Err(other) => Err(other),
             },
         }
     }
@@ -66,18 +87,6 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
 const REC_AUX_GRANULES: usize = 16;
 
 impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
-    /// Negotiates the RMI generation: 1.0 if the RMM offers it, else 2.0.
-    fn negotiate(&mut self) -> Result<Generation, BuildError> {
-        match version::negotiate(&mut self.conduit) {
-            Ok(_) => Ok(Generation::V1_0),
-            Err(VersionError::Rmi2Only { .. }) => {
-                rmi2::version(&mut self.conduit).map_err(BuildError::Version)?;
-                Ok(Generation::V2_0)
-            }
-            Err(e) => Err(BuildError::Version(e)),
-        }
-    }
-
     /// RMI 2.0: the RMM must be activated once per boot before any realm command
     /// (`RMI_RMM_CONFIG_SET` with the only configuration TF-RMM v0.9.0 accepts, all zero,
     /// then `RMI_RMM_ACTIVATE`; `runtime/rmi/granule.c`, `runtime/rmi/activate.c`). Both
@@ -87,12 +96,15 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
     fn activate_rmm(&mut self) -> Result<(), BuildError> {
         let config = Box::new(Page([0; GRANULE_SIZE]));
         let global = |e: &Error| matches!(e, Error::Refused { ret, .. } if ret.status == RmiStatus::ErrorGlobal);
-        let set = rmi2::rmm_config_set(&mut self.conduit, page_addr(&*config));
-        let activated = set.and_then(|()| rmi2::rmm_activate(&mut self.conduit));
+        let Link::V2(rmm) = &mut self.link else {
+            return Ok(());
+        };
+        let set = rmi2::rmm_config_set(rmm, page_addr(&*config));
+        let activated = set.and_then(|()| rmi2::rmm_activate(rmm));
         match activated {
             Ok(()) => Ok(()),
             Err(e) if global(&e) => {
-                let probe = rmi::realm_activate(&mut self.conduit, Granule::containing(0));
+                let probe = rmi::realm_activate(rmm, Granule::containing(0));
                 match probe {
                     Err(Error::Refused { ret, .. }) if ret.status == RmiStatus::ErrorInput => {
                         Ok(())
@@ -105,15 +117,14 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
     }
 
     fn build_steps(&mut self, config: &RealmConfig<'_>) -> Result<(), BuildError> {
-        self.generation = self.negotiate()?;
-        match self.generation {
-            Generation::V1_0 => {
-                let features = rmi::features0(&mut self.conduit)?;
+        match &mut self.link {
+            Link::V1(rmm) => {
+                let features = rmi::features0(rmm)?;
                 config.check_features(&features)?;
             }
-            Generation::V2_0 => {
-                let reg0 = rmi2::features0(&mut self.conduit)?;
-                let reg1 = rmi2::features1(&mut self.conduit)?;
+            Link::V2(rmm) => {
+                let reg0 = rmi2::features0(rmm)?;
+                let reg1 = rmi2::features1(rmm)?;
                 config.check_features_v2(&reg0, &reg1)?;
                 self.activate_rmm()?;
             }
@@ -125,8 +136,8 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         let rd = self.delegate()?;
         let roots = self.contiguous(num_root)?;
         let measured = config.measured_params();
-        match self.generation {
-            Generation::V1_0 => {
+        match &mut self.link {
+            Link::V1(rmm) => {
                 let mut params = Box::new(RmiRealmParams::new_zeroed());
                 params.flags0 = measured.flags0;
                 params.s2sz = measured.s2sz;
@@ -138,9 +149,9 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                 params.rtt_base = roots[0].addr();
                 params.rtt_level_start = i64::from(level);
                 params.rtt_num_start = num_root as u32;
-                rmi::realm_create(&mut self.conduit, rd, page_addr(&*params))?;
+                rmi::realm_create(rmm, rd, page_addr(&*params))?;
             }
-            Generation::V2_0 => {
+            Link::V2(rmm) => {
                 // No VMID: the RMM allocates it (TF-RMM v0.9.0 `runtime/rmi/realm.c`).
                 let mut params = Box::new(RmiRealmParams2::new_zeroed());
                 params.flags0 = measured.flags0;
@@ -152,7 +163,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                 params.rtt_base = roots[0].addr();
                 params.rtt_level_start = i64::from(level);
                 params.rtt_num_start = num_root as u32;
-                rmi::realm_create(&mut self.conduit, rd, page_addr(&*params))?;
+                rmi2::realm_create(rmm, rd, page_addr(&*params))?;
             }
         }
         // The delegated RD and roots are now one object.
@@ -180,7 +191,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         let mut at = Ipa::new(base).expect("aligned");
         let end = Ipa::new(top).expect("aligned");
         while at < end {
-            at = rmi::rtt_init_ripas(&mut self.conduit, rd, at, end)?;
+            at = rmi::rtt_init_ripas(&mut self.link, rd, at, end)?;
         }
 
         // The image, measured; the rest of RAM, unknown.
@@ -193,38 +204,32 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                 let chunk = &config.image[off..config.image.len().min(off + GRANULE_SIZE)];
                 src.0[..chunk.len()].copy_from_slice(chunk);
                 src.0[chunk.len()..].fill(0);
-                let create = match self.generation {
-                    Generation::V1_0 => rmi::data_create,
+                let (src, flags) = (page_addr(&*src), RmiDataMeasureContent::MeasureContent);
+                match &mut self.link {
+                    Link::V1(rmm) => rmi::data_create(rmm, rd, data, ipa, src, flags)?,
                     // The same registers and measurement (TF-RMM v0.9.0 `runtime/rmi/rtt.c`).
-                    Generation::V2_0 => rmi2::rtt_data_map_init,
-                };
-                create(
-                    &mut self.conduit,
-                    rd,
-                    data,
-                    ipa,
-                    page_addr(&*src),
-                    RmiDataMeasureContent::MeasureContent,
-                )?;
+                    Link::V2(rmm) => rmi2::rtt_data_map_init(rmm, rd, data, ipa, src, flags)?,
+                }
             } else {
-                match self.generation {
-                    Generation::V1_0 => rmi::data_create_unknown(&mut self.conduit, rd, data, ipa)?,
-                    Generation::V2_0 => rmi2::rtt_data_map(&mut self.conduit, rd, ipa, &[data])
-                        .map_err(Error::from)?,
+                match &mut self.link {
+                    Link::V1(rmm) => rmi::data_create_unknown(rmm, rd, data, ipa)?,
+                    Link::V2(rmm) => {
+                        rmi2::rtt_data_map(rmm, rd, ipa, &[data]).map_err(Error::from)?
+                    }
                 }
             }
             self.adopt(1, Owned::Data { ipa, data });
         }
 
         // RECs, in MPIDR order.
-        if self.generation == Generation::V2_0 {
+        if self.generation() == Generation::V2_0 {
             for index in 0..config.recs {
                 self.create_rec_v2(rd, config, index)?;
             }
-            rmi::realm_activate(&mut self.conduit, rd)?;
+            rmi::realm_activate(&mut self.link, rd)?;
             return Ok(());
         }
-        let aux_count = rmi::rec_aux_count(&mut self.conduit, rd)?;
+        let aux_count = rmi::rec_aux_count(self.v1(RMI_REC_AUX_COUNT)?, rd)?;
         for index in 0..config.recs {
             let rec = self.delegate()?;
             let mut aux = Vec::with_capacity(aux_count);
@@ -241,12 +246,12 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
             for (slot, g) in p.aux.iter_mut().zip(&aux) {
                 *slot = g.addr();
             }
-            rmi::rec_create(&mut self.conduit, rd, rec, page_addr(&*p))?;
+            rmi::rec_create(self.v1(RMI_REC_CREATE)?, rd, rec, page_addr(&*p))?;
             self.adopt(1 + aux_count, Owned::Rec { rec, aux });
             self.recs.push(rec);
         }
 
-        rmi::realm_activate(&mut self.conduit, rd)?;
+        rmi::realm_activate(&mut self.link, rd)?;
         Ok(())
     }
 
@@ -283,7 +288,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         }
         let mut supply = pool.into_iter();
         let result = rmi2::rec_create(
-            &mut self.conduit,
+            self.v2(RMI_REC_CREATE)?,
             rd,
             rec,
             page_addr(&*p),
@@ -317,7 +322,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         level: RttLevel,
     ) -> Result<(), BuildError> {
         let rtt = self.delegate()?;
-        rmi::rtt_create(&mut self.conduit, rd, rtt, ipa, level)?;
+        rmi::rtt_create(&mut self.link, rd, rtt, ipa, level)?;
         self.adopt(1, Owned::Rtt { ipa, level, rtt });
         Ok(())
     }

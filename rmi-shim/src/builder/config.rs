@@ -1,6 +1,7 @@
 //! What a realm is made of ([`RealmConfig`]), its validation, the measured parameters the
 //! RIM depends on, and the builder's error type.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -77,7 +78,7 @@ impl Default for RealmConfig<'_> {
 }
 
 /// Why a realm could not be built, run or torn down.
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+#[derive(Clone, Debug, Eq, PartialEq)]
 pub enum BuildError {
     /// The configuration is not one the RMM can build.
     Config(&'static str),
@@ -111,6 +112,9 @@ pub enum BuildError {
     Leaked {
         /// Granules still delegated.
         leaked: usize,
+        /// The failure that made the builder tear down, when a build failed part-way
+        /// (`None` for [`super::Realm::destroy`] and drop).
+        cause: Option<Box<BuildError>>,
     },
 }
 
@@ -139,7 +143,17 @@ impl fmt::Display for BuildError {
             Self::UnhandledExit { reason, esr } => {
                 write!(f, "unhandled REC exit: reason {reason}, ESR {esr:#x}")
             }
-            Self::Leaked { leaked } => write!(f, "teardown left {leaked} granules delegated"),
+            Self::Leaked {
+                leaked,
+                cause: None,
+            } => write!(f, "teardown left {leaked} granules delegated"),
+            Self::Leaked {
+                leaked,
+                cause: Some(cause),
+            } => write!(
+                f,
+                "{cause}; tearing the realm down then left {leaked} granules delegated"
+            ),
         }
     }
 }

@@ -4,7 +4,11 @@
 
 use alloc::vec::Vec;
 
+use cca_abi::rmi::fids::RMI_RTT_DATA_UNMAP;
 use cca_abi::rmi::{Generation, Granule, Ipa, RttLevel};
+use cca_abi::rmi::{RMI_DATA_DESTROY, RMI_REC_DESTROY};
+
+use crate::link::Link;
 use cca_abi::smccc::Conduit;
 
 use super::{BuildError, GRANULE, GranuleSource, Realm};
@@ -51,22 +55,20 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
 
     /// `RMI_GRANULE_DELEGATE` (1.0) or a one-granule `RMI_GRANULE_RANGE_DELEGATE` (2.0).
     fn delegate_granule(&mut self, g: Granule) -> Result<(), Error> {
-        match self.generation {
-            Generation::V1_0 => rmi::granule_delegate(&mut self.conduit, g),
-            Generation::V2_0 => {
-                rmi2::granule_range_delegate(&mut self.conduit, g, next_granule(g)?)
-                    .map_err(Error::from)
+        match &mut self.link {
+            Link::V1(rmm) => rmi::granule_delegate(rmm, g),
+            Link::V2(rmm) => {
+                rmi2::granule_range_delegate(rmm, g, next_granule(g)?).map_err(Error::from)
             }
         }
     }
 
     /// `RMI_GRANULE_UNDELEGATE` (1.0) or a one-granule `RMI_GRANULE_RANGE_UNDELEGATE` (2.0).
     fn undelegate_granule(&mut self, g: Granule) -> Result<(), Error> {
-        match self.generation {
-            Generation::V1_0 => rmi::granule_undelegate(&mut self.conduit, g),
-            Generation::V2_0 => {
-                rmi2::granule_range_undelegate(&mut self.conduit, g, next_granule(g)?)
-                    .map_err(Error::from)
+        match &mut self.link {
+            Link::V1(rmm) => rmi::granule_undelegate(rmm, g),
+            Link::V2(rmm) => {
+                rmi2::granule_range_undelegate(rmm, g, next_granule(g)?).map_err(Error::from)
             }
         }
     }
@@ -165,14 +167,17 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         let rd = self.rd;
         match o {
             Owned::Delegated(g) => (!self.undelegate(g)).then_some(Owned::Delegated(g)),
-            Owned::Rec { rec, aux } if self.generation == Generation::V2_0 => {
+            Owned::Rec { rec, aux } if self.generation() == Generation::V2_0 => {
                 // RMI 2.0: REC_DESTROY is a stateful operation that gives the auxiliary
                 // granules back through an address list (TF-RMM v0.9.0 `runtime/rmi/rec.c`).
                 let mut page = alloc::boxed::Box::new(super::ListPage([0; 512]));
                 let mut list = rmi2::AddrList::identity(&mut page.0);
-                let (back, failed) = match rmi2::rec_destroy(&mut self.conduit, rec, &mut list) {
-                    Ok(back) => (back, false),
-                    Err(e) => (e.returned, true),
+                let (back, failed) = match self.v2(RMI_REC_DESTROY) {
+                    Ok(rmm) => match rmi2::rec_destroy(rmm, rec, &mut list) {
+                        Ok(back) => (back, false),
+                        Err(e) => (e.returned, true),
+                    },
+                    Err(_) => (Vec::new(), true),
                 };
                 let remaining: Vec<Granule> =
                     aux.iter().copied().filter(|g| !back.contains(g)).collect();
@@ -188,10 +193,13 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                     aux: remaining,
                 })
             }
-            Owned::Data { ipa, data } if self.generation == Generation::V2_0 => {
+            Owned::Data { ipa, data } if self.generation() == Generation::V2_0 => {
                 let rd = rd?;
                 let top = ipa.addr().checked_add(GRANULE).and_then(Ipa::new);
-                let unmapped = top.map(|top| rmi2::rtt_data_unmap(&mut self.conduit, rd, ipa, top));
+                let rmm = self.v2(RMI_RTT_DATA_UNMAP).ok();
+                let unmapped = top
+                    .zip(rmm)
+                    .map(|(top, rmm)| rmi2::rtt_data_unmap(rmm, rd, ipa, top));
                 match unmapped {
                     // Freed (or nothing left mapped there): the granule is DELEGATED again.
                     Some(Ok(u)) if u.granule().is_none_or(|g| g == data) => {
@@ -201,7 +209,11 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                 }
             }
             Owned::Rec { rec, aux } => {
-                if rmi::rec_destroy(&mut self.conduit, rec).is_err() {
+                let destroyed = self.v1(RMI_REC_DESTROY);
+                if destroyed
+                    .and_then(|rmm| rmi::rec_destroy(rmm, rec))
+                    .is_err()
+                {
                     return Some(Owned::Rec { rec, aux });
                 }
                 let left: Vec<Owned> = core::iter::once(rec)
@@ -213,27 +225,32 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                 None
             }
             Owned::Data { ipa, data } => {
-                if rmi::data_destroy(&mut self.conduit, rd?, ipa).is_err() {
+                let rd = rd?;
+                let destroyed = self.v1(RMI_DATA_DESTROY);
+                if destroyed
+                    .and_then(|rmm| rmi::data_destroy(rmm, rd, ipa))
+                    .is_err()
+                {
                     return Some(Owned::Data { ipa, data });
                 }
                 (!self.undelegate(data)).then_some(Owned::Delegated(data))
             }
             Owned::Rtt { ipa, level, rtt } => {
-                if rmi::rtt_destroy(&mut self.conduit, rd?, ipa, level).is_err() {
+                if rmi::rtt_destroy(&mut self.link, rd?, ipa, level).is_err() {
                     return Some(Owned::Rtt { ipa, level, rtt });
                 }
                 (!self.undelegate(rtt)).then_some(Owned::Delegated(rtt))
             }
             Owned::Shared { ipa } => {
                 let level = RttLevel::new(3).expect("3");
-                if rmi::rtt_unmap_unprotected(&mut self.conduit, rd?, ipa, level).is_err() {
+                if rmi::rtt_unmap_unprotected(&mut self.link, rd?, ipa, level).is_err() {
                     return Some(Owned::Shared { ipa });
                 }
                 self.shared.retain(|p| p.ipa != ipa.addr());
                 None
             }
             Owned::Rd { rd, roots } => {
-                if rmi::realm_destroy(&mut self.conduit, rd).is_err() {
+                if rmi::realm_destroy(&mut self.link, rd).is_err() {
                     return Some(Owned::Rd { rd, roots });
                 }
                 self.rd = None;
@@ -274,6 +291,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         }
         Err(BuildError::Leaked {
             leaked: self.granules(),
+            cause: None,
         })
     }
 }

@@ -67,6 +67,8 @@ use cca_abi::GRANULE_SIZE;
 use cca_abi::rmi::{Generation, Granule};
 use cca_abi::smccc::Conduit;
 
+use crate::error::Error;
+use crate::link::{Link, Rmi, V1, V2};
 use ledger::Owned;
 use shared::SharedPage;
 
@@ -87,9 +89,8 @@ fn page_addr<T>(p: &T) -> Granule {
 
 /// A realm the builder made; tears itself down when dropped.
 pub struct Realm<'s, C: Conduit, S: GranuleSource> {
-    conduit: C,
-    /// The RMI generation the RMM speaks (negotiated by [`Realm::build`]).
-    generation: Generation,
+    /// The conduit, with the RMI generation the RMM agreed to.
+    link: Link<C>,
     source: &'s mut S,
     owned: Vec<Owned>,
     rd: Option<Granule>,
@@ -112,12 +113,34 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
     /// The RMI generation the realm was built with.
     #[must_use]
     pub fn generation(&self) -> Generation {
-        self.generation
+        self.link.generation()
     }
 
-    /// The conduit, for calls the builder does not wrap.
+    /// The conduit, with the generation it negotiated, for calls the builder does not wrap.
+    pub fn link(&mut self) -> &mut Link<C> {
+        &mut self.link
+    }
+
+    /// The conduit, for raw calls.
     pub fn conduit(&mut self) -> &mut C {
-        &mut self.conduit
+        self.link.inner()
+    }
+
+    /// The RMI 1.0 conduit, for a step only RMI 1.0 has (`fid`); the steps are chosen by
+    /// generation, so on RMI 2.0 this is the RMM not implementing `fid`.
+    fn v1(&mut self, fid: u32) -> Result<&mut V1<C>, Error> {
+        match &mut self.link {
+            Link::V1(rmm) => Ok(rmm),
+            Link::V2(_) => Err(Error::NotImplemented { fid }),
+        }
+    }
+
+    /// The RMI 2.0 conduit, for a step only RMI 2.0 has (`fid`).
+    fn v2(&mut self, fid: u32) -> Result<&mut V2<C>, Error> {
+        match &mut self.link {
+            Link::V2(rmm) => Ok(rmm),
+            Link::V1(_) => Err(Error::NotImplemented { fid }),
+        }
     }
 }
 

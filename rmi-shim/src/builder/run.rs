@@ -72,7 +72,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         let mut current = 0;
         loop {
             let rec = self.recs[current];
-            rmi::rec_enter(&mut self.conduit, rec, page_addr(&*run))?;
+            rmi::rec_enter(&mut self.link, rec, page_addr(&*run))?;
             run.enter.flags = 0;
             run.enter.gprs = [0; 31];
             let exit = &run.exit;
@@ -131,7 +131,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                                 });
                             };
                             rmi::psci_complete(
-                                &mut self.conduit,
+                                &mut self.link,
                                 rec,
                                 self.recs[index],
                                 rmi::PsciCompleteStatus::Success,
@@ -169,7 +169,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
             return Ok(());
         };
         while at < end {
-            match rmi::rtt_set_ripas(&mut self.conduit, rd, rec, at, end) {
+            match rmi::rtt_set_ripas(&mut self.link, rd, rec, at, end) {
                 Ok(next) => at = next,
                 // Outside the RTTs the host built: the realm gets the partial progress.
                 Err(Error::Refused { ret, .. }) if ret.status == abi::RmiStatus::ErrorRtt => break,
@@ -192,7 +192,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         let esr = run.exit.esr;
         let ipa = ((run.exit.hpfar >> 4) << 12) | (run.exit.far & 0xfff);
         let unhandled = BuildError::UnhandledExit { reason: 0, esr };
-        let uart = self.uart_alias.ok_or(unhandled)?;
+        let uart = self.uart_alias.ok_or(unhandled.clone())?;
         if (esr >> 26) != ESR_EC_DABT_LOWER
             || esr & ESR_ISV == 0
             || !(uart..uart + 0x1000).contains(&ipa)

@@ -105,7 +105,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
             let base = Ipa::new(ipa - ipa % parent.block_size()).expect("aligned");
             // RTT_CREATE cannot tell "exists" from other failures (both are RMI_ERROR_RTT
             // at the parent's level): look first.
-            let entry = rmi::rtt_read_entry(&mut self.conduit, rd, base, parent)?;
+            let entry = rmi::rtt_read_entry(&mut self.link, rd, base, parent)?;
             if entry.level == parent && entry.state == abi::RmiRttEntryState::Table {
                 continue;
             }
@@ -113,13 +113,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         }
         let page = Box::new(Page([0; GRANULE_SIZE]));
         let desc = page_addr(&*page).addr() | SHARED_PAGE_ATTRS;
-        rmi::rtt_map_unprotected(
-            &mut self.conduit,
-            rd,
-            at,
-            RttLevel::new(3).expect("3"),
-            desc,
-        )?;
+        rmi::rtt_map_unprotected(&mut self.link, rd, at, RttLevel::new(3).expect("3"), desc)?;
         self.owned.push(Owned::Shared { ipa: at });
         self.shared.push(SharedPage { ipa, page });
         Ok(())

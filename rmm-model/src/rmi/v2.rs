@@ -246,11 +246,10 @@ impl Rmm {
             RMI_RMM_CONFIG_SET | RMI_RMM_ACTIVATE => !self.v2.active,
             _ => self.v2.active,
         };
-        let n = self.calls;
-        self.calls += 1;
+        let fault = self.next_call_faults();
         let out = if !allowed {
             refused(err(RmiStatus::ErrorGlobal))
-        } else if self.fail_at == Some(n) {
+        } else if fault {
             refused(input())
         } else {
             match h {
