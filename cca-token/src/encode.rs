@@ -120,26 +120,37 @@ pub struct RealmClaimValues<'a> {
     pub hash_algorithm: &'a str,
     /// Claim 44240.
     pub public_key_hash_algorithm: &'a str,
-    /// Claim 44243, if any.
-    pub mec_policy: Option<&'a str>,
+    /// Claim 44243, if any: text for profile 1.0, an integer for profile 2.0.
+    pub mec_policy: Option<realm::MecPolicy>,
     /// Claim 265, if any.
     pub profile: Option<&'a str>,
+    /// Claim 256, the realm instance ID (profile 2.0), if any.
+    pub instance_id: Option<&'a [u8]>,
     /// Claim 44238.
     pub rim: &'a [u8],
     /// Claim 44239.
     pub rems: [&'a [u8]; 4],
 }
 
-/// Writes realm claims in the order TF-RMM v0.8.0 emits them.
+/// Writes realm claims in the order TF-RMM emits them: v0.8.0 and v0.9.0, and TF-RMM main
+/// for profile 2.0 (the instance ID second, the MEC policy as an integer;
+/// docs/rmi-2.0-tf-rmm-v0.9.0.md §13).
 pub fn realm_claims<'b>(
     v: &RealmClaimValues<'_>,
     out: &'b mut [u8],
 ) -> Result<&'b [u8], EncodeError> {
     let mut w = Writer::new(out);
-    let n = 7 + u64::from(v.mec_policy.is_some()) + u64::from(v.profile.is_some());
+    let n = 7
+        + u64::from(v.mec_policy.is_some())
+        + u64::from(v.profile.is_some())
+        + u64::from(v.instance_id.is_some());
     w.head(cbor::MAP, n)?;
     w.int(realm::CHALLENGE)?;
     w.bytes(v.challenge)?;
+    if let Some(id) = v.instance_id {
+        w.int(realm::INSTANCE_ID)?;
+        w.bytes(id)?;
+    }
     w.int(realm::PERSONALIZATION_VALUE)?;
     w.bytes(v.personalization_value)?;
     w.int(realm::PUBLIC_KEY)?;
@@ -150,7 +161,11 @@ pub fn realm_claims<'b>(
     w.text(v.public_key_hash_algorithm)?;
     if let Some(m) = v.mec_policy {
         w.int(realm::MEC_POLICY)?;
-        w.text(m)?;
+        if v.profile == Some(realm::PROFILE_2_0) {
+            w.head(cbor::UINT, u64::from(m == realm::MecPolicy::Private))?;
+        } else {
+            w.text(m.as_str())?;
+        }
     }
     if let Some(p) = v.profile {
         w.int(realm::PROFILE)?;

@@ -66,6 +66,52 @@ impl RealmProfile {
     }
 }
 
+/// The realm's Memory Encryption Context policy (claim 44243).
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub enum MecPolicy {
+    /// The realm shares its MEC with other realms: `"shared"` (profile 1.0) or 0
+    /// (profile 2.0).
+    Shared,
+    /// The realm has a MEC of its own: `"private"` or 1.
+    Private,
+}
+
+impl MecPolicy {
+    /// The profile 1.0 spelling: `"shared"` or `"private"`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Shared => "shared",
+            Self::Private => "private",
+        }
+    }
+
+    /// Reads the claim as `profile` encodes it: text up to profile 1.0 (TF-RMM v0.8.0 and
+    /// v0.9.0), an unsigned integer from profile 2.0 on (TF-RMM main, commit 72aea692,
+    /// `attestation_token.c`; docs/rmi-2.0-tf-rmm-v0.9.0.md §13).
+    fn parse(claim: Claim<'_>, profile: RealmProfile) -> Result<Self, ClaimError> {
+        let bad = ClaimError::Value(MEC_POLICY);
+        match profile {
+            RealmProfile::V2_0 => match claim.uint()? {
+                0 => Ok(Self::Shared),
+                1 => Ok(Self::Private),
+                _ => Err(bad),
+            },
+            RealmProfile::Legacy | RealmProfile::V1_0 => match claim.text()? {
+                "shared" => Ok(Self::Shared),
+                "private" => Ok(Self::Private),
+                _ => Err(bad),
+            },
+        }
+    }
+}
+
+impl core::fmt::Display for MecPolicy {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The realm token's claims, borrowed from the token.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct RealmClaims<'a> {
@@ -87,8 +133,9 @@ pub struct RealmClaims<'a> {
     pub rim: &'a [u8],
     rems: [&'a [u8]; 4],
     /// The MEC policy, if present.
-    pub mec_policy: Option<&'a str>,
-    /// The realm instance ID (profile 2.0).
+    pub mec_policy: Option<MecPolicy>,
+    /// The realm instance ID (profile 2.0): a 33-byte UEID of type RAND (0x01), made by the
+    /// RMM at `RMI_REALM_CREATE`.
     pub instance_id: Option<&'a [u8]>,
 }
 
@@ -130,9 +177,19 @@ impl<'a> RealmClaims<'a> {
             return Err(ClaimError::Value(RIM));
         }
         let rems = parse_rems(claims::require(t, REMS)?, len)?;
-        let mec_policy = claims::find(t, MEC_POLICY).map(|c| c.text()).transpose()?;
+        let mec_policy = claims::find(t, MEC_POLICY)
+            .map(|c| MecPolicy::parse(c, profile))
+            .transpose()?;
+        // Profile 2.0 makes the instance ID mandatory; TF-RMM main writes 33 bytes, the
+        // first 0x01 (UEID type RAND; `REALM_INSTANCE_ID_SIZE`, `generate_realm_instance_id`).
         let instance_id = match claims::find(t, INSTANCE_ID) {
-            Some(c) => Some(c.bytes()?),
+            Some(c) => {
+                let id = c.bytes_of(33)?;
+                if id[0] != 0x01 {
+                    return Err(ClaimError::Value(INSTANCE_ID));
+                }
+                Some(id)
+            }
             None if profile == RealmProfile::V2_0 => return Err(ClaimError::Missing(INSTANCE_ID)),
             None => None,
         };

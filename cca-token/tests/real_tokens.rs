@@ -114,7 +114,7 @@ fn tf_rmm_v0_8_0_tokens() {
         let rems = String::from_utf8(testdata(&format!("{dir}/rems.hex")).unwrap()).unwrap();
         let want: Vec<Vec<u8>> = rems.lines().map(hex).collect();
         assert_eq!(r.rems().map(<[u8]>::to_vec).to_vec(), want, "{variant}");
-        assert_eq!(r.mec_policy, Some("shared"));
+        assert_eq!(r.mec_policy, Some(cca_token::realm::MecPolicy::Shared));
         assert_eq!(token.platform_claims.sw_components().count(), 13);
         let ta = anchors("veraison/ta-tfa.json").unwrap();
         let policy = Policy {
@@ -198,7 +198,7 @@ fn tf_rmm_v0_8_0_claims_match_token_claims_json() {
             claim(c, realm::PUBLIC_KEY_HASH_ALGORITHM),
             r.public_key_hash_algorithm
         );
-        assert_eq!(claim(c, realm::MEC_POLICY), r.mec_policy.unwrap());
+        assert_eq!(claim(c, realm::MEC_POLICY), r.mec_policy.unwrap().as_str());
         assert_eq!(claim(c, realm::PROFILE), realm::PROFILE_1_0);
         assert_eq!(json_hex(claim(c, realm::RIM)), r.rim);
         let rems: Vec<Vec<u8>> = claim(c, realm::REMS)

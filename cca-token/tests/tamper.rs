@@ -44,7 +44,8 @@ fn token(
             public_key: &key,
             hash_algorithm: "sha-256",
             public_key_hash_algorithm: "sha-256",
-            mec_policy: Some("shared"),
+            mec_policy: Some(cca_token::realm::MecPolicy::Shared),
+            instance_id: None,
             profile: Some(realm::PROFILE_1_0),
             rim: &rim,
             rems: [&rems[0], &rems[1], &rems[2], &rems[3]],
@@ -546,7 +547,8 @@ fn platform_claims_mistyped() {
 }
 
 /// The realm profile 2.0 (tag:arm.com,2024:realm#2.0.0) makes claim 256, the realm instance
-/// ID, mandatory; with it the token parses and verifies.
+/// ID, mandatory and spells the MEC policy as an integer; with both the token parses and
+/// verifies.
 #[test]
 fn realm_profile_2_0_needs_instance_id() {
     let to_2_0 = |v: &mut Vec<u8>| {
@@ -555,7 +557,22 @@ fn realm_profile_2_0_needs_instance_id() {
             realm::PROFILE_1_0.as_bytes(),
             realm::PROFILE_2_0.as_bytes(),
         );
+        let mut text = key(realm::MEC_POLICY);
+        text.extend_from_slice(b"\x66shared");
+        let mut integer = key(realm::MEC_POLICY);
+        integer.push(0x00);
+        replace(v, &text, &integer);
     };
+    // The profile 1.0 spelling under profile 2.0 is refused.
+    let text_mec = token(
+        Format::Cmw,
+        |v| replace(v, realm::PROFILE_1_0.as_bytes(), realm::PROFILE_2_0.as_bytes()),
+        |_| {},
+    );
+    assert_eq!(
+        Token::parse(&text_mec).map(drop),
+        Err(ParseError::RealmClaim(ClaimError::Type(realm::MEC_POLICY)))
+    );
     let t = token(Format::Tag399, to_2_0, |_| {});
     assert_eq!(
         Token::parse(&t).map(drop),

@@ -1,7 +1,10 @@
 //! Links the host with `linker/el2.ld` and embeds the realm image named by `REALM_IMAGE`
 //! (a flat binary, e.g. from `cargo xtask image hello`). Without it the host embeds nothing
 //! and says so when it runs. `REALM_ENTRY_X0` and `REALM_ENTRY_X1` (decimal or 0x-hex) set
-//! the REC's `x0` and `x1` at entry.
+//! the REC's `x0` and `x1` at entry. `REALM_PARAMS` sets the realm parameters beyond the
+//! defaults, comma-separated: `lpa2`, `sve_vl=N`, `pmu=N` (counters), `ipa_width=N`,
+//! `rtt_level_start=N`, `entry=OFFSET` (from the start of RAM), `unmeasured=A..B` (byte
+//! range of the image, repeatable).
 
 use std::env;
 use std::path::PathBuf;
@@ -30,6 +33,10 @@ fn main() {
     }
     let entry = PathBuf::from(env::var("OUT_DIR").unwrap()).join("entry.rs");
     std::fs::write(entry, format!("[{:#x}, {:#x}]", regs[0], regs[1])).unwrap();
+    println!("cargo:rerun-if-env-changed=REALM_PARAMS");
+    let params = env::var("REALM_PARAMS").unwrap_or_default();
+    let params_rs = PathBuf::from(env::var("OUT_DIR").unwrap()).join("params.rs");
+    std::fs::write(params_rs, realm_params(&params)).unwrap();
     if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
         return;
     }
@@ -38,4 +45,70 @@ fn main() {
         println!("cargo:rerun-if-changed={}", file.display());
         println!("cargo:rustc-link-arg-bins=-T{}", file.display());
     }
+}
+
+fn number(key: &str, v: &str) -> u64 {
+    let parsed = match v.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => v.parse(),
+    };
+    parsed.unwrap_or_else(|e| panic!("REALM_PARAMS: {key}={v}: {e}"))
+}
+
+/// The Rust items `src/main.rs` includes for `REALM_PARAMS`.
+fn realm_params(spec: &str) -> String {
+    let (mut lpa2, mut sve_vl, mut pmu, mut ipa_width, mut level, mut entry) =
+        (false, None, None, None, None, None);
+    let mut unmeasured = Vec::new();
+    for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (key, value) = item.split_once('=').unwrap_or((item, ""));
+        match key {
+            "lpa2" => lpa2 = true,
+            "sve_vl" => sve_vl = Some(number(key, value)),
+            "pmu" => pmu = Some(number(key, value)),
+            "ipa_width" => ipa_width = Some(number(key, value)),
+            "rtt_level_start" => {
+                level = Some(
+                    value
+                        .parse::<i8>()
+                        .unwrap_or_else(|e| panic!("REALM_PARAMS: {item}: {e}")),
+                );
+            }
+            "entry" => entry = Some(number(key, value)),
+            "unmeasured" => {
+                let (a, b) = value
+                    .split_once("..")
+                    .unwrap_or_else(|| panic!("REALM_PARAMS: {item}: expected A..B"));
+                unmeasured.push((number(key, a), number(key, b)));
+            }
+            _ => panic!("REALM_PARAMS: unknown parameter {key:?}"),
+        }
+    }
+    let opt = |v: Option<u64>, ty: &str| match v {
+        Some(v) => format!("Some({v} as {ty})"),
+        None => "None".into(),
+    };
+    let ranges: Vec<String> = unmeasured
+        .iter()
+        .map(|(a, b)| format!("{a}..{b}"))
+        .collect();
+    format!(
+        "/// `REALM_PARAMS` as given.\nconst SPEC: &str = {spec:?};\n\
+         const LPA2: bool = {lpa2};\n\
+         const SVE_VL: Option<u8> = {};\n\
+         const PMU_COUNTERS: Option<u8> = {};\n\
+         const IPA_WIDTH: Option<u32> = {};\n\
+         const RTT_LEVEL_START: Option<i8> = {};\n\
+         const ENTRY_OFFSET: Option<u64> = {};\n\
+         static UNMEASURED: &[core::ops::Range<usize>] = &[{}];\n",
+        opt(sve_vl, "u8"),
+        opt(pmu, "u8"),
+        opt(ipa_width, "u32"),
+        match level {
+            Some(l) => format!("Some({l})"),
+            None => "None".into(),
+        },
+        opt(entry, "u64"),
+        ranges.join(", "),
+    )
 }

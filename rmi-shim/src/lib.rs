@@ -11,12 +11,14 @@
 //!   stateful operations (`rmi2::rec_create`, `rmi2::rec_destroy`);
 //! - [`version`]: `RMI_VERSION` negotiation, including detection of an RMM that only
 //!   implements RMI 2.0 (TF-RMM v0.9.0 and later);
+//! - [`link`]: conduits that carry the negotiated generation ([`link::Link::connect`]), so
+//!   that a command of one generation cannot be issued on the other: it does not compile;
 //! - [`rim`]: prediction of a realm's RIM from a description of how the host builds it;
 //! - [`builder`]: builds a realm from a flat image (delegate, create, populate, measure,
 //!   activate), runs it, and tears it down without leaking a granule.
 //!
-//! Every call goes through a [`Conduit`](cca_abi::smccc::Conduit): the `SMC` instruction on
-//! hardware, the software RMM model or a fake in tests.
+//! Every call goes through a [`Conduit`](cca_abi::smccc::Conduit) (the `SMC` instruction on
+//! hardware, the software RMM model or a fake in tests) wrapped in a [`link`] type.
 //!
 //! The `std` feature adds the `rim-predict` command-line tool and
 //! `rim::FlatImage::predict_parallel`, which hashes DATA contents on several threads.

@@ -1,6 +1,10 @@
 //! The realm builder end to end on the software RMM model: build, run the realm's code,
 //! tear down; the predicted RIM equals the RIM the model measured and the RIM the realm
 //! reads; a failure injected at every RMI call in turn leaves no granule delegated.
+#![allow(
+    clippy::single_range_in_vec_init,
+    reason = "`RealmConfig::unmeasured` is a list of byte ranges; one range is a list of one"
+)]
 
 use std::sync::{Arc, Mutex};
 
@@ -112,7 +116,280 @@ fn configs(image: &[u8]) -> Vec<RealmConfig<'_>> {
             ram_size: 8 << 20,
             ..base.clone()
         },
+        // The RealmParams and RecParams fields beyond the defaults (issue 10, item 8).
+        RealmConfig {
+            sve_vl: Some(3),
+            ..base.clone()
+        },
+        RealmConfig {
+            lpa2: true,
+            ipa_width: 50,
+            ..base.clone()
+        },
+        RealmConfig {
+            entry: Some(base.ram_base + 0x2000),
+            ..base.clone()
+        },
+        RealmConfig {
+            unmeasured: if image.len() > 4096 { &[0..4096] } else { &[] },
+            ..base.clone()
+        },
     ]
+}
+
+/// Each configurable field changes the RIM exactly when the RMM measures it: flags0 (LPA2,
+/// SVE, PMU), sve_vl, pmu_num_ctrs, the entry point and unmeasured content do; the root RTT
+/// level does not (cca-abi.md §6.1, §6.3).
+#[test]
+fn measured_fields_change_the_rim() {
+    let img = image(3 * 4096);
+    let base = RealmConfig {
+        image: &img,
+        ..RealmConfig::default()
+    };
+    for generation in GENERATIONS {
+        let rim = |c: &RealmConfig<'_>| c.predict_rim_for(generation).unwrap();
+        let reference = rim(&base);
+        let changed = [
+            (
+                "sve",
+                RealmConfig {
+                    sve_vl: Some(0),
+                    ..base.clone()
+                },
+            ),
+            (
+                "sve_vl",
+                RealmConfig {
+                    sve_vl: Some(1),
+                    ..base.clone()
+                },
+            ),
+            (
+                "pmu",
+                RealmConfig {
+                    pmu_counters: Some(2),
+                    ..base.clone()
+                },
+            ),
+            (
+                "lpa2",
+                RealmConfig {
+                    lpa2: true,
+                    ..base.clone()
+                },
+            ),
+            (
+                "entry",
+                RealmConfig {
+                    entry: Some(base.ram_base + 4),
+                    ..base.clone()
+                },
+            ),
+            (
+                "unmeasured",
+                RealmConfig {
+                    unmeasured: &[4096..8192],
+                    ..base.clone()
+                },
+            ),
+        ];
+        let mut seen = vec![reference];
+        for (what, config) in &changed {
+            let r = rim(config);
+            assert!(
+                !seen.contains(&r),
+                "{generation}: {what} left the RIM as another"
+            );
+            seen.push(r);
+        }
+        assert_ne!(
+            rim(&RealmConfig {
+                sve_vl: Some(1),
+                ..base.clone()
+            }),
+            rim(&RealmConfig {
+                sve_vl: Some(2),
+                ..base.clone()
+            }),
+        );
+        // Unmeasured content: the bytes there no longer matter, the ones elsewhere do.
+        let mut other = img.clone();
+        other[5000] ^= 1;
+        let skip = RealmConfig {
+            unmeasured: &[4096..8192],
+            ..base.clone()
+        };
+        assert_eq!(
+            rim(&skip),
+            rim(&RealmConfig {
+                image: &other,
+                ..skip.clone()
+            })
+        );
+        other[9000] ^= 1;
+        assert_ne!(
+            rim(&skip),
+            rim(&RealmConfig {
+                image: &other,
+                ..skip.clone()
+            })
+        );
+        // The root level is not measured.
+        let deep = RealmConfig {
+            ipa_width: 34,
+            rtt_level_start: Some(2),
+            ..base.clone()
+        };
+        assert_eq!(
+            rim(&RealmConfig {
+                ipa_width: 34,
+                ..base.clone()
+            }),
+            rim(&deep)
+        );
+    }
+}
+
+/// Realm parameters the RMM does not offer, or that no RMM accepts, are refused before
+/// anything is delegated, each naming what is wrong.
+#[test]
+fn realm_parameters_beyond_the_rmm_are_refused() {
+    let img = image(4096);
+    let base = RealmConfig {
+        image: &img,
+        ..RealmConfig::default()
+    };
+    let refused = |generation: Generation, config: RealmConfig<'_>| {
+        let mut rmm = rmm_for(generation);
+        let mut source = RangeSource::new(POOL.0, POOL.1);
+        let Err(e) = Realm::build(&mut rmm, &mut source, &config) else {
+            panic!("{generation}: built");
+        };
+        assert_eq!(rmm.delegated_count(), 0);
+        assert_eq!(source.outstanding(POOL.0), 0);
+        e
+    };
+    // TF-RMM v0.9.0 offers no PMU.
+    let pmu = RealmConfig {
+        pmu_counters: Some(2),
+        ..base.clone()
+    };
+    let e = refused(Generation::V2_0, pmu.clone());
+    assert_eq!(e, BuildError::NotOffered("the PMU"));
+    assert_eq!(
+        e.to_string(),
+        "the realm asks for the PMU, which the RMM does not offer (RMI_FEATURES)"
+    );
+    // v0.8.0 on QEMU offers 6 counters.
+    let e = refused(
+        Generation::V1_0,
+        RealmConfig {
+            pmu_counters: Some(7),
+            ..base.clone()
+        },
+    );
+    assert_eq!(
+        e.to_string(),
+        "the RMM does not accept pmu_num_ctrs = 7: RMI_FEATURES(0) allows 0 to 6"
+    );
+    for generation in GENERATIONS {
+        for (config, what) in [
+            (
+                RealmConfig {
+                    sve_vl: Some(16),
+                    ..base.clone()
+                },
+                "sve_vl must be 0 to 15",
+            ),
+            (
+                RealmConfig {
+                    ipa_width: 50,
+                    ..base.clone()
+                },
+                "ipa_width must be 32 to 48 (52 with LPA2)",
+            ),
+            (
+                RealmConfig {
+                    rtt_level_start: Some(0),
+                    ..base.clone()
+                },
+                "rtt_level_start does not fit ipa_width",
+            ),
+            (
+                RealmConfig {
+                    rtt_level_start: Some(-1),
+                    lpa2: true,
+                    ..base.clone()
+                },
+                "rtt_level_start does not fit ipa_width",
+            ),
+            (
+                RealmConfig {
+                    entry: Some(base.ram_base + 2),
+                    ..base.clone()
+                },
+                "entry must be a 4-byte aligned IPA inside RAM",
+            ),
+            (
+                RealmConfig {
+                    entry: Some(base.ram_base + base.ram_size),
+                    ..base.clone()
+                },
+                "entry must be a 4-byte aligned IPA inside RAM",
+            ),
+            (
+                RealmConfig {
+                    unmeasured: &[100..4096],
+                    ..base.clone()
+                },
+                "each unmeasured range must",
+            ),
+            (
+                RealmConfig {
+                    unmeasured: &[0..4097],
+                    ..base.clone()
+                },
+                "each unmeasured range must",
+            ),
+        ] {
+            let e = refused(generation, config);
+            assert!(
+                matches!(e, BuildError::Config(text) if text.starts_with(what)),
+                "{generation}: {e}"
+            );
+        }
+    }
+}
+
+/// Every root RTT level TF-RMM accepts for an IPA width builds (the model implements levels
+/// 0 to 2), with the number of concatenated tables TF-RMM requires.
+#[test]
+fn root_rtt_levels_build() {
+    let img = image(4096);
+    for generation in GENERATIONS {
+        for (ipa_width, level) in [(32, 2), (34, 2), (33, 1), (43, 1), (40, 0), (48, 0)] {
+            let config = RealmConfig {
+                image: &img,
+                ram_base: 0x4000_0000,
+                ram_size: 2 << 20,
+                ipa_width,
+                rtt_level_start: Some(level),
+                uart_ipa: None,
+                ..RealmConfig::default()
+            };
+            let mut rmm = rmm_for(generation);
+            let mut source = RangeSource::new(POOL.0, POOL.1);
+            let realm = Realm::build(&mut rmm, &mut source, &config)
+                .unwrap_or_else(|e| panic!("{generation}: {ipa_width} bits at level {level}: {e}"));
+            let rd = realm.rd().unwrap().addr();
+            std::mem::forget(realm);
+            assert_eq!(
+                rmm.rim(rd).unwrap(),
+                config.predict_rim_for(generation).unwrap()
+            );
+        }
+    }
 }
 
 /// Predicted RIM == the model's measured RIM == the RIM the realm reads, for several

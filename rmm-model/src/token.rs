@@ -87,6 +87,21 @@ pub struct InsecureTestIssuer {
     rak_cose_key: Vec<u8>,
     platform_token: Vec<u8>,
     anchor: cca_token::TrustAnchor,
+    format: TokenFormat,
+}
+
+/// The token formats of the TF-RMM releases the model stands in for
+/// (docs/rmi-2.0-tf-rmm-v0.9.0.md §13).
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub enum TokenFormat {
+    /// TF-RMM v0.8.0: the tag-399 collection, realm profile 1.0, MEC policy as text.
+    #[default]
+    TfRmmV0_8,
+    /// TF-RMM v0.9.0: the CMW collection (tag 907), otherwise as v0.8.0.
+    TfRmmV0_9,
+    /// TF-RMM main after v0.9.0 (commit 72aea692): the CMW collection, realm profile 2.0
+    /// with the realm instance ID (claim 256) and the MEC policy as an integer.
+    TfRmmMain,
 }
 
 /// Implementation ID of the test platform.
@@ -160,7 +175,14 @@ impl InsecureTestIssuer {
             rak_cose_key,
             platform_token,
             anchor,
+            format: TokenFormat::default(),
         }
+    }
+
+    /// The same issuer, emitting tokens in `format`.
+    #[must_use]
+    pub fn with_format(self, format: TokenFormat) -> Self {
+        Self { format, ..self }
     }
 
     /// The trust anchor of the test platform, for verifiers.
@@ -181,14 +203,33 @@ impl TokenIssuer for InsecureTestIssuer {
         use cca_token::encode::{self, RealmClaimValues};
         let len = claims.hash_algorithm.digest_len();
         let rems: [&[u8]; REM_COUNT] = core::array::from_fn(|i| &claims.rems[i].as_bytes()[..len]);
+        // TF-RMM main draws the instance ID from its PRNG at REALM_CREATE; the model derives
+        // it from what identifies the realm, so that tests are repeatable.
+        let instance_id: [u8; 33] = {
+            use sha2::{Digest, Sha256};
+            let digest = Sha256::new()
+                .chain_update(b"rmm-model realm instance")
+                .chain_update(claims.rim.as_bytes())
+                .chain_update(claims.rpv)
+                .finalize();
+            let mut id = [0x01; 33];
+            id[1..].copy_from_slice(&digest);
+            id
+        };
+        let main = self.format == TokenFormat::TfRmmMain;
         let values = RealmClaimValues {
             challenge: &claims.challenge,
             personalization_value: &claims.rpv,
             public_key: &self.rak_cose_key,
             hash_algorithm: claims.hash_algorithm.token_name(),
             public_key_hash_algorithm: "sha-256",
-            mec_policy: Some("shared"),
-            profile: Some(cca_token::realm::PROFILE_1_0),
+            mec_policy: Some(cca_token::realm::MecPolicy::Shared),
+            instance_id: main.then_some(&instance_id[..]),
+            profile: Some(if main {
+                cca_token::realm::PROFILE_2_0
+            } else {
+                cca_token::realm::PROFILE_1_0
+            }),
             rim: claims.rim.as_bytes(),
             rems,
         };
@@ -199,8 +240,12 @@ impl TokenIssuer for InsecureTestIssuer {
             encode::realm_claims(&values, &mut claims_buf).map_err(|_| IssueError::Failed)?;
         let realm_token = encode::sign1(realm_claims, &self.rak, &mut realm_buf)
             .map_err(|_| IssueError::Failed)?;
+        let format = match self.format {
+            TokenFormat::TfRmmV0_8 => cca_token::Format::Tag399,
+            TokenFormat::TfRmmV0_9 | TokenFormat::TfRmmMain => cca_token::Format::Cmw,
+        };
         let token = encode::collection(
-            cca_token::Format::Tag399,
+            format,
             &self.platform_token,
             realm_token,
             &mut out,

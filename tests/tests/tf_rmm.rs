@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use xtask::{Firmware, Qemu, run_on_tf_rmm};
+use xtask::{Firmware, Qemu, run_image_on_tf_rmm_with, run_on_tf_rmm};
 
 fn firmware(test: &str) -> Option<Firmware> {
     let fw = Firmware::from_env();
@@ -42,6 +42,12 @@ fn run(test: &str, name: &str, entry: [u64; 2]) -> Option<String> {
         &mut xtask::NoServices,
     )
     .expect("boot TF-A + TF-RMM");
+    checked(test, out)
+}
+
+/// Checks that the run was on TF-RMM, the realm ended with SYSTEM_OFF and teardown returned
+/// everything.
+fn checked(test: &str, out: String) -> Option<String> {
     assert!(
         out.contains("RMI ABI revision v1.0") || out.contains("RMI ABI revision v2.0"),
         "{test}: neither TF-RMM v0.8.0 (RMI 1.0) nor v0.9.0 (RMI 2.0):\n{out}"
@@ -78,6 +84,86 @@ fn hello_on_tf_rmm_reads_the_predicted_rim() {
         );
         assert!(out.contains("REM[0] check: ok"), "{test}:\n{out}");
         assert!(out.contains("hello: done"), "{test}:\n{out}");
+    }
+}
+
+/// The realm parameters beyond the defaults (issue 10, item 8) on the real RMM: LPA2 with a
+/// 52-bit IPA space, SVE, an entry point that is not the start of RAM (a branch back to it,
+/// in a granule after the image), a per-instance granule loaded unmeasured, a level-2 root
+/// RTT (16 concatenated tables for 34 bits), and the PMU (offered by v0.8.0, refused before
+/// `RMI_REALM_CREATE` on v0.9.0, which offers none). Each realm reads the RIM the host
+/// predicted.
+#[test]
+fn realm_parameters_on_tf_rmm() {
+    let test = "realm parameters on TF-RMM";
+    let Some(fw) = firmware(test) else {
+        return;
+    };
+    let (path, hello) = xtask::build_payload("hello").expect("build hello");
+    // hello, padded to a granule; a granule of per-instance data; a granule whose first
+    // instruction branches back to the image's entry (`B` with a negative word offset).
+    let mut image = hello.bytes.clone();
+    image.resize(image.len().next_multiple_of(4096), 0);
+    let data_at = image.len();
+    image.extend((0..4096).map(|i| (i * 31 + 7) as u8));
+    let entry_at = image.len();
+    let words = i64::try_from(entry_at / 4).unwrap();
+    let branch = 0x1400_0000 | ((-words) as u32 & 0x03ff_ffff);
+    image.extend(branch.to_le_bytes());
+    let variant = path.with_file_name("hello-variant.bin");
+    std::fs::write(&variant, &image).unwrap();
+    let run_with = |params: &str| {
+        let out = run_image_on_tf_rmm_with(
+            &fw,
+            &variant,
+            [0, 0],
+            params,
+            Duration::from_secs(300),
+            &mut xtask::NoServices,
+        )
+        .expect("boot TF-A + TF-RMM");
+        assert!(
+            out.contains(&format!("rmi-host: realm parameters: {params}")),
+            "{params}:\n{out}"
+        );
+        out
+    };
+    let reads_the_prediction = |params: &str, out: String| {
+        let out = checked(test, out).unwrap();
+        let predicted = after(&out, "rmi-host: realm image ", '\n')
+            .and_then(|l| l.split("predicted RIM ").nth(1))
+            .expect("prediction printed");
+        assert_eq!(
+            after(&out, "RIM: ", '\n'),
+            Some(predicted),
+            "{params}:\n{out}"
+        );
+        assert!(out.contains("hello: done"), "{params}:\n{out}");
+        eprintln!("{test}: {params}: the realm reads the predicted RIM {predicted}");
+        out
+    };
+    let params = format!(
+        "lpa2,ipa_width=52,sve_vl=1,entry={entry_at:#x},unmeasured={data_at:#x}..{:#x}",
+        data_at + 4096
+    );
+    let out = reads_the_prediction(&params, run_with(&params));
+    assert!(out.contains("IPA width: 52 bits"), "{out}");
+    let params = "ipa_width=34,rtt_level_start=2";
+    let out = reads_the_prediction(params, run_with(params));
+    assert!(out.contains("IPA width: 34 bits"), "{out}");
+    let params = "pmu=2";
+    let out = run_with(params);
+    if out.contains("rmi-host: RMI 2.0") {
+        assert!(
+            out.contains(
+                "rmi-host: error: the realm asks for the PMU, which the RMM does not offer \
+                 (RMI_FEATURES)"
+            ),
+            "{out}"
+        );
+        eprintln!("{test}: {params}: refused before RMI_REALM_CREATE (RMI 2.0 offers no PMU)");
+    } else {
+        reads_the_prediction(params, out);
     }
 }
 

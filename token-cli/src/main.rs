@@ -110,7 +110,7 @@ fn inspect(t: &Token<'_>) -> Value {
                 "public-key-hash-algorithm": r.public_key_hash_algorithm,
                 "rim": hex(r.rim),
                 "rems": r.rems().map(hex),
-                "mec-policy": r.mec_policy,
+                "mec-policy": r.mec_policy.map(cca_token::realm::MecPolicy::as_str),
                 "instance-id": r.instance_id.map(hex),
                 "unknown": unknown(r.unknown()),
             },

@@ -303,6 +303,7 @@ fn signed_token(lifecycle: u64) -> (TempFile, TempFile) {
             hash_algorithm: "sha-256",
             public_key_hash_algorithm: "sha-256",
             mec_policy: None,
+            instance_id: None,
             profile: Some(cca_token::realm::PROFILE_1_0),
             rim: &[0x33; 32],
             rems: [&[0; 32]; 4],

@@ -303,6 +303,19 @@ pub fn run_image_on_tf_rmm(
     timeout: Duration,
     services: &mut dyn Services,
 ) -> Result<String, Error> {
+    run_image_on_tf_rmm_with(firmware, image, entry, "", timeout, services)
+}
+
+/// [`run_image_on_tf_rmm`] with realm parameters beyond the defaults: `realm_params` is
+/// rmi-host's `REALM_PARAMS` (`examples/rmi-host/build.rs`), e.g. `"sve_vl=1,pmu=2"`.
+pub fn run_image_on_tf_rmm_with(
+    firmware: &Firmware,
+    image: &Path,
+    entry: [u64; 2],
+    realm_params: &str,
+    timeout: Duration,
+    services: &mut dyn Services,
+) -> Result<String, Error> {
     // One run at a time per process: each run rebuilds rmi-host with its own payload and
     // reuses the same work folder.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -314,6 +327,7 @@ pub fn run_image_on_tf_rmm(
         ("REALM_IMAGE", image),
         ("REALM_ENTRY_X0", Path::new(&x0)),
         ("REALM_ENTRY_X1", Path::new(&x1)),
+        ("REALM_PARAMS", Path::new(realm_params)),
     ];
     build_aarch64_with(&["rmi-host"], &env)?;
     let elf_path = aarch64_dir().join("rmi-host");

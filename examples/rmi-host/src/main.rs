@@ -31,6 +31,11 @@ mod host {
     /// The REC's `x0` and `x1` at entry (`REALM_ENTRY_X0`, `REALM_ENTRY_X1` at build time).
     const ENTRY: [u64; 2] = include!(concat!(env!("OUT_DIR"), "/entry.rs"));
 
+    // The realm parameters beyond the defaults (`REALM_PARAMS` at build time): `SPEC`,
+    // `LPA2`, `SVE_VL`, `PMU_COUNTERS`, `IPA_WIDTH`, `RTT_LEVEL_START`, `ENTRY_OFFSET`,
+    // `UNMEASURED`.
+    include!(concat!(env!("OUT_DIR"), "/params.rs"));
+
     /// Non-secure DRAM the host delegates from (see `memory.ld`).
     const POOL: (u64, u64) = (0x4400_0000, 0x5c00_0000);
 
@@ -131,11 +136,22 @@ mod host {
         let generation = link.generation();
         let mut entry_regs = [0; 8];
         entry_regs[..2].copy_from_slice(&ENTRY);
+        let defaults = RealmConfig::default();
         let config = RealmConfig {
             image: IMAGE,
             entry_regs,
-            ..RealmConfig::default()
+            lpa2: LPA2,
+            sve_vl: SVE_VL,
+            pmu_counters: PMU_COUNTERS,
+            ipa_width: IPA_WIDTH.unwrap_or(defaults.ipa_width),
+            rtt_level_start: RTT_LEVEL_START,
+            entry: ENTRY_OFFSET.map(|offset| defaults.ram_base + offset),
+            unmeasured: UNMEASURED,
+            ..defaults
         };
+        if !SPEC.is_empty() {
+            println!("rmi-host: realm parameters: {SPEC}");
+        }
         let predicted = config
             .predict_rim_for(generation)
             .map_err(|_| BuildError::Config("RIM prediction"))?;

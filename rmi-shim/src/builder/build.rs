@@ -5,10 +5,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use cca_abi::GRANULE_SIZE;
-use cca_abi::rmi::{
-    Generation, Granule, Ipa, RmiDataMeasureContent, RmiRealmParams, RmiRealmParams2, RmiRecParams,
-    RmiRecParams2, RmiStatus, RttLevel,
-};
+use cca_abi::rmi::{Generation, Granule, Ipa, RmiRecParams, RmiRecParams2, RmiStatus, RttLevel};
 use cca_abi::smccc::Conduit;
 use zerocopy::FromZeros;
 
@@ -135,34 +132,13 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         let (level, num_root) = config.root();
         let rd = self.delegate()?;
         let roots = self.contiguous(num_root)?;
-        let measured = config.measured_params();
         match &mut self.link {
             Link::V1(rmm) => {
-                let mut params = Box::new(RmiRealmParams::new_zeroed());
-                params.flags0 = measured.flags0;
-                params.s2sz = measured.s2sz;
-                params.num_bps = measured.num_bps;
-                params.num_wps = measured.num_wps;
-                params.hash_algo = config.hash.encoding();
-                params.rpv = config.rpv;
-                params.vmid = config.vmid;
-                params.rtt_base = roots[0].addr();
-                params.rtt_level_start = i64::from(level);
-                params.rtt_num_start = num_root as u32;
+                let params = Box::new(config.realm_params(roots[0].addr()));
                 rmi::realm_create(rmm, rd, page_addr(&*params))?;
             }
             Link::V2(rmm) => {
-                // No VMID: the RMM allocates it (TF-RMM v0.9.0 `runtime/rmi/realm.c`).
-                let mut params = Box::new(RmiRealmParams2::new_zeroed());
-                params.flags0 = measured.flags0;
-                params.s2sz = measured.s2sz;
-                params.num_bps = measured.num_bps;
-                params.num_wps = measured.num_wps;
-                params.algorithm = config.hash.encoding();
-                params.rpv = config.rpv;
-                params.rtt_base = roots[0].addr();
-                params.rtt_level_start = i64::from(level);
-                params.rtt_num_start = num_root as u32;
+                let params = Box::new(config.realm_params_v2(roots[0].addr()));
                 rmi2::realm_create(rmm, rd, page_addr(&*params))?;
             }
         }
@@ -204,7 +180,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                 let chunk = &config.image[off..config.image.len().min(off + GRANULE_SIZE)];
                 src.0[..chunk.len()].copy_from_slice(chunk);
                 src.0[chunk.len()..].fill(0);
-                let (src, flags) = (page_addr(&*src), RmiDataMeasureContent::MeasureContent);
+                let (src, flags) = (page_addr(&*src), config.measure(off));
                 match &mut self.link {
                     Link::V1(rmm) => rmi::data_create(rmm, rd, data, ipa, src, flags)?,
                     // The same registers and measurement (TF-RMM v0.9.0 `runtime/rmi/rtt.c`).

@@ -8,7 +8,11 @@ use core::fmt;
 use cca_abi::GRANULE_SIZE;
 use cca_abi::measurement::{HashAlgorithm, Measurement};
 use cca_abi::rim::{MeasuredRealmParams, MeasuredRecParams};
-use cca_abi::rmi::{Generation, Ipa, RecCreateFlags, RmiDataMeasureContent, RttLevel};
+use cca_abi::rmi::{
+    Generation, Ipa, RealmFlags, RecCreateFlags, RmiDataMeasureContent, RmiRealmParams,
+    RmiRealmParams2, RttLevel,
+};
+use zerocopy::FromZeros;
 
 use super::GRANULE;
 use crate::error::Error;
@@ -23,6 +27,11 @@ struct Limits {
     max_recs: u64,
     /// Whether the RMM offers the configuration's hash algorithm.
     hash: bool,
+    lpa2: bool,
+    /// The largest SVE vector length (VQ − 1), if the RMM offers SVE.
+    sve_vl: Option<u8>,
+    /// The most PMU counters, if the RMM offers the PMU.
+    pmu_num_ctrs: Option<u8>,
 }
 
 /// What the realm is made of.
@@ -54,6 +63,31 @@ pub struct RealmConfig<'a> {
     /// Most host pages the builder maps behind the unprotected alias of RAM on the realm's
     /// demand (shared buffers); a fault beyond is an unhandled exit.
     pub max_shared_pages: usize,
+    /// `RmiRealmParams.flags0.LPA2`: IPA widths up to 52 bits and a level −1 root (the RMM
+    /// must report LPA2 in `RMI_FEATURES`). Measured.
+    pub lpa2: bool,
+    /// `flags0.SVE` with `sve_vl`: the realm may use SVE with vectors of up to
+    /// `(sve_vl + 1) × 128` bits (0 to 15, at most what the RMM reports); `None`: no SVE.
+    /// Measured.
+    pub sve_vl: Option<u8>,
+    /// `flags0.PMU` with `pmu_num_ctrs`: the realm may use the PMU with this many event
+    /// counters (at most what the RMM reports; 0 needs FEAT_HPMN0, which the host cannot
+    /// see); `None`: no PMU. TF-RMM v0.9.0 offers no PMU. Measured.
+    pub pmu_counters: Option<u8>,
+    /// `rtt_level_start`: the level of the root RTTs, −1 (LPA2 only) to 2; `None`: level 1
+    /// up to 39 bits of IPA, else level 0. TF-RMM accepts a level whose tables, up to 16 of
+    /// them concatenated (one at level −1), cover exactly `ipa_width` bits
+    /// (`runtime/rmi/realm.c`, `s2_inconsistent_sl`); level 0 also needs a PA width of at
+    /// least 44 bits. Not measured.
+    pub rtt_level_start: Option<i8>,
+    /// IPA where REC 0 starts (`RmiRecParams.pc`), 4-byte aligned, inside RAM; `None`: the
+    /// start of RAM. Measured.
+    pub entry: Option<u64>,
+    /// Byte ranges of `image` loaded without measuring their content
+    /// (`RMI_NO_MEASURE_CONTENT`): data that differs between instances of one image. Each
+    /// starts on a granule and ends on one or at the end of the image. The RIM still records
+    /// each granule's IPA and that its content was left out.
+    pub unmeasured: &'a [core::ops::Range<usize>],
 }
 
 impl Default for RealmConfig<'_> {
@@ -73,6 +107,12 @@ impl Default for RealmConfig<'_> {
             entry_regs: [0; 8],
             uart_ipa: Some(0x0900_0000),
             max_shared_pages: 16,
+            lpa2: false,
+            sve_vl: None,
+            pmu_counters: None,
+            rtt_level_start: None,
+            entry: None,
+            unmeasured: &[],
         }
     }
 }
@@ -94,7 +134,10 @@ pub enum BuildError {
         /// The largest value the RMM accepts.
         max: u64,
     },
-    /// The RMM does not speak RMI 1.0.
+    /// The configuration asks for a feature the RMM does not offer (`RMI_FEATURES`): LPA2,
+    /// SVE, the PMU or the hash algorithm.
+    NotOffered(&'static str),
+    /// `RMI_VERSION` failed: the RMM speaks neither RMI 1.0 nor 2.0, or did not answer.
     Version(VersionError),
     /// The granule source ran out.
     OutOfGranules,
@@ -137,6 +180,10 @@ impl fmt::Display for BuildError {
                 f,
                 "the RMM does not accept {what} = {value}: RMI_FEATURES(0) allows {min} to {max}"
             ),
+            Self::NotOffered(what) => write!(
+                f,
+                "the realm asks for {what}, which the RMM does not offer (RMI_FEATURES)"
+            ),
             Self::Version(e) => write!(f, "RMI version: {e}"),
             Self::OutOfGranules => f.write_str("no granules left to delegate"),
             Self::Rmi(e) => write!(f, "RMI call failed: {e}"),
@@ -170,8 +217,21 @@ impl RealmConfig<'_> {
             }
         };
         c(
-            (32..=48).contains(&self.ipa_width),
-            "ipa_width must be 32 to 48",
+            (32..=48).contains(&self.ipa_width) || (self.lpa2 && self.ipa_width <= 52),
+            "ipa_width must be 32 to 48 (52 with LPA2)",
+        )?;
+        c(
+            root_fits(self.ipa_width, self.root().0, self.lpa2),
+            "rtt_level_start does not fit ipa_width: the root tables (up to 16 concatenated, \
+             one at level -1 with LPA2) must cover exactly ipa_width bits",
+        )?;
+        c(
+            self.sve_vl.is_none_or(|vl| vl <= 15),
+            "sve_vl must be 0 to 15",
+        )?;
+        c(
+            self.pmu_counters.is_none_or(|n| n <= 31),
+            "pmu_counters must be 0 to 31",
         )?;
         c(
             self.ram_base.is_multiple_of(2 << 20),
@@ -194,6 +254,21 @@ impl RealmConfig<'_> {
             "the image is larger than RAM",
         )?;
         c(!self.image.is_empty(), "the image is empty")?;
+        c(
+            self.entry
+                .is_none_or(|pc| pc.is_multiple_of(4) && (self.ram_base..top).contains(&pc)),
+            "entry must be a 4-byte aligned IPA inside RAM",
+        )?;
+        c(
+            self.unmeasured.iter().all(|r| {
+                r.start < r.end
+                    && r.end <= self.image.len()
+                    && r.start.is_multiple_of(GRANULE_SIZE)
+                    && (r.end.is_multiple_of(GRANULE_SIZE) || r.end == self.image.len())
+            }),
+            "each unmeasured range must be non-empty, inside the image, start on a granule \
+             and end on one or at the end of the image",
+        )?;
         c(self.recs >= 1 && self.recs <= 16, "1 to 16 RECs")
     }
 
@@ -217,6 +292,9 @@ impl RealmConfig<'_> {
             num_wps: features.num_wps,
             max_recs: features.max_recs(),
             hash: features.supports_hash(self.hash),
+            lpa2: features.lpa2,
+            sve_vl: features.sve.then_some(features.sve_vl),
+            pmu_num_ctrs: features.pmu.then_some(features.pmu_num_ctrs),
         })
     }
 
@@ -238,6 +316,9 @@ impl RealmConfig<'_> {
             num_wps: reg0.num_wps,
             max_recs: reg1.max_recs(),
             hash: reg1.supports_hash(self.hash),
+            lpa2: reg0.lpa2,
+            sve_vl: reg0.sve.then_some(reg0.sve_vl),
+            pmu_num_ctrs: reg0.pmu.then_some(reg0.pmu_num_ctrs),
         })
     }
 
@@ -254,42 +335,124 @@ impl RealmConfig<'_> {
                 })
             }
         };
+        let offered = |what, yes: bool| {
+            if yes {
+                Ok(())
+            } else {
+                Err(BuildError::NotOffered(what))
+            }
+        };
+        offered("LPA2", !self.lpa2 || features.lpa2)?;
+        offered("SVE", self.sve_vl.is_none() || features.sve_vl.is_some())?;
+        offered(
+            "the PMU",
+            self.pmu_counters.is_none() || features.pmu_num_ctrs.is_some(),
+        )?;
+        // TF-RMM checks s2sz against the register, then against 48 without LPA2.
+        let max_s2sz = if self.lpa2 { 52 } else { 48 };
         range(
             "s2sz (ipa_width)",
             self.ipa_width.into(),
             32,
-            features.s2sz.into(),
+            u64::from(features.s2sz).min(max_s2sz),
         )?;
+        if let (Some(vl), Some(max)) = (self.sve_vl, features.sve_vl) {
+            range("sve_vl", vl.into(), 0, max.into())?;
+        }
+        if let (Some(n), Some(max)) = (self.pmu_counters, features.pmu_num_ctrs) {
+            range("pmu_num_ctrs", n.into(), 0, max.into())?;
+        }
         range("num_bps", self.debug.0.into(), 1, features.num_bps.into())?;
         range("num_wps", self.debug.1.into(), 1, features.num_wps.into())?;
         range("the number of RECs", self.recs as u64, 1, features.max_recs)?;
-        if !features.hash {
-            return Err(BuildError::Config(
-                "the RMM does not support this hash algorithm",
-            ));
-        }
+        offered(self.hash.token_name(), features.hash)?;
         Ok(())
     }
 
-    /// Level of the root RTT and how many are concatenated: one table at the level whose
-    /// tables cover `ipa_width` bits (TF-RMM requires the count to match exactly).
+    /// Level of the root RTT and how many are concatenated: [`Self::rtt_level_start`], or
+    /// one table at the level whose tables cover `ipa_width` bits; as many tables as the
+    /// level needs (TF-RMM `s2_num_root_rtts`: the count must match exactly).
     pub(super) fn root(&self) -> (i8, u64) {
-        if self.ipa_width <= 39 {
-            (1, 1 << self.ipa_width.saturating_sub(39))
-        } else {
-            (0, 1 << self.ipa_width.saturating_sub(48))
+        let level = self
+            .rtt_level_start
+            .unwrap_or(if self.ipa_width <= 39 { 1 } else { 0 });
+        let covered = table_bits(level);
+        (level, 1 << self.ipa_width.saturating_sub(covered).min(4))
+    }
+
+    /// `flags0`: LPA2, SVE and PMU as configured.
+    fn flags0(&self) -> RealmFlags {
+        let mut flags = RealmFlags::EMPTY;
+        if self.lpa2 {
+            flags |= RealmFlags::LPA2;
         }
+        if self.sve_vl.is_some() {
+            flags |= RealmFlags::SVE;
+        }
+        if self.pmu_counters.is_some() {
+            flags |= RealmFlags::PMU;
+        }
+        flags
     }
 
     pub(super) fn measured_params(&self) -> MeasuredRealmParams {
         MeasuredRealmParams {
-            flags0: 0,
+            flags0: self.flags0().to_raw(),
             s2sz: self.ipa_width,
-            sve_vl: 0,
+            sve_vl: self.sve_vl.map_or(0, u32::from),
             num_bps: self.debug.0,
             num_wps: self.debug.1,
-            pmu_num_ctrs: 0,
+            pmu_num_ctrs: self.pmu_counters.map_or(0, u32::from),
             hash_algo: self.hash,
+        }
+    }
+
+    /// `RmiRealmParams` (RMI 1.0) with the root RTTs from `rtt_base`.
+    pub(super) fn realm_params(&self, rtt_base: u64) -> RmiRealmParams {
+        let m = self.measured_params();
+        let (level, num_root) = self.root();
+        let mut p = RmiRealmParams::new_zeroed();
+        p.flags0 = m.flags0;
+        p.s2sz = m.s2sz;
+        p.sve_vl = m.sve_vl;
+        p.num_bps = m.num_bps;
+        p.num_wps = m.num_wps;
+        p.pmu_num_ctrs = m.pmu_num_ctrs;
+        p.hash_algo = self.hash.encoding();
+        p.rpv = self.rpv;
+        p.vmid = self.vmid;
+        p.rtt_base = rtt_base;
+        p.rtt_level_start = i64::from(level);
+        p.rtt_num_start = num_root as u32;
+        p
+    }
+
+    /// `RmiRealmParams2` (RMI 2.0): the same fields but the VMID, which the RMM allocates
+    /// (TF-RMM v0.9.0 `runtime/rmi/realm.c`).
+    pub(super) fn realm_params_v2(&self, rtt_base: u64) -> RmiRealmParams2 {
+        let v1 = self.realm_params(rtt_base);
+        let mut p = RmiRealmParams2::new_zeroed();
+        p.flags0 = v1.flags0;
+        p.s2sz = v1.s2sz;
+        p.sve_vl = v1.sve_vl;
+        p.num_bps = v1.num_bps;
+        p.num_wps = v1.num_wps;
+        p.pmu_num_ctrs = v1.pmu_num_ctrs;
+        p.algorithm = v1.hash_algo;
+        p.rpv = v1.rpv;
+        p.rtt_base = v1.rtt_base;
+        p.rtt_level_start = v1.rtt_level_start;
+        p.rtt_num_start = v1.rtt_num_start;
+        p
+    }
+
+    /// How the image granule at byte `offset` is loaded: its content measured unless an
+    /// [`Self::unmeasured`] range covers it.
+    pub(super) fn measure(&self, offset: usize) -> RmiDataMeasureContent {
+        if self.unmeasured.iter().any(|r| r.contains(&offset)) {
+            RmiDataMeasureContent::NoMeasureContent
+        } else {
+            RmiDataMeasureContent::MeasureContent
         }
     }
 
@@ -301,7 +464,7 @@ impl RealmConfig<'_> {
             } else {
                 0
             },
-            pc: self.ram_base,
+            pc: self.entry.unwrap_or(self.ram_base),
             gprs: if runnable { self.entry_regs } else { [0; 8] },
         }
     }
@@ -347,7 +510,7 @@ impl RealmConfig<'_> {
                     .and_then(|offset| self.ram_base.checked_add(offset))
                     .and_then(Ipa::new)
                     .ok_or(PredictError::AddressOverflow)?,
-                flags: RmiDataMeasureContent::MeasureContent,
+                flags: self.measure(i * GRANULE_SIZE),
                 content,
             });
         }
@@ -362,4 +525,33 @@ impl RealmConfig<'_> {
             },
         )
     }
+}
+
+/// IPA bits one table at `level` and the levels below it translate (4 KiB granules: 12 bits
+/// of offset and 9 per level; level 1 covers 39 bits, level 0 48, level −1 57).
+const fn table_bits(level: i8) -> u32 {
+    12 + 9 * (4 - level as i32) as u32
+}
+
+/// Whether root tables at `level` can cover exactly `ipa_width` bits, as TF-RMM decides it
+/// (v0.8.0 and v0.9.0 `runtime/rmi/realm.c`, `validate_ipa_bits_and_sl` and
+/// `s2_inconsistent_sl`): the level is −1 (LPA2 only) to 3, and `ipa_width` lies between one
+/// bit more than a table one level down covers and what one table at `level` covers, plus
+/// 4 bits (16 concatenated tables) at levels above 0, or at 0 with LPA2. (Level 0 also
+/// needs a PA width of at least 44 bits: a property of the machine, checked by the RMM.)
+pub(super) fn root_fits(ipa_width: u32, level: i8, lpa2: bool) -> bool {
+    let lowest = if lpa2 { -1 } else { 0 };
+    if !(lowest..=3).contains(&level) {
+        return false;
+    }
+    let min = table_bits(level) - 9 + 1;
+    let max = if level == -1 {
+        // Level −1 resolves 4 bits and cannot be concatenated.
+        52
+    } else if level > 0 || lpa2 {
+        table_bits(level) + 4
+    } else {
+        table_bits(level)
+    };
+    (min..=max).contains(&ipa_width)
 }
