@@ -5,6 +5,7 @@
 //!   the program's `main` declared with [`entry!`];
 //! - a heap over the linker script's `__heap_start..__heap_end`;
 //! - the QEMU `virt` PL011 at 0x0900_0000 as console (`console`, `println!`);
+//! - the GICv3 virtual CPU interface cleared before a realm first runs (`gic`);
 //! - faults and panics are reported on the console, then the machine is powered off with
 //!   PSCI `SYSTEM_OFF` (`power_off`).
 //!
@@ -16,6 +17,8 @@
 pub mod console;
 #[cfg(target_os = "none")]
 mod entry;
+#[cfg(target_os = "none")]
+pub mod gic;
 #[cfg(target_os = "none")]
 mod heap;
 

@@ -90,7 +90,7 @@ fn hello_on_tf_rmm_reads_the_predicted_rim() {
 /// The realm parameters beyond the defaults (issue 10, item 8) on the real RMM: LPA2 with a
 /// 52-bit IPA space, SVE, an entry point that is not the start of RAM (a branch back to it,
 /// in a granule after the image), a per-instance granule loaded unmeasured, a level-2 root
-/// RTT (16 concatenated tables for 34 bits), and the PMU (offered by v0.8.0, refused before
+/// RTT (16 concatenated tables for 34 bits), a level −1 root (LPA2), and the PMU (offered by v0.8.0, refused before
 /// `RMI_REALM_CREATE` on v0.9.0, which offers none). Each realm reads the RIM the host
 /// predicted.
 #[test]
@@ -148,9 +148,13 @@ fn realm_parameters_on_tf_rmm() {
     );
     let out = reads_the_prediction(&params, run_with(&params));
     assert!(out.contains("IPA width: 52 bits"), "{out}");
-    let params = "ipa_width=34,rtt_level_start=2";
-    let out = reads_the_prediction(params, run_with(params));
-    assert!(out.contains("IPA width: 34 bits"), "{out}");
+    for (params, width) in [
+        ("ipa_width=34,rtt_level_start=2", 34),
+        ("lpa2,ipa_width=50,rtt_level_start=-1", 50),
+    ] {
+        let out = reads_the_prediction(params, run_with(params));
+        assert!(out.contains(&format!("IPA width: {width} bits")), "{out}");
+    }
     let params = "pmu=2";
     let out = run_with(params);
     if out.contains("rmi-host: RMI 2.0") {
@@ -201,9 +205,9 @@ fn attest_on_tf_rmm() {
     };
     // TF-RMM v0.8.0 emits the tag-399 collection, v0.9.0 the CMW collection (tag 907).
     let collection = if out.contains("rmi-host: RMI 2.0") {
-        "attest: collection CMW (tag 907), platform Es384, realm Es384"
+        "attest: collection CMW (tag 907), platform ES384, realm ES384"
     } else {
-        "attest: collection tag 399, platform Es384, realm Es384"
+        "attest: collection tag 399, platform ES384, realm ES384"
     };
     assert!(out.contains(collection), "{out}");
     assert!(

@@ -52,18 +52,21 @@ mod payload {
             Format::Cmw => "CMW (tag 907)",
         };
         println!(
-            "attest: collection {format}, platform {:?}, realm {:?}",
-            t.platform.algorithm, t.realm.algorithm
+            "attest: collection {format}, platform {}, realm {}",
+            t.platform.algorithm.name(),
+            t.realm.algorithm.name()
         );
         let r = &t.realm_claims;
         println!(
-            "attest: realm profile {:?}, hash {}, RAK hash {}",
-            r.profile, r.hash_algorithm, r.public_key_hash_algorithm
+            "attest: realm profile {}, hash {}, RAK hash {}",
+            r.profile.as_str().unwrap_or("none (legacy)"),
+            r.hash_algorithm,
+            r.public_key_hash_algorithm
         );
         println!(
-            "attest: platform profile {:?}, lifecycle {:?}, {} software components",
-            t.platform_claims.profile,
-            t.platform_claims.lifecycle_state(),
+            "attest: platform profile {}, lifecycle {}, {} software components",
+            t.platform_claims.profile.as_str(),
+            t.platform_claims.lifecycle_state().name(),
             t.platform_claims.sw_components().count()
         );
         println!("attest: checks");

@@ -31,7 +31,7 @@ mod payload {
         println!("RSI features0: {:#x}", realm.features(0)?);
         match psci::version(realm.conduit()) {
             Ok(v) => println!("PSCI version: {v}"),
-            Err(e) => println!("PSCI version: error {e:?}"),
+            Err(e) => println!("PSCI version: error: {e}"),
         }
         println!("IPA width: {} bits", realm.ipa_width());
         println!("unprotected alias bit: {:#x}", realm.unprotected_bit());

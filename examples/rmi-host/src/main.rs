@@ -15,6 +15,7 @@ mod host {
     use alloc::vec;
 
     use cca_abi::hostcall::{EXIT_STATUS, SERVICE, exit, relay, status};
+    use cca_abi::rmi::Generation;
     use cca_abi::smccc::Smc;
     use el2_rt::{console, power_off, println};
     use rmi_shim::builder::{
@@ -134,6 +135,14 @@ mod host {
             );
         }
         let generation = link.generation();
+        if generation == Generation::V2_0 {
+            // RMI 2.0 leaves the ICH_* registers to the host (el2_rt::gic).
+            el2_rt::gic::reset_virtual_cpu_interface();
+            println!(
+                "rmi-host: GICv3 virtual CPU interface cleared ({} list registers)",
+                el2_rt::gic::list_registers()
+            );
+        }
         let mut entry_regs = [0; 8];
         entry_regs[..2].copy_from_slice(&ENTRY);
         let defaults = RealmConfig::default();
