@@ -566,7 +566,13 @@ fn realm_profile_2_0_needs_instance_id() {
     // The profile 1.0 spelling under profile 2.0 is refused.
     let text_mec = token(
         Format::Cmw,
-        |v| replace(v, realm::PROFILE_1_0.as_bytes(), realm::PROFILE_2_0.as_bytes()),
+        |v| {
+            replace(
+                v,
+                realm::PROFILE_1_0.as_bytes(),
+                realm::PROFILE_2_0.as_bytes(),
+            )
+        },
         |_| {},
     );
     assert_eq!(

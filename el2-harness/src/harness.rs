@@ -61,9 +61,24 @@ impl RealmRam {
     }
 }
 
+impl RealmRam {
+    /// Populates the pages of `[ipa, ipa + len)` the realm has not reached yet: the RMM's
+    /// access to them would exit to the host, which maps them (and the call runs again).
+    fn populate(ipa: u64, len: usize) {
+        let mut stage2 = STAGE2.lock();
+        let end = ipa.saturating_add(len as u64);
+        let mut page = ipa & !0xfff;
+        while page < end {
+            stage2.populate(page);
+            page += 0x1000;
+        }
+    }
+}
+
 impl RealmMemory for RealmRam {
     fn read(&mut self, ipa: u64, buf: &mut [u8]) -> Result<(), Unmapped> {
         let pa = Self::pa(ipa, buf.len())?;
+        Self::populate(ipa, buf.len());
         // SAFETY: `pa..pa + len` lies in the realm RAM backing, reserved for the realm by the
         // harness's memory map and not otherwise referenced while the realm is stopped.
         unsafe { ptr::copy_nonoverlapping(pa as *const u8, buf.as_mut_ptr(), buf.len()) };
@@ -72,6 +87,7 @@ impl RealmMemory for RealmRam {
 
     fn write(&mut self, ipa: u64, data: &[u8]) -> Result<(), Unmapped> {
         let pa = Self::pa(ipa, data.len())?;
+        Self::populate(ipa, data.len());
         // SAFETY: as for `read`.
         unsafe { ptr::copy_nonoverlapping(data.as_ptr(), pa as *mut u8, data.len()) };
         Ok(())
@@ -124,7 +140,7 @@ fn main() -> ! {
     let ram = [(REALM_RAM_IPA, REALM_RAM_IPA + REALM_RAM_SIZE)];
     let mut model = RealmModel::new(config, &ram, InsecureTestIssuer::new());
 
-    let vttbr = STAGE2.lock().build();
+    let vttbr = STAGE2.lock().build(image_size);
     VTTBR_EL2.set(vttbr);
     VTCR_EL2.set(stage2::VTCR);
     // HCR_EL2: RW (EL1 is AArch64), TSC (trap SMC), VM (stage 2 on).
@@ -137,7 +153,10 @@ fn main() -> ! {
 
     let mut ctx = GuestContext::new(REALM_RAM_IPA, SPSR_EL1H_MASKED, entry);
     run(&mut model, &mut ctx);
-    log!("done");
+    log!(
+        "done; {} pages of RAM populated on the realm's demand",
+        STAGE2.lock().populated()
+    );
     power_off();
 }
 
@@ -170,6 +189,13 @@ fn run(model: &mut RealmModel<InsecureTestIssuer>, ctx: &mut GuestContext) {
                 // The RMM makes the realm take an Undefined Instruction exception for HVC
                 // (TF-RMM runtime/core/exit.c): inject it at the realm's EL1 vectors.
                 inject_undefined(ctx);
+            }
+            (8, EC_DABT_LOWER | EC_IABT_LOWER)
+                if esr & 0b11_1100 == 0b00_0100
+                    && STAGE2.lock().populate((HPFAR_EL2.get() >> 4) << 12) =>
+            {
+                // A translation fault on a page of RAM not reached before: now mapped; the
+                // realm repeats the access.
             }
             (8, EC_DABT_LOWER | EC_IABT_LOWER) => {
                 log!(

@@ -4,7 +4,8 @@
 //! the REC's `x0` and `x1` at entry. `REALM_PARAMS` sets the realm parameters beyond the
 //! defaults, comma-separated: `lpa2`, `sve_vl=N`, `pmu=N` (counters), `ipa_width=N`,
 //! `rtt_level_start=N`, `entry=OFFSET` (from the start of RAM), `unmeasured=A..B` (byte
-//! range of the image, repeatable).
+//! range of the image, repeatable), `ram_size=N` (bytes, a multiple of 2 MiB),
+//! `populate=eager|on-demand` (when RAM beyond the image gets its granules).
 
 use std::env;
 use std::path::PathBuf;
@@ -59,6 +60,7 @@ fn number(key: &str, v: &str) -> u64 {
 fn realm_params(spec: &str) -> String {
     let (mut lpa2, mut sve_vl, mut pmu, mut ipa_width, mut level, mut entry) =
         (false, None, None, None, None, None);
+    let (mut ram_size, mut eager) = (None, false);
     let mut unmeasured = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let (key, value) = item.split_once('=').unwrap_or((item, ""));
@@ -75,6 +77,14 @@ fn realm_params(spec: &str) -> String {
                 );
             }
             "entry" => entry = Some(number(key, value)),
+            "ram_size" => ram_size = Some(number(key, value)),
+            "populate" => {
+                eager = match value {
+                    "eager" => true,
+                    "on-demand" => false,
+                    _ => panic!("REALM_PARAMS: populate={value}: expected eager or on-demand"),
+                }
+            }
             "unmeasured" => {
                 let (a, b) = value
                     .split_once("..")
@@ -100,7 +110,9 @@ fn realm_params(spec: &str) -> String {
          const IPA_WIDTH: Option<u32> = {};\n\
          const RTT_LEVEL_START: Option<i8> = {};\n\
          const ENTRY_OFFSET: Option<u64> = {};\n\
-         static UNMEASURED: &[core::ops::Range<usize>] = &[{}];\n",
+         static UNMEASURED: &[core::ops::Range<usize>] = &[{}];\n\
+         const RAM_SIZE: Option<u64> = {};\n\
+         const EAGER: bool = {eager};\n",
         opt(sve_vl, "u8"),
         opt(pmu, "u8"),
         opt(ipa_width, "u32"),
@@ -110,5 +122,6 @@ fn realm_params(spec: &str) -> String {
         },
         opt(entry, "u64"),
         ranges.join(", "),
+        opt(ram_size, "u64"),
     )
 }

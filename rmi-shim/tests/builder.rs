@@ -16,8 +16,8 @@ use cca_abi::rsi::{RipasChangeDestroyed, RsiHostCall};
 use cca_abi::smccc::{Conduit, pack_bytes};
 use realm_sdk::{Ipa, Realm as RealmView, RemIndex, Ripas, psci, rsi};
 use rmi_shim::builder::{
-    BuildError, Host, NotShared, RangeSource, Realm, RealmConfig, RipasDecision, RunOutcome,
-    SharedMemory,
+    BuildError, Host, NotShared, Populate, RangeSource, Realm, RealmConfig, RipasDecision,
+    RunOutcome, SharedMemory,
 };
 use rmm_model::rmi::{Rmm, RmmConfig};
 
@@ -454,15 +454,29 @@ fn a_fault_at_any_call_leaks_nothing() {
 }
 
 fn a_fault_at_any_call_leaks_nothing_on(generation: Generation) {
+    for populate in [Populate::OnDemand, Populate::Eager] {
+        a_fault_at_any_call_leaks_nothing_with(generation, populate);
+    }
+}
+
+fn a_fault_at_any_call_leaks_nothing_with(generation: Generation, populate: Populate) {
     let img = image(9000);
+    let ram = ProcessRam::new(2 << 20);
     let config = RealmConfig {
         recs: 2,
+        ram_base: ram.base(),
         ram_size: 2 << 20,
         ipa_width: 48,
+        populate,
         ..RealmConfig {
             image: &img,
             ..RealmConfig::default()
         }
+    };
+    let rmm_for = |generation| {
+        let mut rmm = rmm_for(generation);
+        rmm.set_program(touching_program(ram.base(), 3));
+        rmm
     };
     // Count the calls of a clean run first.
     let total = {
@@ -473,7 +487,7 @@ fn a_fault_at_any_call_leaks_nothing_on(generation: Generation) {
         realm.destroy().unwrap();
         rmm.calls()
     };
-    assert!(total > 500, "{total} calls");
+    assert!(total > 100, "{generation}, {populate:?}: {total} calls");
     let outcomes = Arc::new(Mutex::new([0usize; 3]));
     for n in 0..total {
         let mut rmm = rmm_for(generation);
@@ -486,7 +500,9 @@ fn a_fault_at_any_call_leaks_nothing_on(generation: Generation) {
         });
         let kind = match result {
             Ok(()) => 0,
-            Err(BuildError::Leaked { .. }) => panic!("{generation}, call {n}: {result:?}"),
+            Err(BuildError::Leaked { .. }) => {
+                panic!("{generation}, {populate:?}, call {n}: {result:?}")
+            }
             Err(_) => 1,
         };
         outcomes.lock().unwrap()[kind] += 1;
@@ -575,6 +591,95 @@ fn unprotected(c: &mut dyn Conduit, write: Option<u64>, ipa: u64) -> u64 {
 /// A realm that gives two pages of its RAM up, writes a request into them at their
 /// unprotected alias (the host maps pages there on the faults), asks the host to answer it
 /// with a SERVICE host call, and prints the answer it reads back.
+/// Realm RAM that is memory of the test process (2 MiB aligned), so that the RMM model can
+/// write where the realm asks (the in-process realm's IPAs are process addresses).
+struct ProcessRam {
+    backing: Vec<u8>,
+    size: usize,
+}
+
+impl ProcessRam {
+    fn new(size: usize) -> Self {
+        Self {
+            backing: vec![0; size + (2 << 20)],
+            size,
+        }
+    }
+
+    fn base(&self) -> u64 {
+        (self.backing.as_ptr() as u64).next_multiple_of(2 << 20)
+    }
+}
+
+/// A realm program that makes the RMM write `pages` pages of its RAM beyond the image
+/// (`RSI_REALM_CONFIG` into the second half of RAM), then prints its RIM and switches off.
+fn touching_program(
+    ram_base: u64,
+    pages: u64,
+) -> rmm_model::rmi::RealmProgram {
+    Arc::new(move |rec, c| {
+        if rec != 0 {
+            return;
+        }
+        for page in 0..pages {
+            let ipa = ram_base + (1 << 20) + page * 0x1000;
+            let regs = c.call(cca_abi::rsi::RsiCommand::RealmConfig { ipa }.to_regs());
+            assert_eq!(regs[0], 0, "RSI_REALM_CONFIG into RAM at {ipa:#x}");
+        }
+        let rim = RealmView::new(&mut *c).expect("RSI works").rim().unwrap();
+        print(c, &format!("rim={rim}\n"));
+        psci::system_off(c).unwrap();
+    })
+}
+
+/// RAM beyond the image gets its granules when the realm first reaches it: the model makes
+/// RSI_REALM_CONFIG into an unpopulated page exit with a translation fault, the builder
+/// creates the granule (DATA_CREATE_UNKNOWN / RTT_DATA_MAP) and the call runs again. The RIM
+/// is the eager build's, and teardown returns everything.
+#[test]
+fn on_demand_populates_what_the_realm_touches() {
+    let img = image(3 * 4096 + 100);
+    let ram = ProcessRam::new(4 << 20);
+    for generation in GENERATIONS {
+        let held = |populate| {
+            let config = RealmConfig {
+                image: &img,
+                ram_base: ram.base(),
+                ram_size: ram.size as u64,
+                ipa_width: 48,
+                populate,
+                ..RealmConfig::default()
+            };
+            let mut rmm = rmm_for(generation);
+            rmm.set_program(touching_program(ram.base(), 5));
+            let mut source = RangeSource::new(POOL.0, POOL.1);
+            let mut realm = Realm::build(&mut rmm, &mut source, &config).unwrap();
+            let built = realm.granules();
+            let mut console = Console::default();
+            assert_eq!(realm.run(&mut console).unwrap(), RunOutcome::SystemOff);
+            let predicted = config.predict_rim_for(generation).unwrap();
+            assert_eq!(
+                String::from_utf8(console.0).unwrap(),
+                format!("rim={predicted}\n"),
+                "{generation}, {populate:?}"
+            );
+            let populated = realm.populated();
+            let after = realm.granules();
+            realm.destroy().unwrap();
+            assert_eq!(rmm.delegated_count(), 0);
+            assert_eq!(source.outstanding(POOL.0), 0);
+            (built, populated, after)
+        };
+        let (eager, none, eager_after) = held(Populate::Eager);
+        assert_eq!((none, eager_after), (0, eager), "{generation}");
+        let (lazy, populated, lazy_after) = held(Populate::OnDemand);
+        assert_eq!(populated, 5, "{generation}");
+        assert_eq!(lazy_after, lazy + 5, "{generation}");
+        // Eager creates every page of RAM; on demand, the image's 4 only.
+        assert_eq!(eager - lazy, (4 << 20) / 4096 - 4, "{generation}");
+    }
+}
+
 fn sharing_program(_: usize, c: &mut dyn Conduit) {
     use cca_abi::hostcall::SERVICE;
     let mut realm = RealmView::new(&mut *c).unwrap();

@@ -38,13 +38,18 @@ use cca_abi::smccc::{Conduit, Regs};
 use cca_abi::{AbiVersion, GRANULE_SIZE, is_granule_aligned};
 use zerocopy::{FromZeros, IntoBytes};
 
-use crate::memory::{HostMemory, RealmMemory};
+use crate::memory::{HostMemory, RealmMemory, Unmapped};
 use crate::token::TokenIssuer;
 use crate::{HostResponse, RealmConfig, RealmModel, RecExit, RsiRevisions, Step};
 
 mod v2;
 
 const GRANULE: u64 = GRANULE_SIZE as u64;
+
+/// The ESR of the model's data-abort exits: EC 0x24 (data abort from a lower Exception
+/// level) without a valid syndrome, DFSC 0b000111 (translation fault, level 3): what a host
+/// populating RAM on demand looks for (TF-RMM `exit.c` `handle_data_abort` keeps the DFSC).
+pub(crate) const DATA_ABORT_ESR: u64 = (0x24 << 26) | 0b00_0111;
 const PSCI_SYSTEM_OFF: u32 = 0x8400_0008;
 
 /// **Not an RMM call**: the in-process stand-in for a load (`x0` = this, `x1` = IPA, `x2` =
@@ -204,6 +209,55 @@ enum ToRmm {
     Done,
 }
 
+/// Realm memory as the RMM reaches it for an in-process realm: process memory, except that a
+/// page of RAM the host's RTTs describe at level 3 must be ASSIGNED. An UNASSIGNED page with
+/// RIPAS RAM there is a stage-2 fault the host resolves (it populates RAM on demand, as
+/// TF-RMM makes it: the REC exits with a data abort and the RSI call runs again). Memory no
+/// level-3 RTT covers (the test process's own buffers) is reached directly.
+struct AssignedRam<'a> {
+    tables: &'a BTreeMap<u64, Table>,
+    root: u64,
+}
+
+impl AssignedRam<'_> {
+    fn check(&self, ipa: u64, len: usize) -> Result<(), Unmapped> {
+        let end = ipa.saturating_add(len as u64);
+        let mut page = ipa & !(GRANULE - 1);
+        while page < end {
+            let mut pa = self.root;
+            while let Some(t) = self.tables.get(&pa) {
+                let Some(entry) = page
+                    .checked_sub(t.base)
+                    .and_then(|off| t.entries.get((off / entry_size(t.level)) as usize))
+                else {
+                    break;
+                };
+                match entry.state {
+                    EntryState::Table(child) => pa = child,
+                    EntryState::Unassigned if t.level == 3 && entry.ripas == Ripas::Ram => {
+                        return Err(Unmapped { ipa: page.max(ipa) });
+                    }
+                    _ => break,
+                }
+            }
+            page += GRANULE;
+        }
+        Ok(())
+    }
+}
+
+impl RealmMemory for AssignedRam<'_> {
+    fn read(&mut self, ipa: u64, buf: &mut [u8]) -> Result<(), Unmapped> {
+        self.check(ipa, buf.len())?;
+        HostMemory.read(ipa, buf)
+    }
+
+    fn write(&mut self, ipa: u64, data: &[u8]) -> Result<(), Unmapped> {
+        self.check(ipa, data.len())?;
+        HostMemory.write(ipa, data)
+    }
+}
+
 struct RecThread {
     to_realm: mpsc::Sender<Regs>,
     from_realm: mpsc::Receiver<ToRmm>,
@@ -220,6 +274,9 @@ struct Rec {
     thread: Option<RecThread>,
     /// The pending exit is a data abort of a model access, to retry on entry.
     retry_access: bool,
+    /// The pending exit is a data abort of an RSI call that reached unpopulated RAM: the
+    /// call runs again on entry (TF-RMM re-executes it once the host mapped the page).
+    retry_smc: bool,
 }
 
 /// The marker a REC thread unwinds with when its REC is destroyed.
@@ -645,6 +702,7 @@ impl Rmm {
                 ripas_progress: 0,
                 thread: None,
                 retry_access: false,
+                retry_smc: false,
             },
         );
         Ok([0; 4])
@@ -712,6 +770,34 @@ impl Rmm {
             }
             rec.retry_access = false;
             rec.pending = None;
+        }
+        if rec.retry_smc {
+            let Realm {
+                model,
+                tables,
+                root,
+                ..
+            } = &mut *realm;
+            let model = model.as_mut().expect("active realms have a model");
+            let mut memory = AssignedRam {
+                tables,
+                root: *root,
+            };
+            match model.handle_smc(rec.index, &mut rec.regs, &mut memory) {
+                // Still not there: exit again.
+                Step::Exit(exit @ RecExit::DataAbort { .. }) => {
+                    return Self::exit_to_host(rec, generation, run_pa, exit);
+                }
+                Step::Exit(exit) => {
+                    rec.retry_smc = false;
+                    return Self::exit_to_host(rec, generation, run_pa, exit);
+                }
+                // Done: the result goes to the realm below, as for any other SMC.
+                Step::Resume => {
+                    rec.retry_smc = false;
+                    rec.pending = None;
+                }
+            }
         }
         let model = realm.model.as_mut().expect("active realms have a model");
         if let Some(pending) = rec.pending.clone() {
@@ -785,12 +871,25 @@ impl Rmm {
                 }
                 Ok(ToRmm::Smc(regs)) => {
                     rec.regs = regs;
-                    let model = realm.model.as_mut().expect("active realms have a model");
-                    match model.handle_smc(rec.index, &mut rec.regs, &mut HostMemory) {
+                    let Realm {
+                        model,
+                        tables,
+                        root,
+                        ..
+                    } = &mut *realm;
+                    let model = model.as_mut().expect("active realms have a model");
+                    let mut memory = AssignedRam {
+                        tables,
+                        root: *root,
+                    };
+                    match model.handle_smc(rec.index, &mut rec.regs, &mut memory) {
                         Step::Resume => {
                             let _ = thread.to_realm.send(rec.regs);
                         }
-                        Step::Exit(exit) => break exit,
+                        Step::Exit(exit) => {
+                            rec.retry_smc = matches!(exit, RecExit::DataAbort { .. });
+                            break exit;
+                        }
                     }
                 }
                 // The program returned (as the runtime does after main) or panicked: the
@@ -1295,8 +1394,7 @@ fn write_exit(run: &mut RmiRecRun, exit: &RecExit) {
             RmiExitReason::Psci
         }
         RecExit::DataAbort { ipa } => {
-            // EC 0x24, data abort from a lower Exception level, without a valid syndrome.
-            run.exit.esr = 0x24 << 26;
+            run.exit.esr = DATA_ABORT_ESR;
             run.exit.hpfar = (ipa >> 12) << 4;
             RmiExitReason::Sync
         }

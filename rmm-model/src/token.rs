@@ -244,13 +244,8 @@ impl TokenIssuer for InsecureTestIssuer {
             TokenFormat::TfRmmV0_8 => cca_token::Format::Tag399,
             TokenFormat::TfRmmV0_9 | TokenFormat::TfRmmMain => cca_token::Format::Cmw,
         };
-        let token = encode::collection(
-            format,
-            &self.platform_token,
-            realm_token,
-            &mut out,
-        )
-        .map_err(|_| IssueError::Failed)?;
+        let token = encode::collection(format, &self.platform_token, realm_token, &mut out)
+            .map_err(|_| IssueError::Failed)?;
         Ok(token.to_vec())
     }
 }

@@ -29,9 +29,16 @@ fn run_hello(entry_x0: u64, console: &str) {
     let exp = expected("hello.txt").replace("CONSOLE", console);
     let captures = match_output(&exp, &output)
         .unwrap_or_else(|e| panic!("{test}: {e}\n--- output ---\n{output}"));
-    let [size, harness_rim, realm_rim] = captures.as_slice() else {
-        panic!("{test}: expected three captures, got {captures:?}");
+    let [size, harness_rim, realm_rim, populated] = captures.as_slice() else {
+        panic!("{test}: expected four captures, got {captures:?}");
     };
+    // On-demand population: the realm reached a few pages beyond its image (stack, BSS,
+    // heap), not its 32 MiB of RAM.
+    let populated: usize = populated.parse().unwrap();
+    assert!(
+        (1..64).contains(&populated),
+        "{test}: {populated} pages populated"
+    );
     assert_eq!(size.parse::<usize>().unwrap(), image.bytes.len());
     let offline = el2_harness::measure::rim(&image.bytes, [entry_x0, 0])
         .expect("image fits")

@@ -52,9 +52,21 @@ fn checked(test: &str, out: String) -> Option<String> {
         out.contains("RMI ABI revision v1.0") || out.contains("RMI ABI revision v2.0"),
         "{test}: neither TF-RMM v0.8.0 (RMI 1.0) nor v0.9.0 (RMI 2.0):\n{out}"
     );
-    let held = after(&out, "rmi-host: realm built and activated, ", ' ').expect("built");
-    let teardown =
-        format!("rmi-host: teardown undelegated all {held} granules; 0 still out of the pool");
+    let held: usize = after(&out, "rmi-host: realm built and activated, ", ' ')
+        .and_then(|n| n.parse().ok())
+        .expect("built");
+    let populated: usize = after(&out, "rmi-host: ", ' ')
+        .and_then(|_| {
+            out.lines()
+                .find_map(|l| l.strip_suffix(" pages of RAM populated on the realm's demand"))
+                .and_then(|l| l.strip_prefix("rmi-host: "))
+        })
+        .and_then(|n| n.parse().ok())
+        .expect("populated");
+    let teardown = format!(
+        "rmi-host: teardown undelegated all {} granules; 0 still out of the pool",
+        held + populated
+    );
     assert!(out.contains(&teardown), "{test}: teardown:\n{out}");
     assert!(
         out.contains("rmi-host: realm stopped: PSCI SYSTEM_OFF"),

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod bench_launch;
 pub mod relay;
 pub mod seal;
 
@@ -322,6 +323,23 @@ pub fn run_image_on_tf_rmm_with(
     let _guard = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let qemu = tf_rmm_qemu(firmware, image, entry, realm_params)?;
+    run_with_timeout(qemu, timeout, services)
+}
+
+/// Builds rmi-host embedding the flat realm `image` (with `entry` and `realm_params` as in
+/// [`run_image_on_tf_rmm_with`]), puts it into a copy of the firmware's FIP as BL33, makes
+/// the flash image and returns the QEMU command that boots it (not started).
+///
+/// # Errors
+///
+/// A build or tool failure.
+pub fn tf_rmm_qemu(
+    firmware: &Firmware,
+    image: &Path,
+    entry: [u64; 2],
+    realm_params: &str,
+) -> Result<Command, Error> {
     let (x0, x1) = (entry[0].to_string(), entry[1].to_string());
     let env = [
         ("REALM_IMAGE", image),
@@ -374,16 +392,60 @@ pub fn run_image_on_tf_rmm_with(
     ])
     .arg("-bios")
     .arg(&flash_path);
-    run_with_timeout(cmd, timeout, services)
+    Ok(cmd)
+}
+
+/// What a run printed, line by line, with the time since QEMU was started at which each line
+/// arrived, and when QEMU exited.
+#[derive(Clone, Debug, Default)]
+pub struct TimedOutput {
+    /// Each line (without its end) and when it arrived.
+    pub lines: Vec<(Duration, String)>,
+    /// When QEMU exited.
+    pub exited: Duration,
+}
+
+impl TimedOutput {
+    /// The output as one string, as [`run_image_on_tf_rmm`] returns it.
+    #[must_use]
+    pub fn text(&self) -> String {
+        self.lines.iter().map(|(_, l)| format!("{l}\n")).collect()
+    }
+}
+
+/// Runs `cmd` (a QEMU command) like [`run_image_on_tf_rmm`], timing each line.
+///
+/// # Errors
+///
+/// As [`run_image_on_tf_rmm`].
+pub fn run_timed(
+    cmd: Command,
+    timeout: Duration,
+    services: &mut dyn Services,
+) -> Result<TimedOutput, Error> {
+    run_lines(cmd, timeout, services)
 }
 
 /// Runs `cmd` to the end (or kills it after `timeout`) and returns its standard output,
 /// without the service request lines, which `services` answers on QEMU's standard input.
 fn run_with_timeout(
-    mut cmd: Command,
+    cmd: Command,
     timeout: Duration,
     services: &mut dyn Services,
 ) -> Result<String, Error> {
+    match run_lines(cmd, timeout, services) {
+        Ok(out) => Ok(out.text()),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`run_with_timeout`], keeping when each line arrived.
+fn run_lines(
+    mut cmd: Command,
+    timeout: Duration,
+    services: &mut dyn Services,
+) -> Result<TimedOutput, Error> {
+    let start = Instant::now();
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -394,13 +456,15 @@ fn run_with_timeout(
     let mut stdin = child.stdin.take().expect("piped");
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
-            let mut out = String::new();
+            let mut out = Vec::new();
             let mut lines = BufReader::new(stdout);
             let mut line = Vec::new();
             while lines.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                let at = start.elapsed();
                 let text = String::from_utf8_lossy(&line);
-                match relay::parse_request(text.trim_end_matches('\n')) {
-                    None => out.push_str(&text),
+                let text = text.trim_end_matches('\n').trim_end_matches('\r');
+                match relay::parse_request(text) {
+                    None => out.push((at, text.to_string())),
                     Some(request) => {
                         let (status, answer) = match request {
                             Ok((service, bytes)) => services.call(service, &bytes),
@@ -415,7 +479,6 @@ fn run_with_timeout(
             }
             out
         });
-        let start = Instant::now();
         let timed_out = loop {
             match child.try_wait() {
                 Ok(Some(_)) => break false,
@@ -424,7 +487,7 @@ fn run_with_timeout(
                     let _ = child.wait();
                     break true;
                 }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
                 Err(e) => {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -432,9 +495,11 @@ fn run_with_timeout(
                 }
             }
         };
-        let out = reader.join().unwrap_or_default().replace("\r\n", "\n");
+        let exited = start.elapsed();
+        let lines = reader.join().unwrap_or_default();
+        let out = TimedOutput { lines, exited };
         if timed_out {
-            Err(Error::Timeout(out))
+            Err(Error::Timeout(out.text()))
         } else {
             Ok(out)
         }

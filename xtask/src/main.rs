@@ -15,6 +15,11 @@
 //!                               TF-RMM, whose platform tokens TA.json's key verifies
 //! cargo xtask size              benchmark: flat image sizes of the examples against the
 //!                               `minimal` payload (the runtime alone) as the baseline
+//! cargo xtask bench-launch DIR [NAME] [--runs N]
+//!                               benchmark: boots NAME (default attest) on TF-RMM N times
+//!                               (default 5) per variant and prints min/median/max per phase:
+//!                               on-demand population against the eager builder (baseline),
+//!                               and on demand with 1 GiB of realm RAM
 //! ```
 
 use std::process::ExitCode;
@@ -45,10 +50,27 @@ fn name_and_entry<'a>(args: &[&'a str]) -> Option<(&'a str, [u64; 2])> {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | seal [--tf-rmm DIR --anchors TA.json] | size"
+        "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | seal [--tf-rmm DIR --anchors TA.json] | size | bench-launch DIR [NAME] [--runs N]"
     );
     eprintln!("examples: {}", EXAMPLES.join(", "));
     ExitCode::from(2)
+}
+
+/// The launch benchmark ([`xtask::bench_launch`]).
+fn bench_launch(fw: &xtask::Firmware, name: &str, runs: usize) -> Result<(), xtask::Error> {
+    use xtask::bench_launch::{Variant, bench};
+    let variant = |name: &str, params: &str| Variant {
+        name: name.into(),
+        params: params.into(),
+        runs,
+    };
+    let variants = [
+        variant("on demand, 32 MiB", "populate=on-demand"),
+        variant("eager (baseline), 32 MiB", "populate=eager"),
+        variant("on demand, 1 GiB", "populate=on-demand,ram_size=0x40000000"),
+    ];
+    print!("{}", bench(fw, name, &variants)?);
+    Ok(())
 }
 
 /// The image-size benchmark: every example's release flat image next to `minimal`.
@@ -120,6 +142,23 @@ fn main() -> ExitCode {
             );
         }),
         ["size"] => size(),
+        ["bench-launch", dir, rest @ ..] => {
+            let (name, runs) = match rest {
+                [] => ("attest", 5),
+                [name] if EXAMPLES.contains(name) => (*name, 5),
+                ["--runs", n] => ("attest", n.parse().unwrap_or(0)),
+                [name, "--runs", n] if EXAMPLES.contains(name) => (*name, n.parse().unwrap_or(0)),
+                _ => return usage(),
+            };
+            if runs == 0 {
+                return usage();
+            }
+            let Some(fw) = xtask::Firmware::in_dir(std::path::Path::new(dir)) else {
+                eprintln!("xtask: {dir} must hold bl1.bin and fip.bin (see the README)");
+                return ExitCode::FAILURE;
+            };
+            bench_launch(&fw, name, runs)
+        }
         ["seal", rest @ ..] => seal(rest),
         ["tf-rmm", dir, rest @ ..] => {
             let Some((name, entry)) = name_and_entry(rest) else {

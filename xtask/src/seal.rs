@@ -153,7 +153,9 @@ pub fn demo(platform: &Platform, anchors: &[TrustAnchor]) -> Result<Vec<Stage>, 
     let both_rims = allow(&[&rims, &other_rims]);
     let one = start_broker(anchors, *secret, &slices(&one_rims))?;
     let both = start_broker(anchors, *secret, &slices(&both_rims))?;
-    let blob = aarch64_dir().join("seal-demo.blob");
+    // One blob store per demo: two demos at once (the harness's and TF-RMM's tests) must not
+    // share it.
+    let blob = aarch64_dir().join(format!("seal-demo-{}.blob", std::process::id()));
     let _ = std::fs::remove_file(&blob);
 
     let plan = [
@@ -183,7 +185,8 @@ pub fn demo(platform: &Platform, anchors: &[TrustAnchor]) -> Result<Vec<Stage>, 
             Some([0x5e; 32]),
         ),
     ];
-    plan.into_iter()
+    let stages = plan
+        .into_iter()
         .map(|(title, path, broker, forge)| {
             let mut relay = BrokerRelay::new(broker, blob.clone());
             relay.forge = forge;
@@ -201,7 +204,9 @@ pub fn demo(platform: &Platform, anchors: &[TrustAnchor]) -> Result<Vec<Stage>, 
                 relay,
             })
         })
-        .collect()
+        .collect();
+    let _ = std::fs::remove_file(&blob);
+    stages
 }
 
 fn slices(v: &[Vec<u8>]) -> Vec<&[u8]> {

@@ -19,7 +19,7 @@ mod host {
     use cca_abi::smccc::Smc;
     use el2_rt::{console, power_off, println};
     use rmi_shim::builder::{
-        BuildError, Host, RangeSource, Realm, RealmConfig, RunOutcome, SharedMemory,
+        BuildError, Host, Populate, RangeSource, Realm, RealmConfig, RunOutcome, SharedMemory,
     };
     use rmi_shim::link::{Link, Rmi};
     use rmi_shim::rmi;
@@ -34,7 +34,7 @@ mod host {
 
     // The realm parameters beyond the defaults (`REALM_PARAMS` at build time): `SPEC`,
     // `LPA2`, `SVE_VL`, `PMU_COUNTERS`, `IPA_WIDTH`, `RTT_LEVEL_START`, `ENTRY_OFFSET`,
-    // `UNMEASURED`.
+    // `UNMEASURED`, `RAM_SIZE`, `EAGER`.
     include!(concat!(env!("OUT_DIR"), "/params.rs"));
 
     /// Non-secure DRAM the host delegates from (see `memory.ld`).
@@ -156,6 +156,12 @@ mod host {
             rtt_level_start: RTT_LEVEL_START,
             entry: ENTRY_OFFSET.map(|offset| defaults.ram_base + offset),
             unmeasured: UNMEASURED,
+            ram_size: RAM_SIZE.unwrap_or(defaults.ram_size),
+            populate: if EAGER {
+                Populate::Eager
+            } else {
+                Populate::OnDemand
+            },
             ..defaults
         };
         if !SPEC.is_empty() {
@@ -183,6 +189,11 @@ mod host {
             }
             Err(e) => println!("rmi-host: realm stopped: {e}"),
         }
+        println!(
+            "rmi-host: {} pages of RAM populated on the realm's demand",
+            realm.populated()
+        );
+        let held = realm.granules();
         realm.destroy()?;
         println!(
             "rmi-host: teardown undelegated all {held} granules; {} still out of the pool",

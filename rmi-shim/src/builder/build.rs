@@ -11,7 +11,8 @@ use zerocopy::FromZeros;
 
 use super::ledger::Owned;
 use super::{
-    BuildError, GRANULE, GranuleSource, ListPage, Page, Realm, RealmConfig, page_addr, rec_mpidr,
+    BuildError, GRANULE, GranuleSource, ListPage, Page, Populate, Realm, RealmConfig, page_addr,
+    rec_mpidr,
 };
 use crate::error::Error;
 use crate::link::Link;
@@ -57,10 +58,12 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
             rd: None,
             recs: Vec::new(),
             uart_alias,
+            ram: (config.ram_base, config.ram_base + config.ram_size),
             ram_alias: (
                 config.ram_base | alias,
                 (config.ram_base + config.ram_size) | alias,
             ),
+            populated: 0,
             rtt_start: config.root().0,
             shared: Vec::new(),
             max_shared: config.max_shared_pages,
@@ -170,13 +173,17 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
             at = rmi::rtt_init_ripas(&mut self.link, rd, at, end)?;
         }
 
-        // The image, measured; the rest of RAM, unknown.
+        // The image, measured; the rest of RAM, unknown, now or on the realm's demand.
         let mut src = Box::new(Page([0; GRANULE_SIZE]));
-        for i in 0..config.ram_size / GRANULE {
+        let granules = match config.populate {
+            Populate::Eager => config.ram_size / GRANULE,
+            Populate::OnDemand => (config.image.len() as u64).div_ceil(GRANULE),
+        };
+        for i in 0..granules {
             let ipa = Ipa::new(base + i * GRANULE).expect("aligned");
-            let data = self.delegate()?;
             let off = (i * GRANULE) as usize;
             if off < config.image.len() {
+                let data = self.delegate()?;
                 let chunk = &config.image[off..config.image.len().min(off + GRANULE_SIZE)];
                 src.0[..chunk.len()].copy_from_slice(chunk);
                 src.0[chunk.len()..].fill(0);
@@ -186,15 +193,10 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                     // The same registers and measurement (TF-RMM v0.9.0 `runtime/rmi/rtt.c`).
                     Link::V2(rmm) => rmi2::rtt_data_map_init(rmm, rd, data, ipa, src, flags)?,
                 }
+                self.adopt(1, Owned::Data { ipa, data });
             } else {
-                match &mut self.link {
-                    Link::V1(rmm) => rmi::data_create_unknown(rmm, rd, data, ipa)?,
-                    Link::V2(rmm) => {
-                        rmi2::rtt_data_map(rmm, rd, ipa, &[data]).map_err(Error::from)?
-                    }
-                }
+                self.create_unknown(rd, ipa)?;
             }
-            self.adopt(1, Owned::Data { ipa, data });
         }
 
         // RECs, in MPIDR order.
@@ -288,6 +290,18 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
             // Everything the host has back is DELEGATED and still in the ledger.
             Err(e) => Err(BuildError::Rmi(e.error)),
         }
+    }
+
+    /// Gives the page at `ipa` a zeroed, unmeasured data granule (RMI 1.0
+    /// `RMI_DATA_CREATE_UNKNOWN`, RMI 2.0 `RMI_RTT_DATA_MAP`; allowed in any realm state).
+    pub(super) fn create_unknown(&mut self, rd: Granule, ipa: Ipa) -> Result<(), BuildError> {
+        let data = self.delegate()?;
+        match &mut self.link {
+            Link::V1(rmm) => rmi::data_create_unknown(rmm, rd, data, ipa)?,
+            Link::V2(rmm) => rmi2::rtt_data_map(rmm, rd, ipa, &[data]).map_err(Error::from)?,
+        }
+        self.adopt(1, Owned::Data { ipa, data });
+        Ok(())
     }
 
     /// Creates the RTT of `level` covering `ipa` (aligned to the entry of the level above).

@@ -88,6 +88,25 @@ pub struct RealmConfig<'a> {
     /// starts on a granule and ends on one or at the end of the image. The RIM still records
     /// each granule's IPA and that its content was left out.
     pub unmeasured: &'a [core::ops::Range<usize>],
+    /// When RAM beyond the image gets its data granules. The RIM is the same either way.
+    pub populate: Populate,
+}
+
+/// When the builder gives realm RAM beyond the image its data granules.
+#[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq)]
+pub enum Populate {
+    /// When the realm first touches a page: the REC exits with a stage-2 translation fault
+    /// at a protected IPA of RAM whose entry is UNASSIGNED with RIPAS RAM, and the host
+    /// creates the granule there (RMI 1.0 `RMI_DATA_CREATE_UNKNOWN`, RMI 2.0
+    /// `RMI_RTT_DATA_MAP`; neither is measured) and enters the REC again, which repeats the
+    /// access. A realm that touches little of its RAM launches and tears down in a fraction
+    /// of the calls.
+    #[default]
+    OnDemand,
+    /// Every granule of RAM before the realm is activated: a granule per page whether the
+    /// realm uses it or not (the builder's behaviour before on-demand population; kept as the
+    /// launch benchmark's baseline).
+    Eager,
 }
 
 impl Default for RealmConfig<'_> {
@@ -113,6 +132,7 @@ impl Default for RealmConfig<'_> {
             rtt_level_start: None,
             entry: None,
             unmeasured: &[],
+            populate: Populate::OnDemand,
         }
     }
 }

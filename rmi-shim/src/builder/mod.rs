@@ -56,7 +56,7 @@ mod run;
 mod shared;
 mod source;
 
-pub use config::{BuildError, RealmConfig};
+pub use config::{BuildError, Populate, RealmConfig};
 pub use run::{Host, RipasDecision, RunOutcome};
 pub use shared::{NotShared, SharedMemory};
 pub use source::{GranuleSource, RangeSource};
@@ -96,8 +96,12 @@ pub struct Realm<'s, C: Conduit, S: GranuleSource> {
     rd: Option<Granule>,
     recs: Vec<Granule>,
     uart_alias: Option<u64>,
+    /// Realm RAM: `[base, top)`.
+    ram: (u64, u64),
     /// The unprotected alias of realm RAM: `[base, top)`.
     ram_alias: (u64, u64),
+    /// Data granules created on the realm's demand so far.
+    populated: usize,
     rtt_start: i8,
     shared: Vec<SharedPage>,
     max_shared: usize,
@@ -108,6 +112,12 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
     #[must_use]
     pub fn rd(&self) -> Option<Granule> {
         self.rd
+    }
+
+    /// Data granules created so far on the realm's demand ([`Populate::OnDemand`]).
+    #[must_use]
+    pub fn populated(&self) -> usize {
+        self.populated
     }
 
     /// The RMI generation the realm was built with.

@@ -70,13 +70,17 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         let mut run = Box::new(RmiRecRun::new_zeroed());
         let mut runnable: Vec<bool> = (0..self.recs.len()).map(|i| i == 0).collect();
         let mut current = 0;
+        // The page populated at the last exit: a second fault there is not a missing page.
+        let mut populated: Option<Ipa> = None;
         loop {
             let rec = self.recs[current];
             rmi::rec_enter(&mut self.link, rec, page_addr(&*run))?;
             run.enter.flags = 0;
             run.enter.gprs = [0; 31];
             let exit = &run.exit;
-            match RmiExitReason::from_raw(exit.exit_reason.into()) {
+            let reason = RmiExitReason::from_raw(exit.exit_reason.into());
+            let last_populated = populated.take();
+            match reason {
                 RmiExitReason::HostCall => {
                     let mut gprs = exit.gprs;
                     if exit.imm == CONSOLE_WRITE {
@@ -93,12 +97,24 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                     }
                     run.enter.gprs = gprs;
                 }
-                RmiExitReason::Sync => match self.shared_fault(&run.exit) {
-                    Some(ipa) if self.shared.len() < self.max_shared => {
-                        self.map_shared(rd, ipa)?;
+                RmiExitReason::Sync => {
+                    match (self.ram_fault(&run.exit), self.shared_fault(&run.exit)) {
+                        (Some(ipa), _) if last_populated != Some(ipa) => {
+                            self.populate(rd, ipa, run.exit.esr)?;
+                            populated = Some(ipa);
+                        }
+                        (Some(_), _) => {
+                            return Err(BuildError::UnhandledExit {
+                                reason: reason.to_raw(),
+                                esr: run.exit.esr,
+                            });
+                        }
+                        (None, Some(ipa)) if self.shared.len() < self.max_shared => {
+                            self.map_shared(rd, ipa)?;
+                        }
+                        _ => self.emulate_mmio(&mut run, host)?,
                     }
-                    _ => self.emulate_mmio(&mut run, host)?,
-                },
+                }
                 RmiExitReason::Irq | RmiExitReason::Fiq => {}
                 RmiExitReason::RipasChange => {
                     let (base, top) = (exit.ripas_base, exit.ripas_top);
@@ -155,6 +171,47 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                 .map(|k| (current + k) % runnable.len())
                 .find(|&i| runnable[i])
                 .unwrap_or(current);
+        }
+    }
+
+    /// The page of realm RAM a stage-2 translation fault reports, if this exit is one: a data
+    /// or instruction abort from the realm (ESR EC 0x24 or 0x20) with a fault status of
+    /// "translation fault, level 0 to 3" (0b0001xx), at a protected IPA inside RAM. TF-RMM
+    /// reports an access to an UNASSIGNED entry with RIPAS RAM this way (v0.8.0 and v0.9.0
+    /// `runtime/core/exit.c`; RIPAS EMPTY and DESTROYED pages get an abort injected instead).
+    fn ram_fault(&self, exit: &abi::RmiRecExit) -> Option<Ipa> {
+        const EC_IABT_LOWER: u64 = 0x20;
+        const EC_DABT_LOWER: u64 = 0x24;
+        let ec = (exit.esr >> 26) & 0x3f;
+        let fsc = exit.esr & 0x3f;
+        if !matches!(ec, EC_IABT_LOWER | EC_DABT_LOWER) || fsc & 0b11_1100 != 0b00_0100 {
+            return None;
+        }
+        let ipa = (exit.hpfar >> 4) << 12;
+        (self.ram.0..self.ram.1)
+            .contains(&ipa)
+            .then(|| Ipa::new(ipa))
+            .flatten()
+    }
+
+    /// Gives the faulting page of RAM its data granule ([`Populate::OnDemand`]); the REC
+    /// repeats the access when entered again.
+    fn populate(&mut self, rd: Granule, ipa: Ipa, esr: u64) -> Result<(), BuildError> {
+        match self.create_unknown(rd, ipa) {
+            Ok(()) => {
+                self.populated += 1;
+                Ok(())
+            }
+            // The entry is not UNASSIGNED (or has no level-3 table): not a page to populate.
+            Err(BuildError::Rmi(Error::Refused { ret, .. }))
+                if ret.status == abi::RmiStatus::ErrorRtt =>
+            {
+                Err(BuildError::UnhandledExit {
+                    reason: RmiExitReason::Sync.to_raw(),
+                    esr,
+                })
+            }
+            Err(e) => Err(e),
         }
     }
 

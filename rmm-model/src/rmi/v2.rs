@@ -192,7 +192,7 @@ pub(super) fn write_exit(run_pa: u64, exit: &RecExit) -> Result<(), crate::memor
         }
         RecExit::DataAbort { ipa } => {
             // EC 0x24 without a valid syndrome (`exit.c` `handle_data_abort`).
-            e.esr = 0x24 << 26;
+            e.esr = super::DATA_ABORT_ESR;
             e.hpfar = (ipa >> 12) << 4;
             RmiExitReason2::Sync
         }
@@ -903,6 +903,7 @@ impl Rmm {
                 ripas_progress: 0,
                 thread: None,
                 retry_access: false,
+                retry_smc: false,
             },
         );
         Ok(())
