@@ -591,6 +591,67 @@ fn unprotected(c: &mut dyn Conduit, write: Option<u64>, ipa: u64) -> u64 {
 /// A realm that gives two pages of its RAM up, writes a request into them at their
 /// unprotected alias (the host maps pages there on the faults), asks the host to answer it
 /// with a SERVICE host call, and prints the answer it reads back.
+/// A conduit that records every request on its way to the model.
+struct Recording<'a>(&'a mut Rmm, Vec<cca_abi::smccc::Regs>);
+
+impl Conduit for Recording<'_> {
+    fn call(&mut self, regs: cca_abi::smccc::Regs) -> cca_abi::smccc::Regs {
+        self.1.push(regs);
+        self.0.call(regs)
+    }
+}
+
+/// On RMI 2.0 the builder asks for whole ranges: what the build needs after the roots is
+/// delegated with one `RMI_GRANULE_RANGE_DELEGATE` range per contiguous run (the v0.9.0 model,
+/// like TF-RMM v0.9.0, still moves one granule per call, so the driver repeats the call with
+/// the next base), and teardown undelegates in ranges too.
+#[test]
+fn rmi_2_0_delegates_and_undelegates_in_ranges() {
+    use cca_abi::rmi::fids::{RMI_GRANULE_RANGE_DELEGATE, RMI_GRANULE_RANGE_UNDELEGATE};
+    let img = image(5 * 4096);
+    let config = RealmConfig {
+        image: &img,
+        ram_size: 4 << 20,
+        ipa_width: 48,
+        ..RealmConfig::default()
+    };
+    let mut rmm = rmm_for(Generation::V2_0);
+    let mut conduit = Recording(&mut rmm, Vec::new());
+    let mut source = RangeSource::new(POOL.0, POOL.1);
+    let realm = Realm::build(&mut conduit, &mut source, &config).unwrap();
+    let held = realm.granules();
+    realm.destroy().unwrap();
+    let ranges = |fid: u32| -> Vec<u64> {
+        conduit
+            .1
+            .iter()
+            .filter(|r| r[0] == u64::from(fid))
+            .map(|r| (r[2] - r[1]) / 4096)
+            .collect()
+    };
+    let (delegate, undelegate) = (
+        ranges(RMI_GRANULE_RANGE_DELEGATE),
+        ranges(RMI_GRANULE_RANGE_UNDELEGATE),
+    );
+    // RTTs below the level-0 root (one at level 1, one at level 2, two at level 3 for
+    // 4 MiB), 5 image pages, a REC and its 16 auxiliary granules: asked for as one range.
+    let reserved = 4 + 5 + 17;
+    assert_eq!(
+        delegate.iter().max(),
+        Some(&reserved),
+        "one range for the whole reserve: {delegate:?}"
+    );
+    assert!(
+        undelegate.iter().any(|&n| n > 1),
+        "teardown undelegates in ranges: {undelegate:?}"
+    );
+    // One granule moves per call: as many calls as granules, each way.
+    assert_eq!(delegate.len(), undelegate.len());
+    assert_eq!(delegate.len(), held);
+    assert_eq!(rmm.delegated_count(), 0);
+    assert_eq!(source.outstanding(POOL.0), 0);
+}
+
 /// Realm RAM that is memory of the test process (2 MiB aligned), so that the RMM model can
 /// write where the realm asks (the in-process realm's IPAs are process addresses).
 struct ProcessRam {
@@ -613,10 +674,7 @@ impl ProcessRam {
 
 /// A realm program that makes the RMM write `pages` pages of its RAM beyond the image
 /// (`RSI_REALM_CONFIG` into the second half of RAM), then prints its RIM and switches off.
-fn touching_program(
-    ram_base: u64,
-    pages: u64,
-) -> rmm_model::rmi::RealmProgram {
+fn touching_program(ram_base: u64, pages: u64) -> rmm_model::rmi::RealmProgram {
     Arc::new(move |rec, c| {
         if rec != 0 {
             return;

@@ -64,6 +64,8 @@ impl<'s, C: Conduit, S: GranuleSource> Realm<'s, C, S> {
                 (config.ram_base + config.ram_size) | alias,
             ),
             populated: 0,
+            reserved: Vec::new(),
+            to_undelegate: Vec::new(),
             rtt_start: config.root().0,
             shared: Vec::new(),
             max_shared: config.max_shared_pages,
@@ -132,9 +134,11 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
 
         // Realm descriptor and root RTTs: the roots must be contiguous and aligned to their
         // total size, so take granules until an aligned run appears.
-        let (level, num_root) = config.root();
+        let (_, num_root) = config.root();
         let rd = self.delegate()?;
         let roots = self.contiguous(num_root)?;
+        // RMI 2.0: what the rest of the build needs, delegated in ranges.
+        self.reserve(config.granules_after_roots(REC_AUX_GRANULES))?;
         match &mut self.link {
             Link::V1(rmm) => {
                 let params = Box::new(config.realm_params(roots[0].addr()));
@@ -156,14 +160,9 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
 
         // RTTs down to level 3 over RAM.
         let (base, top) = (config.ram_base, config.ram_base + config.ram_size);
-        for l in (level + 1)..=3 {
-            let level = RttLevel::new(l).expect("1 to 3");
-            let step = RttLevel::new(l - 1).expect("0 to 2").block_size();
-            let mut ipa = base - base % step;
-            while ipa < top {
-                self.create_rtt(rd, Ipa::new(ipa).expect("aligned"), level)?;
-                ipa += step;
-            }
+        let rtts: Vec<_> = config.rtts().collect();
+        for (level, ipa) in rtts {
+            self.create_rtt(rd, Ipa::new(ipa).expect("aligned"), level)?;
         }
 
         // RIPAS RAM over all of RAM.

@@ -400,6 +400,29 @@ impl RealmConfig<'_> {
         (level, 1 << self.ipa_width.saturating_sub(covered).min(4))
     }
 
+    /// The RTTs below the roots that cover RAM down to level 3, level by level: one per
+    /// block of the level above that RAM touches.
+    pub(super) fn rtts(&self) -> impl Iterator<Item = (RttLevel, u64)> + '_ {
+        let (base, top) = (self.ram_base, self.ram_base + self.ram_size);
+        let (level, _) = self.root();
+        ((level + 1)..=3).flat_map(move |l| {
+            let level = RttLevel::new(l).expect("0 to 3");
+            let step = RttLevel::new(l - 1).expect("-1 to 2").block_size();
+            let first = base - base % step;
+            (0..top.saturating_sub(first).div_ceil(step)).map(move |i| (level, first + i * step))
+        })
+    }
+
+    /// Granules the build delegates after the RD and the root RTTs: the RTTs, the data it
+    /// creates before activation, and each REC with `aux_per_rec` auxiliary granules.
+    pub(super) fn granules_after_roots(&self, aux_per_rec: usize) -> usize {
+        let data = match self.populate {
+            Populate::Eager => self.ram_size / GRANULE,
+            Populate::OnDemand => (self.image.len() as u64).div_ceil(GRANULE),
+        };
+        self.rtts().count() + data as usize + self.recs * (1 + aux_per_rec)
+    }
+
     /// `flags0`: LPA2, SVE and PMU as configured.
     fn flags0(&self) -> RealmFlags {
         let mut flags = RealmFlags::EMPTY;

@@ -44,6 +44,10 @@ pub(super) enum Owned {
 
 impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
     pub(super) fn delegate(&mut self) -> Result<Granule, BuildError> {
+        if let Some(g) = self.reserved.pop() {
+            self.owned.push(Owned::Delegated(g));
+            return Ok(g);
+        }
         let g = self.source.allocate().ok_or(BuildError::OutOfGranules)?;
         if let Err(e) = self.delegate_granule(g) {
             self.source.release(g);
@@ -51,6 +55,76 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         }
         self.owned.push(Owned::Delegated(g));
         Ok(g)
+    }
+
+    /// RMI 2.0: delegates `n` granules ahead with one `RMI_GRANULE_RANGE_DELEGATE` per run of
+    /// contiguous granules the source hands out; [`Self::delegate`] takes them first, and
+    /// teardown undelegates what was not used. (TF-RMM v0.9.0 still moves one granule per
+    /// call, so the driver loops; an RMM that does whole ranges needs one call per run.)
+    pub(super) fn reserve(&mut self, n: usize) -> Result<(), BuildError> {
+        if self.generation() != Generation::V2_0 {
+            return Ok(());
+        }
+        let taken: Vec<Granule> = (0..n).map_while(|_| self.source.allocate()).collect();
+        let mut at = 0;
+        let mut failed = None;
+        while at < taken.len() {
+            let len = run_length(&taken[at..]);
+            let top = next_granule(taken[at + len - 1])?;
+            let done = match &mut self.link {
+                Link::V2(rmm) => match rmi2::granule_range_delegate(rmm, taken[at], top) {
+                    Ok(()) => len,
+                    Err(e) => {
+                        failed = Some(e.error);
+                        ((e.reached - taken[at].addr()) / GRANULE) as usize
+                    }
+                },
+                Link::V1(_) => 0,
+            };
+            self.reserved.extend_from_slice(&taken[at..at + done]);
+            at += done;
+            if done < len {
+                break;
+            }
+        }
+        for &g in &taken[at..] {
+            self.source.release(g);
+        }
+        // `delegate` pops: lowest address first.
+        self.reserved
+            .sort_unstable_by_key(|g| core::cmp::Reverse(g.addr()));
+        failed.map_or(Ok(()), |e| Err(e.into()))
+    }
+
+    /// RMI 2.0: undelegates the granules teardown collected, one
+    /// `RMI_GRANULE_RANGE_UNDELEGATE` per run of contiguous granules, and gives them back to
+    /// the source; what the RMM refuses stays in the ledger for the next pass.
+    fn flush_undelegations(&mut self) {
+        let mut pending = core::mem::take(&mut self.to_undelegate);
+        pending.append(&mut self.reserved);
+        pending.sort_unstable_by_key(|g| g.addr());
+        pending.dedup();
+        let mut at = 0;
+        while at < pending.len() {
+            let len = run_length(&pending[at..]);
+            let run = &pending[at..at + len];
+            let done = match (&mut self.link, next_granule(run[len - 1])) {
+                (Link::V2(rmm), Ok(top)) => {
+                    match rmi2::granule_range_undelegate(rmm, run[0], top) {
+                        Ok(()) => len,
+                        Err(e) => ((e.reached - run[0].addr()) / GRANULE) as usize,
+                    }
+                }
+                _ => 0,
+            };
+            for &g in &run[..done] {
+                self.source.release(g);
+            }
+            // The refused granule and those after it in the run: still delegated.
+            self.owned
+                .extend(run[done..].iter().map(|&g| Owned::Delegated(g)));
+            at += len;
+        }
     }
 
     /// `RMI_GRANULE_DELEGATE` (1.0) or a one-granule `RMI_GRANULE_RANGE_DELEGATE` (2.0).
@@ -141,7 +215,9 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                 Owned::Rec { aux, .. } => 1 + aux.len(),
                 Owned::Shared { .. } => 0,
             })
-            .sum()
+            .sum::<usize>()
+            + self.reserved.len()
+            + self.to_undelegate.len()
     }
 
     /// Tears the realm down and undelegates every granule.
@@ -153,7 +229,13 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         self.teardown()
     }
 
+    /// Undelegates `g` and gives it back to the source: at once on RMI 1.0; on RMI 2.0 at the
+    /// end of the teardown pass, in ranges ([`Self::flush_undelegations`]).
     pub(super) fn undelegate(&mut self, g: Granule) -> bool {
+        if self.generation() == Generation::V2_0 {
+            self.to_undelegate.push(g);
+            return true;
+        }
         if self.undelegate_granule(g).is_ok() {
             self.source.release(g);
             true
@@ -276,6 +358,10 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                     failed.push(left);
                 }
             }
+            if self.generation() == Generation::V2_0 {
+                // Refusals come back as `Owned::Delegated` in `self.owned`.
+                self.flush_undelegations();
+            }
             // Keep creation order for the next pass.
             failed.reverse();
             let spill = core::mem::take(&mut self.owned);
@@ -314,4 +400,13 @@ fn next_granule(g: Granule) -> Result<Granule, Error> {
                 value: g.addr(),
             },
         })
+}
+
+/// How many granules at the start of `granules` follow each other in memory.
+fn run_length(granules: &[Granule]) -> usize {
+    granules
+        .windows(2)
+        .take_while(|w| w[0].addr().checked_add(GRANULE) == Some(w[1].addr()))
+        .count()
+        + usize::from(!granules.is_empty())
 }

@@ -102,6 +102,10 @@ pub struct Realm<'s, C: Conduit, S: GranuleSource> {
     ram_alias: (u64, u64),
     /// Data granules created on the realm's demand so far.
     populated: usize,
+    /// RMI 2.0: granules delegated ahead ([`Realm::reserve`]), handed out lowest first.
+    reserved: Vec<Granule>,
+    /// RMI 2.0: granules teardown will undelegate in ranges at the end of its pass.
+    to_undelegate: Vec<Granule>,
     rtt_start: i8,
     shared: Vec<SharedPage>,
     max_shared: usize,
