@@ -209,11 +209,12 @@ enum ToRmm {
     Done,
 }
 
-/// Realm memory as the RMM reaches it for an in-process realm: process memory, except that a
-/// page of RAM the host's RTTs describe at level 3 must be ASSIGNED. An UNASSIGNED page with
-/// RIPAS RAM there is a stage-2 fault the host resolves (it populates RAM on demand, as
-/// TF-RMM makes it: the REC exits with a data abort and the RSI call runs again). Memory no
-/// level-3 RTT covers (the test process's own buffers) is reached directly.
+/// Realm memory as the RMM reaches it for an in-process realm: process memory, except that
+/// RAM the host's RTTs describe must be ASSIGNED. An UNASSIGNED entry with RIPAS RAM (a
+/// page, or a whole block without a level-3 table) is a stage-2 fault the host resolves (it
+/// populates RAM on demand, as TF-RMM makes it: the REC exits with a data abort and the RSI
+/// call runs again). Memory outside RAM (the test process's own buffers, RIPAS EMPTY) is
+/// reached directly.
 struct AssignedRam<'a> {
     tables: &'a BTreeMap<u64, Table>,
     root: u64,
@@ -234,7 +235,7 @@ impl AssignedRam<'_> {
                 };
                 match entry.state {
                     EntryState::Table(child) => pa = child,
-                    EntryState::Unassigned if t.level == 3 && entry.ripas == Ripas::Ram => {
+                    EntryState::Unassigned if entry.ripas == Ripas::Ram => {
                         return Err(Unmapped { ipa: page.max(ipa) });
                     }
                     _ => break,

@@ -138,7 +138,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         let rd = self.delegate()?;
         let roots = self.contiguous(num_root)?;
         // RMI 2.0: what the rest of the build needs, delegated in ranges.
-        self.reserve(config.granules_after_roots(REC_AUX_GRANULES))?;
+        self.reserve(config.granules_after_roots(self.generation(), REC_AUX_GRANULES))?;
         match &mut self.link {
             Link::V1(rmm) => {
                 let params = Box::new(config.realm_params(roots[0].addr()));
@@ -160,7 +160,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
 
         // RTTs down to level 3 over RAM.
         let (base, top) = (config.ram_base, config.ram_base + config.ram_size);
-        let rtts: Vec<_> = config.rtts().collect();
+        let rtts: Vec<_> = config.rtts(self.generation()).collect();
         for (level, ipa) in rtts {
             self.create_rtt(rd, Ipa::new(ipa).expect("aligned"), level)?;
         }
@@ -293,14 +293,42 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
 
     /// Gives the page at `ipa` a zeroed, unmeasured data granule (RMI 1.0
     /// `RMI_DATA_CREATE_UNKNOWN`, RMI 2.0 `RMI_RTT_DATA_MAP`; allowed in any realm state).
+    /// The walk must reach a level-3 table: when the RMM reports that it stopped above
+    /// (`(RMI_ERROR_RTT, level)` with level < 3: RMI 2.0 on-demand RAM has no level-3 table
+    /// until the realm reaches its 2 MiB block), the missing tables are created and the call
+    /// repeated.
     pub(super) fn create_unknown(&mut self, rd: Granule, ipa: Ipa) -> Result<(), BuildError> {
         let data = self.delegate()?;
-        match &mut self.link {
-            Link::V1(rmm) => rmi::data_create_unknown(rmm, rd, data, ipa)?,
-            Link::V2(rmm) => rmi2::rtt_data_map(rmm, rd, ipa, &[data]).map_err(Error::from)?,
+        // At most one table per level below the root.
+        for _ in 0..5 {
+            let created = match &mut self.link {
+                Link::V1(rmm) => rmi::data_create_unknown(rmm, rd, data, ipa),
+                Link::V2(rmm) => rmi2::rtt_data_map(rmm, rd, ipa, &[data]).map_err(Error::from),
+            };
+            match created {
+                Ok(()) => {
+                    // `data` may no longer be the last granule delegated: a table came after.
+                    self.owned
+                        .retain(|o| !matches!(o, Owned::Delegated(g) if *g == data));
+                    self.owned.push(Owned::Data { ipa, data });
+                    return Ok(());
+                }
+                Err(Error::Refused { ret, .. })
+                    if ret.status == RmiStatus::ErrorRtt && ret.index < 3 =>
+                {
+                    let level = RttLevel::new(ret.index as i8 + 1).expect("1 to 3");
+                    let block = RttLevel::new(ret.index as i8).expect("0 to 2").block_size();
+                    let table = Ipa::new(ipa.addr() - ipa.addr() % block).expect("aligned");
+                    self.create_rtt(rd, table, level)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        self.adopt(1, Owned::Data { ipa, data });
-        Ok(())
+        Err(BuildError::Rmi(Error::Refused {
+            fid: cca_abi::rmi::fids::RMI_RTT_DATA_MAP,
+            ret: cca_abi::rmi::RmiReturn::new(RmiStatus::ErrorRtt, 0),
+            out: [0; 4],
+        }))
     }
 
     /// Creates the RTT of `level` covering `ipa` (aligned to the entry of the level above).

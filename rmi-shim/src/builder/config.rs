@@ -400,27 +400,38 @@ impl RealmConfig<'_> {
         (level, 1 << self.ipa_width.saturating_sub(covered).min(4))
     }
 
-    /// The RTTs below the roots that cover RAM down to level 3, level by level: one per
-    /// block of the level above that RAM touches.
-    pub(super) fn rtts(&self) -> impl Iterator<Item = (RttLevel, u64)> + '_ {
+    /// The RTTs the build creates below the roots, level by level: one per block of the level
+    /// above that RAM touches, down to level 3 — except that on RMI 2.0 with
+    /// [`Populate::OnDemand`] only the image gets level-3 tables: RMI 2.0 does not measure
+    /// `RMI_RTT_INIT_RIPAS`, which then marks whole 2 MiB level-2 entries RAM, and the host
+    /// creates a level-3 table when the realm first reaches such a block. (RMI 1.0 measures
+    /// one RIPAS descriptor per entry, so a level-3 table everywhere keeps its RIM.)
+    pub(super) fn rtts(
+        &self,
+        generation: Generation,
+    ) -> impl Iterator<Item = (RttLevel, u64)> + '_ {
         let (base, top) = (self.ram_base, self.ram_base + self.ram_size);
+        let lazy = generation == Generation::V2_0 && self.populate == Populate::OnDemand;
+        let image_top = base + (self.image.len() as u64).next_multiple_of(GRANULE);
         let (level, _) = self.root();
         ((level + 1)..=3).flat_map(move |l| {
             let level = RttLevel::new(l).expect("0 to 3");
             let step = RttLevel::new(l - 1).expect("-1 to 2").block_size();
             let first = base - base % step;
-            (0..top.saturating_sub(first).div_ceil(step)).map(move |i| (level, first + i * step))
+            let end = if lazy && l == 3 { image_top } else { top };
+            (0..end.saturating_sub(first).div_ceil(step)).map(move |i| (level, first + i * step))
         })
     }
 
-    /// Granules the build delegates after the RD and the root RTTs: the RTTs, the data it
-    /// creates before activation, and each REC with `aux_per_rec` auxiliary granules.
-    pub(super) fn granules_after_roots(&self, aux_per_rec: usize) -> usize {
+    /// Granules the build delegates after the RD and the root RTTs on an RMM of `generation`:
+    /// the RTTs, the data it creates before activation, and each REC with `aux_per_rec`
+    /// auxiliary granules.
+    pub(super) fn granules_after_roots(&self, generation: Generation, aux_per_rec: usize) -> usize {
         let data = match self.populate {
             Populate::Eager => self.ram_size / GRANULE,
             Populate::OnDemand => (self.image.len() as u64).div_ceil(GRANULE),
         };
-        self.rtts().count() + data as usize + self.recs * (1 + aux_per_rec)
+        self.rtts(generation).count() + data as usize + self.recs * (1 + aux_per_rec)
     }
 
     /// `flags0`: LPA2, SVE and PMU as configured.
