@@ -20,6 +20,8 @@
 //! - [`challenge`]: the domain-separated constructions of token challenges.
 #![no_std]
 #![forbid(unsafe_code)]
+// docs.rs (`--cfg docsrs`, nightly) marks what a feature or target gates.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod challenge;
 pub mod eventlog;

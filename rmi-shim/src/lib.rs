@@ -22,6 +22,8 @@
 //! `rim::FlatImage::predict_parallel`, which hashes DATA contents on several threads.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
+// docs.rs (`--cfg docsrs`, nightly) marks what a feature or target gates.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
 
