@@ -16,10 +16,8 @@
 //! Host builds get no linker script (payloads only build a placeholder `main` there).
 //!
 //! ```no_run
-//! // build.rs of a realm payload
-//! fn main() {
-//!     realm_build::link_payload();
-//! }
+//! // The body of the `main` of a realm payload's build.rs:
+//! realm_build::link_payload();
 //! ```
 
 use std::env;
