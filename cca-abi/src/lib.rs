@@ -18,8 +18,56 @@
 //!   calls through shared memory);
 //! - [`eventlog`]: the measured-boot event log and its offline replay;
 //! - [`challenge`]: the domain-separated constructions of token challenges.
+//!
+//! # Example
+//!
+//! Both sides of a call use the same codec: here a conduit that answers
+//! `RSI_MEASUREMENT_EXTEND` for REM\[0\] the way an RMM does, and the realm's call through
+//! it; whoever checks the REM later recomputes it with the same extension rule.
+//!
+//! ```
+//! use cca_abi::measurement::{HashAlgorithm, Measurement};
+//! use cca_abi::rsi::{MAX_EXTEND_SIZE, RsiCommand, RsiStatus};
+//! use cca_abi::smccc::{Conduit, Regs};
+//!
+//! /// An RMM with one REM (index 1) and nothing else.
+//! struct OneRem(Measurement);
+//!
+//! impl Conduit for OneRem {
+//!     fn call(&mut self, request: Regs) -> Regs {
+//!         let status = match RsiCommand::from_regs(&request) {
+//!             Some(RsiCommand::MeasurementExtend { index: 1, size, value }) => {
+//!                 match value.get(..usize::try_from(size).unwrap_or(usize::MAX)) {
+//!                     Some(bytes) => {
+//!                         self.0.extend(bytes);
+//!                         RsiStatus::Success
+//!                     }
+//!                     None => RsiStatus::ErrorInput,
+//!                 }
+//!             }
+//!             _ => RsiStatus::ErrorInput,
+//!         };
+//!         let mut reply: Regs = [0; 18];
+//!         reply[0] = status.to_raw();
+//!         reply
+//!     }
+//! }
+//!
+//! let mut rmm = OneRem(Measurement::zero(HashAlgorithm::Sha256));
+//! let mut value = [0; MAX_EXTEND_SIZE];
+//! value[..7].copy_from_slice(b"stage 1");
+//! let extend = RsiCommand::MeasurementExtend { index: 1, size: 7, value };
+//! let reply = rmm.call(extend.to_regs());
+//! assert_eq!(RsiStatus::from_raw(reply[0]), RsiStatus::Success);
+//!
+//! let mut expected = Measurement::zero(HashAlgorithm::Sha256);
+//! expected.extend(b"stage 1");
+//! assert_eq!(rmm.0, expected);
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
+// docs.rs (`--cfg docsrs`, nightly) marks what a feature or target gates.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod challenge;
 pub mod eventlog;

@@ -50,6 +50,8 @@
 //! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
+// docs.rs (`--cfg docsrs`, nightly) marks what a feature or target gates.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "std")]
 pub mod anchors;

@@ -465,18 +465,7 @@ fn rim_rpv_and_rems() {
     assert_eq!(policy.appraisal().appraise(&v), Err(err));
 }
 
-fn testdata(rel: &str) -> Option<Vec<u8>> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata")
-        .join(rel);
-    match std::fs::read(&path) {
-        Ok(b) => Some(b),
-        Err(_) => {
-            eprintln!("skipped: {} is absent", path.display());
-            None
-        }
-    }
-}
+use testdata::read as testdata;
 
 /// The real tokens and the anchor that verifies them: every tf-rmm/*/*/token.cbor and
 /// veraison's cca-token-01, with ta-tfa.json.
@@ -486,12 +475,12 @@ type Tokens = Vec<(String, Vec<u8>)>;
 fn real_tokens() -> Option<(Tokens, Vec<TrustAnchor>)> {
     let json = String::from_utf8(testdata("veraison/ta-tfa.json")?).unwrap();
     let anchors = cca_token::anchors::from_json(&json).unwrap();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
+    let tf_rmm = testdata::path("tf-rmm")?;
     let mut tokens = vec![(
         "veraison/cca-token-01.cbor".to_owned(),
         testdata("veraison/cca-token-01.cbor")?,
     )];
-    for release in std::fs::read_dir(root.join("tf-rmm")).ok()?.flatten() {
+    for release in std::fs::read_dir(tf_rmm).ok()?.flatten() {
         for variant in std::fs::read_dir(release.path())
             .into_iter()
             .flatten()

@@ -13,7 +13,7 @@ pub const BOOT_INFO_ENTRY_X1: u64 = 0x18;
 
 /// Physical address the runner loads the realm image to (`-device loader,file=...`).
 pub const REALM_RAM_PA: u64 = 0x4200_0000;
-/// IPA of realm RAM: the `REALM_RAM` origin of `linker/qemu-virt-realm.ld`.
+/// IPA of realm RAM: the `REALM_RAM` origin of `realm-build/linker/qemu-virt-realm.ld`.
 pub const REALM_RAM_IPA: u64 = 0x8000_0000;
 /// Size of realm RAM.
 pub const REALM_RAM_SIZE: u64 = 32 << 20;

@@ -16,6 +16,82 @@
 //! binary serves a configuration file with it. `key-broker/broker.example.json` shows the
 //! file's form; its master secret is a published example and must be replaced by 32 random
 //! bytes of your own.
+//!
+//! # Example
+//!
+//! A realm gets its sealing key. The realm runs on the software RMM model (`rmm-model`,
+//! whose tokens are signed with its published test keys, so the broker trusts them only
+//! because this example says so), and the host that carries the messages is a direct call
+//! instead of [`net`]'s TCP.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use key_broker::{AllowedRealm, Broker, BrokerConfig, Refusal, Session};
+//! use realm_sdk::broker::{
+//!     BrokerError, Entropy, KeyBrokerProvider, REQUEST_HEADER_SIZE, RESPONSE_SIZE, Transport,
+//! };
+//! use realm_sdk::seal::{Policy, SealingKeyProvider};
+//! use realm_sdk::{Conduit, HashAlgorithm, Realm};
+//! use rmm_model::sim::Simulator;
+//! use rmm_model::token::InsecureTestIssuer;
+//! use zeroize::Zeroizing;
+//!
+//! // The broker: the platforms it trusts and the realms (by RIM) that get a key.
+//! let rim = HashAlgorithm::Sha256.hash(&[b"the realm's image"]);
+//! let broker = Arc::new(Broker::new(BrokerConfig {
+//!     anchors: vec![InsecureTestIssuer::new().trust_anchor()],
+//!     master_secret: Zeroizing::new([0x42; 32]), // 32 random bytes of your own
+//!     allowed: vec![AllowedRealm { rim: rim.as_bytes().to_vec(), rpv: None }],
+//!     policies: vec![Policy::RimRpv],
+//!     appraisal: None,
+//! })?);
+//! let session = broker.session().expect("under the connection limit");
+//!
+//! /// The untrusted host: carries the realm's messages to the broker and back.
+//! struct Direct<'s>(&'s Session);
+//! impl Transport for Direct<'_> {
+//!     type Error = Refusal;
+//!     fn nonce(&mut self, _: &mut dyn Conduit) -> Result<[u8; 32], Refusal> {
+//!         Ok(self.0.nonce())
+//!     }
+//!     fn release(
+//!         &mut self,
+//!         _: &mut dyn Conduit,
+//!         request: &[u8],
+//!         response: &mut [u8; RESPONSE_SIZE],
+//!     ) -> Result<(), Refusal> {
+//!         *response = self.0.release(request)?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! /// The realm's randomness (in a realm: `realm_sdk::rt::Rndr`).
+//! struct OsRandom;
+//! impl Entropy for OsRandom {
+//!     fn fill(&mut self, buf: &mut [u8]) -> Result<(), BrokerError> {
+//!         key_broker::os_random(buf).map_err(|_| BrokerError::Entropy)
+//!     }
+//! }
+//!
+//! // The realm, whose image pins the broker's public key.
+//! let mut rmm = Simulator::with_issuer(
+//!     rmm_model::RealmConfig { rim, ..Default::default() },
+//!     Box::new(InsecureTestIssuer::new()),
+//! );
+//! let mut realm = Realm::new(&mut rmm)?;
+//! let (mut token, mut request) = (vec![0; 4096], vec![0; 4096 + REQUEST_HEADER_SIZE]);
+//! let pinned = broker.public_key();
+//! let mut provider = KeyBrokerProvider::new(
+//!     &mut realm, Direct(&session), OsRandom, pinned, &mut token, &mut request,
+//! );
+//! // The key for this realm's RIM and RPV, which `realm_sdk::seal` seals with.
+//! let _key = provider.sealing_key(Policy::RimRpv)?;
+//!
+//! // What is not a request of the protocol is refused.
+//! assert_eq!(session.release(b"hello").unwrap_err(), Refusal::Malformed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 

@@ -1,10 +1,24 @@
-//! Build-script helper for realm payloads.
+//! Build-script helper for realm payloads built with `realm-sdk`'s runtime (feature `rt`).
 //!
 //! A payload's `build.rs` is `fn main() { realm_build::link_payload() }`: on the bare-metal
-//! target it links the binaries with the board's MEMORY file and `linker/realm.ld`. The
-//! board comes from `REALM_BOARD` (a file name in `linker/` without `.ld`; default
-//! `qemu-virt-realm`). Host builds get no linker script (payloads only build a placeholder
-//! `main` there).
+//! target it links the binaries with the board's MEMORY file and `realm.ld`, the image
+//! script that matches realm-sdk's runtime (entry first, vectors, stack and heap, with
+//! ASSERTs whose messages say what to fix). Both ship in this crate's `linker/` folder.
+//!
+//! The board comes from `REALM_BOARD`:
+//!
+//! - a board of this crate, by name: `qemu-virt-realm` (the default: QEMU `virt`, the EL2
+//!   harness and TF-RMM under QEMU) or `fvp-realm` (Arm's FVP Base RevC);
+//! - or a MEMORY file of your own, by a path ending in `.ld`, relative to the payload's
+//!   package: it defines the `REALM_RAM` region and `__realm_pl011_ipa` (see
+//!   `linker/qemu-virt-realm.ld` in this crate).
+//!
+//! Host builds get no linker script (payloads only build a placeholder `main` there).
+//!
+//! ```no_run
+//! // The body of the `main` of a realm payload's build.rs:
+//! realm_build::link_payload();
+//! ```
 
 use std::env;
 use std::fmt::Write as _;
@@ -14,19 +28,27 @@ use std::path::PathBuf;
 ///
 /// # Panics
 ///
-/// In a build script, when `REALM_BOARD` names a board with no MEMORY file: the build must
-/// stop with that message.
+/// In a build script, when `REALM_BOARD` names a board or a file that does not exist: the
+/// build must stop with that message.
 pub fn link_payload() {
     println!("cargo:rerun-if-env-changed=REALM_BOARD");
     if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
         return;
     }
-    let linker = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../linker");
+    let linker = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("linker");
     let board = env::var("REALM_BOARD").unwrap_or_else(|_| "qemu-virt-realm".into());
-    let board_file = linker.join(format!("{board}.ld"));
+    let board_file = if board.ends_with(".ld") {
+        // The payload's own MEMORY file; build scripts run with the payload's package as
+        // CARGO_MANIFEST_DIR.
+        let payload = env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+        PathBuf::from(payload).join(&board)
+    } else {
+        linker.join(format!("{board}.ld"))
+    };
     assert!(
         board_file.exists(),
-        "REALM_BOARD={board}: no linker/{board}.ld"
+        "REALM_BOARD={board}: no {} (name a board of realm-build: qemu-virt-realm, fvp-realm; or give the path of a MEMORY file ending in .ld)",
+        board_file.display()
     );
     for file in [&board_file, &linker.join("realm.ld")] {
         println!("cargo:rerun-if-changed={}", file.display());

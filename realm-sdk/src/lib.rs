@@ -10,7 +10,9 @@
 //! - [`Realm`]: a handle that negotiates the RSI version, reads the realm configuration once
 //!   and knows the IPA width, the hash algorithm and the unprotected-alias bit;
 //! - `rt` (feature `rt`, `aarch64-unknown-none` only): a bare-metal runtime with entry, stack,
-//!   BSS, exception vectors, panic handler, console (host call or PL011) and heap.
+//!   BSS, exception vectors, panic handler, console (host call or PL011) and heap. It and
+//!   its macros `entry!` and `println!` are documented for that target: docs.rs's default
+//!   page, or `cargo doc -p realm-sdk --target aarch64-unknown-none --features rt`.
 //!
 //! # Addresses
 //!
@@ -34,6 +36,8 @@
 //! ```
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
+// docs.rs (`--cfg docsrs`, nightly) marks what a feature or target gates.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod addr;
 pub mod attest;

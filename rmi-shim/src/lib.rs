@@ -22,8 +22,61 @@
 //!
 //! The `std` feature adds the `rim-predict` command-line tool and
 //! `rim::FlatImage::predict_parallel`, which hashes DATA contents on several threads.
+//!
+//! # Example
+//!
+//! A realm built from an image, run and torn down. The conduit here is the software RMM
+//! model (`rmm-model`, as TF-RMM v0.8.0 behaves), whose realms run Rust code in this
+//! process; on hardware it is [`Smc`](cca_abi::smccc::Smc) and the realm runs the image.
+//! The RMM measures the RIM that [`rim`] predicts, and teardown leaves no granule
+//! delegated.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use rmi_shim::builder::{Host, RangeSource, Realm, RealmConfig, RunOutcome};
+//! use rmm_model::rmi::{Rmm, RmmConfig};
+//!
+//! // The physical granules the host may delegate, and an RMM that knows them.
+//! let pool = (0x1_0000_0000, 0x1_0400_0000);
+//! let mut rmm = Rmm::new(RmmConfig { delegable: pool, ..RmmConfig::default() });
+//! // What the model's realm does when entered: switch itself off.
+//! rmm.set_program(Arc::new(|_rec, conduit| {
+//!     realm_sdk::psci::system_off(conduit).expect("SYSTEM_OFF is an exit");
+//! }));
+//!
+//! let image = [0xd5; 10_000];
+//! let config = RealmConfig {
+//!     image: &image,
+//!     ram_size: 4 << 20,
+//!     // The model keeps the realm's buffers in this process: a 48-bit IPA space puts
+//!     // their addresses in the protected half.
+//!     ipa_width: 48,
+//!     ..RealmConfig::default()
+//! };
+//! let predicted = config.predict_rim()?;
+//!
+//! /// The host's side of the run: the realm's console, RIPAS changes (accepted).
+//! struct Console(Vec<u8>);
+//! impl Host for Console {
+//!     fn console(&mut self, bytes: &[u8]) {
+//!         self.0.extend_from_slice(bytes);
+//!     }
+//! }
+//!
+//! let mut source = RangeSource::new(pool.0, pool.1);
+//! let mut realm = Realm::build(&mut rmm, &mut source, &config)?;
+//! let rd = realm.rd().expect("a built realm has an RD").addr();
+//! assert_eq!(realm.conduit().rim(rd), Some(predicted));
+//! assert_eq!(realm.run(&mut Console(Vec::new()))?, RunOutcome::SystemOff);
+//! realm.destroy()?;
+//! assert_eq!(rmm.delegated_count(), 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
+// docs.rs (`--cfg docsrs`, nightly) marks what a feature or target gates.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
 

@@ -9,17 +9,8 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_rim-predict");
 
 fn vector_dir(variant: &str) -> Option<PathBuf> {
-    let dir = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testdata/tf-rmm/tf-rmm-v0.8.0"
-    ))
-    .join(variant);
-    if dir.join("rim.hex").is_file() {
-        Some(dir)
-    } else {
-        println!("skipped: TF-RMM v0.8.0 vector {} is absent", dir.display());
-        None
-    }
+    let rim = testdata::path(&format!("tf-rmm/tf-rmm-v0.8.0/{variant}/rim.hex"))?;
+    rim.parent().map(Path::to_path_buf)
 }
 
 /// Concatenates the vector's six DATA granules into a temporary image file.

@@ -31,17 +31,8 @@ use zerocopy::FromBytes as _;
 const VARIANTS: [&str; 3] = ["sha256", "sha512", "sha256-rpv"];
 
 fn vector_dir(variant: &str) -> Option<PathBuf> {
-    let dir = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testdata/tf-rmm/tf-rmm-v0.8.0"
-    ))
-    .join(variant);
-    if dir.join("realm.json").is_file() {
-        Some(dir)
-    } else {
-        println!("skipped: TF-RMM v0.8.0 vector {} is absent", dir.display());
-        None
-    }
+    let realm = testdata::path(&format!("tf-rmm/tf-rmm-v0.8.0/{variant}/realm.json"))?;
+    realm.parent().map(Path::to_path_buf)
 }
 
 /// A loaded vector.

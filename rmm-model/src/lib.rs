@@ -19,6 +19,40 @@
 //! - the PSCI and SMCCC calls the RMM answers itself or forwards to the host.
 //!
 //! Every bad input gets the status TF-RMM v0.8.0 gives it.
+//!
+//! # Example
+//!
+//! Realm code tested on the host: a realm on the model (with a RIM its host measured)
+//! extends a REM and gets an attestation token, which verifies against the model's trust
+//! anchor. The token issuer signs with the model's published test keys
+//! ([`token::InsecureTestIssuer`]), so no real verifier trusts these tokens.
+//!
+//! ```
+//! use cca_abi::measurement::HashAlgorithm;
+//! use cca_token::{Policy, Token};
+//! use realm_sdk::{Challenge, Realm, RemIndex};
+//! use rmm_model::RealmConfig;
+//! use rmm_model::sim::Simulator;
+//! use rmm_model::token::InsecureTestIssuer;
+//!
+//! let rim = HashAlgorithm::Sha256.hash(&[b"the realm's image"]);
+//! let issuer = InsecureTestIssuer::new();
+//! let anchors = [issuer.trust_anchor()];
+//! let config = RealmConfig { rim, ..RealmConfig::default() };
+//! let mut rmm = Simulator::with_issuer(config, Box::new(issuer));
+//!
+//! // What the realm does, through realm-sdk as on a real RMM.
+//! let mut realm = Realm::new(&mut rmm)?;
+//! assert_eq!(realm.rim()?, rim);
+//! realm.measurement_extend(RemIndex::REM0, b"stage 1")?;
+//! let mut buffer = [0; 4096];
+//! let token = realm.attestation_token(&Challenge::for_verifier(b"nonce"), &mut buffer)?;
+//!
+//! // What a verifier does.
+//! let policy = Policy { rim: Some(rim.as_bytes()), ..Policy::default() };
+//! Token::parse(token)?.verify(&anchors, &policy)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_code)]
 

@@ -3,8 +3,6 @@
 //! DATA sources, and checks that the model answers each call exactly as TF-RMM did (x0..x2)
 //! and measures the same RIM (`rim.hex`). `RMI_REC_ENTER` calls are not in the recording.
 
-use std::path::PathBuf;
-
 use cca_abi::rmi::{RmiCommand, RmiReturn, RmiStatus};
 use cca_abi::smccc::{Conduit, regs};
 use rmm_model::rmi::{Rmm, RmmConfig};
@@ -24,13 +22,12 @@ fn hex(v: &Value) -> u64 {
 }
 
 fn replay(variant: &str) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata/tf-rmm/tf-rmm-v0.8.0")
-        .join(variant);
-    let Ok(json) = std::fs::read_to_string(dir.join("realm.json")) else {
-        eprintln!("{variant}: skipped: ../shared/testdata is absent");
+    let Some(json) =
+        testdata::read_to_string(&format!("tf-rmm/tf-rmm-v0.8.0/{variant}/realm.json"))
+    else {
         return;
     };
+    let dir = testdata::root().join("tf-rmm/tf-rmm-v0.8.0").join(variant);
     let realm: Value = serde_json::from_str(&json).unwrap();
     let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
     let realm_params = page(&read("realm-params.bin"));

@@ -17,7 +17,7 @@ pub fn qemu_or_skip(test: &str) -> bool {
         return true;
     }
     assert!(
-        std::env::var_os("CI").is_none(),
+        !testdata::in_ci(),
         "{test}: qemu-system-aarch64 is missing in CI (.ci/run installs it)"
     );
     skip(

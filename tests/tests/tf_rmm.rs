@@ -239,12 +239,7 @@ fn seal_on_tf_rmm() {
     let Some(fw) = firmware(test) else {
         return;
     };
-    let anchors_path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testdata/veraison/ta-tfa.json"
-    );
-    let Ok(json) = std::fs::read_to_string(anchors_path) else {
-        system_tests::skip(test, "../shared/testdata/veraison/ta-tfa.json is absent");
+    let Some(json) = testdata::read_to_string("veraison/ta-tfa.json") else {
         return;
     };
     let anchors = cca_token::anchors::from_json(&json).expect("trust anchors");

@@ -5,17 +5,7 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cca-token");
 
-fn data(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} is absent", p.display());
-        None
-    }
-}
+use testdata::path as data;
 
 fn run(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
     let out = Command::new(BIN)

@@ -17,7 +17,8 @@
 //! - randomness from the CPU's `RNDR` register ([`Rndr`]).
 //!
 //! The MMU stays off: virtual addresses are IPAs, which is what realm-sdk's safe RSI
-//! functions assume. The image is linked with `linker/realm.ld` and a board's MEMORY file.
+//! functions assume. The image is linked with realm-build's `realm.ld` and a board's MEMORY
+//! file (`realm_build::link_payload` in the payload's `build.rs`).
 //!
 //! # Entry registers
 //!

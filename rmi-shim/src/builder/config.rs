@@ -110,8 +110,8 @@ pub enum Populate {
 }
 
 impl Default for RealmConfig<'_> {
-    /// The layout of `linker/qemu-virt-realm.ld`: 32 MiB of RAM at IPA 0x8000_0000, a 39-bit
-    /// IPA space, SHA-256, one REC, the QEMU virt UART, no image.
+    /// The layout of `realm-build/linker/qemu-virt-realm.ld`: 32 MiB of RAM at IPA
+    /// 0x8000_0000, a 39-bit IPA space, SHA-256, one REC, the QEMU virt UART, no image.
     fn default() -> Self {
         Self {
             image: &[],
