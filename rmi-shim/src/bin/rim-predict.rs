@@ -107,7 +107,7 @@ struct Cli {
     /// REC entry point [default: ipa-base].
     #[arg(long, value_name = "ADDR", value_parser = number)]
     pc: Option<u64>,
-    /// Initial x<I>, I in 0..7 (repeatable) [default: 0].
+    /// Initial value of x0..x7, as I=VALUE with I in 0..7 (repeatable) [default: 0].
     #[arg(long, value_name = "I=VALUE", value_parser = gpr)]
     gpr: Vec<(usize, u64)>,
     /// Create the REC without RUNNABLE (it is then not measured).
