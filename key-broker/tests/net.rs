@@ -353,8 +353,8 @@ fn binary_serves_a_config_file() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Bad arguments exit 2 with the usage; a configuration that does not load exits 1 saying
-/// what is wrong.
+/// Bad arguments exit 2 with clap's message; `--help` and `--version` exit 0; a
+/// configuration that does not load exits 1 saying what is wrong.
 #[test]
 fn binary_rejects_bad_arguments_and_configs() {
     let run = |args: &[&str]| {
@@ -365,18 +365,25 @@ fn binary_rejects_bad_arguments_and_configs() {
         assert!(out.stdout.is_empty(), "{args:?}");
         (out.status.code(), String::from_utf8(out.stderr).unwrap())
     };
-    for args in [
-        &[][..],
-        &["--listen", "127.0.0.1:0"],
-        &["--config"],
-        &["--config", "a", "--config", "b"],
-        &["--port", "1"],
+    for (args, message) in [
+        (
+            &[][..],
+            "the following required arguments were not provided",
+        ),
+        (&["--listen", "127.0.0.1:0"], "--config <FILE>"),
+        (&["--config"], "a value is required for '--config <FILE>'"),
+        (
+            &["--config", "a", "--config", "b"],
+            "the argument '--config <FILE>' cannot be used multiple times",
+        ),
+        (&["--port", "1"], "unexpected argument '--port'"),
+        (&["serve"], "unexpected argument 'serve'"),
     ] {
         let (code, stderr) = run(args);
         assert_eq!(code, Some(2), "{args:?}");
         assert!(
-            stderr.contains("usage: key-broker --config FILE"),
-            "{stderr}"
+            stderr.starts_with("error: ") && stderr.contains(message),
+            "{args:?}: {stderr}"
         );
     }
 
@@ -386,12 +393,24 @@ fn binary_rejects_bad_arguments_and_configs() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0));
+        let stdout = String::from_utf8(out.stdout).unwrap();
         assert!(
-            String::from_utf8(out.stdout)
-                .unwrap()
-                .starts_with("usage: key-broker --config FILE")
+            stdout.contains("Usage: key-broker [OPTIONS] --config <FILE>"),
+            "{stdout}"
         );
+        assert!(stdout.contains("Exit codes: 0 "), "{stdout}");
         assert!(out.stderr.is_empty());
+    }
+    for version in ["--version", "-V"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_key-broker"))
+            .arg(version)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap().trim(),
+            concat!("key-broker ", env!("CARGO_PKG_VERSION"))
+        );
     }
 
     let dir = temp_dir("bad-config");
@@ -421,6 +440,69 @@ fn binary_rejects_bad_arguments_and_configs() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("missing field `allowed`"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `--config -` reads the configuration from standard input: a JSON error names it; a
+/// good one is served. A closed standard output (`| head -0`) stops the broker quietly
+/// (exit 0) before it serves.
+#[test]
+fn binary_reads_stdin_and_stops_quietly_on_a_closed_output() {
+    // With `close_stdout`, the read end is closed before the broker has its configuration,
+    // hence before it writes anything.
+    let with_stdin = |json: &str, close_stdout: bool| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_key-broker"))
+            .args(["--config", "-", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if close_stdout {
+            drop(child.stdout.take());
+        }
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(json.as_bytes())
+            .unwrap();
+        child
+    };
+    let out = with_stdin("{\n  \"master_secret\": 1", false)
+        .wait_with_output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("key-broker: standard input: master_secret: invalid type")
+            && stderr.contains("line 2 column"),
+        "{stderr}"
+    );
+
+    let json = serde_json::json!({
+        "master_secret": hex(&MASTER_SECRET),
+        "trust_anchors": test_anchor_json(),
+        "allowed": [{ "rim": hex(&rim_of(IMAGE)), "rpv": hex(&[9; 64]) }],
+        "policies": ["rim+rpv"],
+    })
+    .to_string();
+    let mut server = Server(with_stdin(&json, false));
+    let mut stdout = BufReader::new(server.0.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(
+        line.trim_end(),
+        format!(
+            "key-broker: public key {}",
+            hex(common::pinned_broker().as_bytes())
+        )
+    );
+    drop(server);
+
+    let out = with_stdin(&json, true).wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
 }
 
 /// A nonce can be spent only on the connection that asked for it (finding 2): sent on

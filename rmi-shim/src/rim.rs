@@ -409,19 +409,36 @@ impl FlatImage<'_> {
     ///
     /// As [`predict_steps`].
     pub fn predict_for(&self, generation: Generation) -> Result<Measurement, PredictError> {
-        self.predict_with(generation, |_, _| None)
+        self.predict_with(generation, self.ripas_range()?, |_, _| None)
     }
 
-    /// [`Self::predict_for`], taking the content hash of measured granule `index` from
-    /// `hash_of(index, content)` when it returns `Some`.
+    /// [`Self::predict_for`] with the one `RMI_RTT_INIT_RIPAS` over `ripas` instead of
+    /// [`Self::ripas_range`]: for a host that sets the RIPAS of more than the image, such
+    /// as rmi-shim's builder, which covers all of the realm's RAM.
+    ///
+    /// # Errors
+    ///
+    /// As [`predict_steps`].
+    pub fn predict_over_for(
+        &self,
+        generation: Generation,
+        ripas: RipasRange,
+    ) -> Result<Measurement, PredictError> {
+        self.predict_with(generation, Some(ripas), |_, _| None)
+    }
+
+    /// [`Self::predict_for`] with `RMI_RTT_INIT_RIPAS` over `ripas` (if any), taking the
+    /// content hash of measured granule `index` from `hash_of(index, content)` when it
+    /// returns `Some`.
     fn predict_with<'h>(
         &self,
         generation: Generation,
+        ripas: Option<RipasRange>,
         hash_of: impl Fn(usize, &[u8; GRANULE_SIZE]) -> Option<Option<&'h Measurement>>,
     ) -> Result<Measurement, PredictError> {
         let limit = protected_limit(&self.params)?;
         let mut rim = Rim::new(&self.params);
-        if let Some(range) = self.ripas_range()? {
+        if let Some(range) = ripas {
             apply(
                 &mut rim,
                 generation,
@@ -489,8 +506,35 @@ impl FlatImage<'_> {
         generation: Generation,
         threads: core::num::NonZeroUsize,
     ) -> Result<Measurement, PredictError> {
+        self.predict_parallel_with(generation, self.ripas_range()?, threads)
+    }
+
+    /// [`Self::predict_over_for`] with the DATA content hashes computed on `threads`
+    /// threads first, as [`Self::predict_parallel`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`predict_steps`].
+    #[cfg(feature = "std")]
+    pub fn predict_parallel_over_for(
+        &self,
+        generation: Generation,
+        ripas: RipasRange,
+        threads: core::num::NonZeroUsize,
+    ) -> Result<Measurement, PredictError> {
+        self.predict_parallel_with(generation, Some(ripas), threads)
+    }
+
+    /// [`Self::predict_with`] with the content hashes computed on `threads` threads.
+    #[cfg(feature = "std")]
+    fn predict_parallel_with(
+        &self,
+        generation: Generation,
+        ripas: Option<RipasRange>,
+        threads: core::num::NonZeroUsize,
+    ) -> Result<Measurement, PredictError> {
         if self.flags == RmiDataMeasureContent::NoMeasureContent {
-            return self.predict_for(generation);
+            return self.predict_with(generation, ripas, |_, _| None);
         }
         let algorithm = self.params.hash_algo;
         let (chunks, _) = self.bytes.as_chunks::<GRANULE_SIZE>();
@@ -505,7 +549,7 @@ impl FlatImage<'_> {
                 });
             }
         });
-        self.predict_with(generation, |i, _| hashes.get(i).map(Some))
+        self.predict_with(generation, ripas, |i, _| hashes.get(i).map(Some))
     }
 }
 
@@ -785,6 +829,34 @@ mod tests {
         };
         assert_eq!(image.ripas_range().unwrap(), Some(ripas[0]));
         assert_eq!(image.predict().unwrap(), predict(&build).unwrap());
+        // The same range given explicitly, and a wider one.
+        assert_eq!(
+            image.predict_over_for(Generation::V1_0, ripas[0]).unwrap(),
+            predict(&build).unwrap()
+        );
+        let wide = [RipasRange {
+            top: ipa(0x80_0000),
+            ..ripas[0]
+        }];
+        let wide_build = RealmBuild {
+            ripas: &wide,
+            ..build
+        };
+        assert_eq!(
+            image.predict_over_for(Generation::V1_0, wide[0]).unwrap(),
+            predict(&wide_build).unwrap()
+        );
+        assert_ne!(predict(&wide_build).unwrap(), predict(&build).unwrap());
+        #[cfg(feature = "std")]
+        for n in [1, 2, 3] {
+            let threads = core::num::NonZeroUsize::new(n).unwrap();
+            assert_eq!(
+                image
+                    .predict_parallel_over_for(Generation::V1_0, wide[0], threads)
+                    .unwrap(),
+                predict(&wide_build).unwrap()
+            );
+        }
         #[cfg(feature = "std")]
         for n in [1, 2, 3] {
             let threads = core::num::NonZeroUsize::new(n).unwrap();

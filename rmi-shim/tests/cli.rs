@@ -218,7 +218,11 @@ fn rmi_generation_flag() {
     let (code, _, err) = run(&["--rmi", "1.1"]);
     let _ = std::fs::remove_file(&path);
     assert_eq!(code, Some(2));
-    assert!(err.contains("--rmi: `1.1` is not 1.0 or 2.0"), "{err}");
+    assert!(
+        err.contains("invalid value '1.1' for '--rmi <VERSION>'"),
+        "{err}"
+    );
+    assert!(err.contains("[possible values: 1.0, 2.0]"), "{err}");
 }
 
 /// Parameters no RMM accepts are refused with exit 2 and the parameter named, instead of a
@@ -266,4 +270,224 @@ fn refuses_parameters_no_rmm_accepts() {
         ok.status.success(),
         "MEC policy private is a valid 2.0 flag"
     );
+}
+
+/// A temporary file for one test, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, contents: &[u8]) -> Self {
+        let path = std::env::temp_dir().join(format!("rim-predict-{}-{name}", std::process::id()));
+        std::fs::write(&path, contents).expect("write temporary file");
+        Self(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Runs the tool with `stdin` on its standard input: exit code, stdout, stderr.
+fn run_with_stdin(args: &[&std::ffi::OsStr], stdin: &[u8]) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rim-predict");
+    let _ = child.stdin.take().expect("stdin").write_all(stdin);
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `--help`, `-h` and `--version` exit 0 on stdout; an unknown flag or a missing IMAGE gets
+/// clap's message and exit 2; options may follow the image.
+#[test]
+fn help_version_and_usage_errors() {
+    for help in ["--help", "-h"] {
+        let (code, out, err) = run_with_stdin(&[help.as_ref()], b"");
+        assert_eq!(code, Some(0), "{err}");
+        assert!(
+            out.starts_with("Predict the Realm Initial Measurement"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Usage: rim-predict [OPTIONS] <IMAGE>"),
+            "{out}"
+        );
+    }
+    let (_, long, _) = run_with_stdin(&["--help".as_ref()], b"");
+    assert!(long.contains("Exit codes: 0 the RIM was printed"), "{long}");
+    let (code, out, _) = run_with_stdin(&["--version".as_ref()], b"");
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out.trim(),
+        concat!("rim-predict ", env!("CARGO_PKG_VERSION"))
+    );
+    for (args, message) in [
+        (&["--bogus", "x"][..], "unexpected argument '--bogus'"),
+        (&["x", "y"], "unexpected argument 'y'"),
+        (&["--s2sz"], "a value is required for '--s2sz <BITS>'"),
+        (
+            &["--threads", "0", "x"],
+            "invalid value '0' for '--threads <N>'",
+        ),
+    ] {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_ref()).collect();
+        let (code, out, err) = run_with_stdin(&args, b"");
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(out.is_empty());
+        assert!(
+            err.starts_with("error: ") && err.contains(message),
+            "{args:?}: {err}"
+        );
+    }
+    let image = TempFile::new("order.bin", &[7u8; 5000]);
+    let before = Command::new(BIN)
+        .args(["--s2sz", "39"])
+        .arg(&image.0)
+        .output()
+        .expect("run");
+    let after = Command::new(BIN)
+        .arg(&image.0)
+        .args(["--s2sz", "39"])
+        .output()
+        .expect("run");
+    assert!(before.status.success());
+    assert_eq!(before.stdout, after.stdout);
+}
+
+/// `-` reads the image from standard input; the mapped file, the file read into memory
+/// (`--no-mmap`) and the sequential predictor (`--threads 1`) give the same RIM, with
+/// and without `--ram-size`.
+#[test]
+fn stdin_mmap_and_threads_agree() {
+    let bytes: Vec<u8> = (0..300_001u32).map(|i| (i * 13 + i / 4096) as u8).collect();
+    let image = TempFile::new("agree.bin", &bytes);
+    for ram in [&[][..], &["--ram-size", "0x200000"]] {
+        let base: Vec<&std::ffi::OsStr> = ["--s2sz", "39", "--ipa-base", "0x80000000"]
+            .iter()
+            .chain(ram)
+            .map(|s| s.as_ref())
+            .collect();
+        let with = |extra: &[&str], image: &std::ffi::OsStr, stdin: &[u8]| {
+            let mut args = base.clone();
+            args.extend(extra.iter().map(|s| std::ffi::OsStr::new(*s)));
+            args.push(image);
+            let (code, out, err) = run_with_stdin(&args, stdin);
+            assert_eq!(code, Some(0), "{args:?}: {err}");
+            out
+        };
+        let mapped = with(&[], image.0.as_os_str(), b"");
+        assert_eq!(mapped.trim().len(), 64, "{mapped}");
+        assert_eq!(with(&["--no-mmap"], image.0.as_os_str(), b""), mapped);
+        assert_eq!(with(&["--threads", "1"], image.0.as_os_str(), b""), mapped);
+        assert_eq!(with(&["--threads", "3"], image.0.as_os_str(), b""), mapped);
+        assert_eq!(with(&[], "-".as_ref(), &bytes), mapped);
+        // A file that cannot be mapped (a pipe) is read.
+        if Path::new("/dev/stdin").exists() {
+            assert_eq!(with(&[], "/dev/stdin".as_ref(), &bytes), mapped);
+        }
+    }
+    let (code, out, _) = run_with_stdin(&["--json".as_ref(), "-".as_ref()], &bytes);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["image"]["path"], "-");
+    assert_eq!(v["image"]["bytes"], bytes.len());
+}
+
+/// An empty image and an ELF file are refused with exit 1, saying what to give instead;
+/// so is a file that cannot be read, named.
+#[test]
+fn refuses_empty_and_elf_images() {
+    let empty = TempFile::new("empty.bin", b"");
+    let out = Command::new(BIN).arg(&empty.0).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        err.trim(),
+        format!(
+            "rim-predict: {} is empty; rim-predict takes the flat binary a host loads \
+             (rust-objcopy -O binary, or cargo xtask image NAME), not an empty file",
+            empty.0.display()
+        )
+    );
+    let (code, _, err) = run_with_stdin(&["-".as_ref()], b"");
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with("rim-predict: standard input is empty;"),
+        "{err}"
+    );
+
+    let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+    elf.resize(8192, 0);
+    let elf_file = TempFile::new("realm.elf", &elf);
+    for no_mmap in [false, true] {
+        let out = Command::new(BIN)
+            .arg(&elf_file.0)
+            .args(no_mmap.then_some("--no-mmap"))
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(out.stdout.is_empty());
+        assert!(
+            err.starts_with(&format!(
+                "rim-predict: {} is an ELF file; rim-predict takes the flat binary a host loads",
+                elf_file.0.display()
+            )),
+            "{err}"
+        );
+        assert!(err.contains("rust-objcopy -O binary"), "{err}");
+        assert!(err.contains("cargo xtask image NAME"), "{err}");
+    }
+    let (code, _, err) = run_with_stdin(&["-".as_ref()], &elf);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with("rim-predict: standard input is an ELF file"),
+        "{err}"
+    );
+
+    let out = Command::new(BIN)
+        .arg("/nonexistent/image.bin")
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.starts_with("rim-predict: /nonexistent/image.bin: "),
+        "{err}"
+    );
+}
+
+/// `rim-predict IMAGE | head -c0`, `--json` and `--help` into a closed pipe: exit 0, nothing
+/// on stderr.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::process::Stdio;
+    let image = TempFile::new("pipe.bin", &[1u8; 20_000]);
+    for args in [&[][..], &["--json"], &["--help"]] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .arg(&image.0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
 }

@@ -4,28 +4,37 @@
 //! cca-token inspect TOKEN
 //! cca-token verify TOKEN --anchors TA.json [--policy POLICY.json]
 //!                        [--nonce HEX | --challenge HEX] [--rim HEX] [--rpv HEX]
-//!                        [--event-log LOG]
+//!                        [--event-log LOG] [--json]
 //! ```
 //!
+//! Options may come in any order; `-` as a file reads standard input (for one of the files).
 //! `--nonce` is the verifier's data given to a realm-sdk realm, which attests it with
 //! `Challenge::for_verifier` (the domain-separated `cca_abi::challenge::verifier`);
 //! `--challenge` is the token's raw 64-byte challenge.
 //!
 //! `inspect` prints the token as JSON (byte strings as lower-case hex, unknown claims as
-//! the hex of their CBOR); a closed output (`cca-token inspect T | head -1`) ends it
-//! quietly with exit 0. `verify` checks the signatures, the binding and the trust anchor,
+//! the hex of their CBOR). `verify` checks the signatures, the binding and the trust anchor,
 //! then **appraises** the token: with `--policy`, against the JSON appraisal policy in that
 //! file (the format of `cca_token::appraisal::PolicyFile`); without it, against the
 //! default appraisal (`Appraisal::DEFAULT`: a secured platform lifecycle, any known
 //! profile and hash algorithm), so that a token from a debug or decommissioned platform
 //! does not print `verified`. To accept such a platform, say so in a policy file
-//! (`{"lifecycle": ["secured", "non-cca-platform-debug"]}`). `verify` prints `verified` and
-//! exits 0, or prints the precise reason and exits 1; a usage or input error, including a
-//! policy file that is refused (named with the JSON path at fault), exits 2. With
-//! `--event-log`, the realm's measured-boot event log (`cca_abi::eventlog`, as realm-sdk's
-//! `Realm::measure` writes it) must replay to the REMs in the token.
+//! (`{"lifecycle": ["secured", "non-cca-platform-debug"]}`). With `--event-log`, the realm's
+//! measured-boot event log (`cca_abi::eventlog`, as realm-sdk's `Realm::measure` writes it)
+//! must replay to the REMs in the token. `verify` prints `verified`, or with `--json` a
+//! JSON document: `verified` (true or false), `error` (the reason, or null), `appraisal`
+//! (`default` or the policy file) and `token` (what `inspect` prints, or null for a
+//! malformed token).
+//!
+//! Exit codes: 0 the token was inspected or verified (and `--help`, `--version`); 1 the
+//! token is malformed or does not verify (the reason on stderr); 2 a usage error (clap's
+//! message), or an input that could not be used, named with the reason (a missing file,
+//! trust anchors or a policy file that are refused): the check was not made. A closed
+//! output (`cca-token inspect T | head -1`) ends the command quietly with exit 0.
 
-use std::io::{ErrorKind, Write};
+use std::fmt;
+use std::io::{ErrorKind, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use cca_abi::eventlog;
@@ -33,19 +42,73 @@ use cca_abi::measurement::HashAlgorithm;
 use cca_token::appraisal::{Appraisal, PolicyFile};
 use cca_token::claims::RawClaim;
 use cca_token::{Format, Policy, Token};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use serde_json::{Map, Value, json};
 
-const USAGE: &str = "usage: cca-token inspect TOKEN
-       cca-token verify TOKEN --anchors TA.json [--policy POLICY.json]
-                        [--nonce HEX | --challenge HEX] [--rim HEX] [--rpv HEX]
-                        [--event-log LOG]";
+/// The exit codes, at the end of `--help`.
+const EXIT_CODES: &str = "\
+Exit codes: 0 inspected or verified; 1 the token is malformed or does not verify;
+2 a usage error or an input that could not be used (the check was not made).";
 
-fn hex(b: &[u8]) -> Value {
-    Value::String(b.iter().map(|x| format!("{x:02x}")).collect())
+/// Inspect or verify an Arm CCA attestation token (tag 399 or CMW collection tag 907).
+#[derive(Debug, Parser)]
+#[command(name = "cca-token", version, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn unhex(flag: &str, s: &str) -> Result<Vec<u8>, String> {
-    let bad = || format!("{flag}: `{s}` is not hex");
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the token's claims as JSON (byte strings as lower-case hex).
+    Inspect {
+        /// The token (CBOR); `-` reads standard input.
+        #[arg(value_name = "TOKEN")]
+        token: PathBuf,
+    },
+    /// Check the signatures, the binding and the trust anchor, then appraise the token.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The token (CBOR); `-` reads standard input.
+    #[arg(value_name = "TOKEN")]
+    token: PathBuf,
+    /// Trust anchors, in the format of veraison's ta.json.
+    #[arg(long, value_name = "TA.json")]
+    anchors: PathBuf,
+    /// JSON appraisal policy (cca_token::appraisal::PolicyFile) [default: secured platforms
+    /// only].
+    #[arg(long, value_name = "POLICY.json")]
+    policy: Option<PathBuf>,
+    /// The verifier's data the realm attested (challenge = cca_abi::challenge::verifier).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg, conflicts_with = "challenge")]
+    nonce: Option<Hex>,
+    /// The expected raw 64-byte realm challenge.
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    challenge: Option<Hex>,
+    /// The expected RIM.
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    rim: Option<Hex>,
+    /// The expected realm personalization value.
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    rpv: Option<Hex>,
+    /// A measured-boot event log that must replay to the token's REMs.
+    #[arg(long, value_name = "LOG")]
+    event_log: Option<PathBuf>,
+    /// Print a JSON document (the outcome and the token as `inspect` prints it).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Bytes given in hex on the command line.
+#[derive(Clone, Debug)]
+struct Hex(Vec<u8>);
+
+/// Parses `--nonce` and the like: an even number of hex digits.
+fn hex_arg(s: &str) -> Result<Hex, String> {
+    let bad = || "not an even number of hex digits".to_owned();
     // Only hex digits: `from_str_radix` alone would also take a sign ("+f").
     if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad());
@@ -53,7 +116,12 @@ fn unhex(flag: &str, s: &str) -> Result<Vec<u8>, String> {
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| bad()))
-        .collect()
+        .collect::<Result<_, _>>()
+        .map(Hex)
+}
+
+fn hex(b: &[u8]) -> Value {
+    Value::String(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 fn unknown<'a>(claims: impl Iterator<Item = RawClaim<'a>>) -> Value {
@@ -64,6 +132,7 @@ fn unknown<'a>(claims: impl Iterator<Item = RawClaim<'a>>) -> Value {
     )
 }
 
+/// The token as JSON: what `inspect` prints and `verify --json` embeds.
 fn inspect(t: &Token<'_>) -> Value {
     let r = &t.realm_claims;
     let p = &t.platform_claims;
@@ -91,7 +160,8 @@ fn inspect(t: &Token<'_>) -> Value {
                 "instance-id": hex(p.instance_id),
                 "config": hex(p.config),
                 "lifecycle": p.lifecycle,
-                "lifecycle-state": format!("{:?}", p.lifecycle_state()),
+                // As appraisal policy files spell it.
+                "lifecycle-state": p.lifecycle_state().name(),
                 "software-components": sw,
                 "verification-service": p.verification_service,
                 "hash-algorithm": p.hash_algorithm,
@@ -118,115 +188,286 @@ fn inspect(t: &Token<'_>) -> Value {
     })
 }
 
+/// Why the command did not succeed.
+#[derive(Debug)]
 enum Failure {
-    Usage(String),
-    Verify(String),
-    /// Standard output was closed early (`| head`): stop quietly.
+    /// An input could not be read or used, so nothing was checked (exit 2).
+    Input {
+        /// The file, or `standard input` / `standard output`.
+        file: String,
+        /// Why, as a sentence.
+        reason: String,
+    },
+    /// The token is malformed or does not verify (exit 1).
+    Refused(String),
+    /// Standard output was closed early (`| head`): stop quietly (exit 0).
     Closed,
 }
 
-/// Writes `text` and a newline to standard output.
-fn print(text: &str) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
+impl Failure {
+    /// The exit code of the README's table.
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::Closed => 0,
+            Self::Refused(_) => 1,
+            Self::Input { .. } => 2,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Input { file, reason } => write!(f, "{file}: {reason}"),
+            Self::Refused(reason) => f.write_str(reason),
+            Self::Closed => f.write_str("standard output was closed"),
+        }
+    }
+}
+
+/// How a file argument is named in messages: `-` is standard input.
+fn name(path: &Path) -> String {
+    if is_stdin(path) {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Reads `path`, or standard input for `-`.
+fn read(path: &Path) -> Result<Vec<u8>, Failure> {
+    let input = |e: std::io::Error| Failure::Input {
+        file: name(path),
+        reason: e.to_string(),
+    };
+    if is_stdin(path) {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .map_err(input)?;
+        Ok(bytes)
+    } else {
+        std::fs::read(path).map_err(input)
+    }
+}
+
+/// Reads `path` (or standard input) as UTF-8 text.
+fn read_text(path: &Path) -> Result<String, Failure> {
+    String::from_utf8(read(path)?).map_err(|_| Failure::Input {
+        file: name(path),
+        reason: "not UTF-8 text".to_owned(),
+    })
+}
+
+/// Writes `text` and a newline to `out`.
+fn line_to(out: &mut impl Write, text: &str) -> Result<(), Failure> {
     writeln!(out, "{text}")
         .and_then(|()| out.flush())
         .map_err(|e| match e.kind() {
             ErrorKind::BrokenPipe => Failure::Closed,
-            _ => Failure::Usage(format!("standard output: {e}")),
+            _ => Failure::Input {
+                file: "standard output".to_owned(),
+                reason: e.to_string(),
+            },
         })
 }
 
-fn run(args: &[String]) -> Result<(), Failure> {
-    let usage = |m: &str| Failure::Usage(m.to_owned());
-    let (cmd, path) = match args {
-        [cmd, path, ..] => (cmd.as_str(), path),
-        _ => return Err(usage(USAGE)),
+/// Writes `text` and a newline to standard output.
+fn print(text: &str) -> Result<(), Failure> {
+    line_to(&mut std::io::stdout().lock(), text)
+}
+
+/// What `verify` read before checking anything.
+struct Inputs {
+    token: Vec<u8>,
+    anchors: Vec<cca_token::TrustAnchor>,
+    policy: Option<PolicyFile>,
+    event_log: Option<Vec<u8>>,
+}
+
+fn read_inputs(a: &VerifyArgs) -> Result<Inputs, Failure> {
+    let token = read(&a.token)?;
+    let anchors =
+        cca_token::anchors::from_json(&read_text(&a.anchors)?).map_err(|e| Failure::Input {
+            file: name(&a.anchors),
+            reason: e.to_string(),
+        })?;
+    let policy = a
+        .policy
+        .as_deref()
+        .map(|path| {
+            PolicyFile::from_json(&read_text(path)?).map_err(|e| Failure::Input {
+                file: name(path),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()?;
+    let event_log = a.event_log.as_deref().map(read).transpose()?;
+    Ok(Inputs {
+        token,
+        anchors,
+        policy,
+        event_log,
+    })
+}
+
+/// The checks of `verify` on a parsed token, the first refusal as a sentence.
+fn check(token: &Token<'_>, a: &VerifyArgs, inputs: &Inputs) -> Result<(), String> {
+    let appraisal = inputs
+        .policy
+        .as_ref()
+        .map_or(Appraisal::DEFAULT, PolicyFile::appraisal);
+    let challenge = match (&a.nonce, &a.challenge) {
+        (Some(nonce), _) => Some(cca_abi::challenge::verifier(&nonce.0).to_vec()),
+        (None, challenge) => challenge.as_ref().map(|c| c.0.clone()),
     };
-    let bytes = std::fs::read(path).map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
-    let token =
-        Token::parse(&bytes).map_err(|e| Failure::Verify(format!("malformed token: {e}")))?;
-    match cmd {
-        "inspect" if args.len() == 2 => print(&format!("{:#}", inspect(&token))),
-        "verify" => {
-            let (mut anchors, mut challenge, mut rim, mut rpv) = (None, None, None, None);
-            let (mut event_log, mut policy_file) = (None, None);
-            let mut it = args[2..].iter();
-            while let Some(flag) = it.next() {
-                let value = it
-                    .next()
-                    .ok_or_else(|| usage(&format!("{flag} needs a value")))?;
-                match flag.as_str() {
-                    "--anchors" => anchors = Some(value),
-                    "--policy" => policy_file = Some(value),
-                    "--challenge" | "--nonce" if challenge.is_some() => {
-                        return Err(usage("give --nonce or --challenge, once"));
-                    }
-                    "--challenge" => challenge = Some(unhex(flag, value).map_err(Failure::Usage)?),
-                    "--nonce" => {
-                        let nonce = unhex(flag, value).map_err(Failure::Usage)?;
-                        challenge = Some(cca_abi::challenge::verifier(&nonce).to_vec());
-                    }
-                    "--rim" => rim = Some(unhex(flag, value).map_err(Failure::Usage)?),
-                    "--rpv" => rpv = Some(unhex(flag, value).map_err(Failure::Usage)?),
-                    "--event-log" => {
-                        event_log = Some(
-                            std::fs::read(value)
-                                .map_err(|e| Failure::Usage(format!("{value}: {e}")))?,
-                        );
-                    }
-                    other => return Err(usage(&format!("unknown option {other}\n{USAGE}"))),
-                }
-            }
-            let anchors = anchors.ok_or_else(|| usage("verify needs --anchors TA.json"))?;
-            let json = std::fs::read_to_string(anchors)
-                .map_err(|e| Failure::Usage(format!("{anchors}: {e}")))?;
-            let anchors =
-                cca_token::anchors::from_json(&json).map_err(|e| Failure::Usage(e.to_string()))?;
-            let policy_file = policy_file
-                .map(|path| {
-                    let json = std::fs::read_to_string(path)
-                        .map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
-                    PolicyFile::from_json(&json)
-                        .map_err(|e| Failure::Usage(format!("policy file {path}: {e}")))
-                })
-                .transpose()?;
-            let appraisal = policy_file
-                .as_ref()
-                .map_or(Appraisal::DEFAULT, PolicyFile::appraisal);
-            let policy = Policy {
-                challenge: challenge.as_deref(),
-                rim: rim.as_deref(),
-                personalization_value: rpv.as_deref(),
-            };
-            let verified = token
-                .verify(anchors.as_slice(), &policy)
-                .map_err(|e| Failure::Verify(e.to_string()))?;
-            appraisal
-                .appraise(&verified)
-                .map_err(|e| Failure::Verify(format!("appraisal: {e}")))?;
-            if let Some(log) = event_log {
-                let algorithm = match verified.realm.hash_algorithm {
-                    "sha-256" => HashAlgorithm::Sha256,
-                    "sha-512" => HashAlgorithm::Sha512,
-                    other => return Err(Failure::Verify(format!("realm hash algorithm {other}"))),
-                };
-                eventlog::check(&log, algorithm, verified.realm.rems())
-                    .map_err(|e| Failure::Verify(e.to_string()))?;
-            }
-            print("verified")
+    let policy = Policy {
+        challenge: challenge.as_deref(),
+        rim: a.rim.as_ref().map(|h| h.0.as_slice()),
+        personalization_value: a.rpv.as_ref().map(|h| h.0.as_slice()),
+    };
+    let verified = token
+        .verify(inputs.anchors.as_slice(), &policy)
+        .map_err(|e| e.to_string())?;
+    appraisal
+        .appraise(&verified)
+        .map_err(|e| format!("appraisal: {e}"))?;
+    if let Some(log) = &inputs.event_log {
+        let algorithm = match verified.realm.hash_algorithm {
+            "sha-256" => HashAlgorithm::Sha256,
+            "sha-512" => HashAlgorithm::Sha512,
+            other => return Err(format!("event log: realm hash algorithm {other}")),
+        };
+        eventlog::check(log, algorithm, verified.realm.rems()).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn verify(a: &VerifyArgs) -> Result<(), Failure> {
+    let inputs = read_inputs(a)?;
+    let (outcome, token) = match Token::parse(&inputs.token) {
+        Ok(token) => (check(&token, a, &inputs), Some(inspect(&token))),
+        Err(e) => (Err(format!("malformed token: {e}")), None),
+    };
+    let printed = if a.json {
+        let document = json!({
+            "verified": outcome.is_ok(),
+            "error": outcome.as_ref().err(),
+            "appraisal": a.policy.as_deref().map_or_else(|| "default".to_owned(), name),
+            "token": token,
+        });
+        print(&format!("{document:#}"))
+    } else if outcome.is_ok() {
+        print("verified")
+    } else {
+        Ok(())
+    };
+    // A refusal stays a refusal even if nobody read the document.
+    outcome.map_err(Failure::Refused).and(printed)
+}
+
+fn run(cli: &Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Inspect { token } => {
+            let bytes = read(token)?;
+            let token = Token::parse(&bytes)
+                .map_err(|e| Failure::Refused(format!("malformed token: {e}")))?;
+            print(&format!("{:#}", inspect(&token)))
         }
-        _ => Err(usage(USAGE)),
+        Command::Verify(args) => verify(args),
     }
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (code, message) = match run(&args) {
-        Ok(()) | Err(Failure::Closed) => return ExitCode::SUCCESS,
-        Err(Failure::Verify(m)) => (1, m),
-        Err(Failure::Usage(m)) => (2, m),
+/// Refuses a command line that gives `-` (standard input) for more than one file.
+fn check_stdin(cli: &Cli) -> Result<(), clap::Error> {
+    let Command::Verify(a) = &cli.command else {
+        return Ok(());
     };
-    // Nothing more can be reported if standard error is closed too.
-    let _ = writeln!(std::io::stderr().lock(), "cca-token: {message}");
-    ExitCode::from(code)
+    let files = [
+        Some(&a.token),
+        Some(&a.anchors),
+        a.policy.as_ref(),
+        a.event_log.as_ref(),
+    ];
+    if files.iter().flatten().filter(|p| is_stdin(p)).count() > 1 {
+        let mut command = Cli::command();
+        // The message shows the usage of `cca-token verify`.
+        command.build();
+        let kind = clap::error::ErrorKind::ArgumentConflict;
+        let message = "only one file can be `-` (standard input)";
+        return Err(match command.find_subcommand_mut("verify") {
+            Some(verify) => verify.error(kind, message),
+            None => command.error(kind, message),
+        });
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse().and_then(|cli| check_stdin(&cli).map(|()| cli)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout (exit 0), errors to stderr (exit 2); a closed
+            // stream is ignored.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    match run(&cli) {
+        Ok(()) | Err(Failure::Closed) => ExitCode::SUCCESS,
+        Err(failure) => {
+            // Nothing more can be reported if standard error is closed too.
+            let _ = writeln!(std::io::stderr().lock(), "cca-token: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer whose reader is gone, or that fails otherwise.
+    struct Failing(ErrorKind);
+
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(self.0.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(self.0.into())
+        }
+    }
+
+    #[test]
+    fn a_closed_output_ends_quietly() {
+        assert!(matches!(
+            line_to(&mut Failing(ErrorKind::BrokenPipe), "x"),
+            Err(Failure::Closed)
+        ));
+        let other = line_to(&mut Failing(ErrorKind::StorageFull), "x").unwrap_err();
+        assert_eq!(other.exit_code(), 2);
+        assert!(
+            other.to_string().starts_with("standard output: "),
+            "{other}"
+        );
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn hex_arguments() {
+        assert_eq!(hex_arg("00fF").unwrap().0, [0, 0xff]);
+        for bad in ["0", "+f", "zz", "0x00"] {
+            assert!(hex_arg(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -471,7 +471,7 @@ fn verify_with_a_policy_file() {
     assert_eq!(
         err.trim(),
         format!(
-            "cca-token: policy file {}: $.rim[0]: 2 bytes of hex; expected 32 or 64",
+            "cca-token: {}: $.rim[0]: 2 bytes of hex; expected 32 or 64",
             bad.0.display()
         )
     );
@@ -504,4 +504,297 @@ fn inspect_into_a_closed_pipe_exits_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.is_empty(), "{err}");
+}
+
+/// Runs the command with `stdin` on its standard input.
+fn run_with_stdin(args: &[&std::ffi::OsStr], stdin: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cca-token");
+    // The command may exit before reading all of it (a usage error).
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// `--help` and `--version` print to stdout and exit 0, for the command and its
+/// subcommands; the help lists the exit codes.
+#[test]
+fn help_and_version_exit_0() {
+    for args in [&["--help"][..], &["-h"], &["help"], &["help", "verify"]] {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_ref()).collect();
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.contains("Usage: cca-token"), "{args:?}: {out}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+    let (_, out, _) = run(&["--help".as_ref()]);
+    assert!(out.contains("Exit codes: 0 "), "{out}");
+    for sub in ["inspect", "verify"] {
+        let (code, out, _) = run(&[sub.as_ref(), "--help".as_ref()]);
+        assert_eq!(code, 0);
+        assert!(out.contains(&format!("Usage: cca-token {sub}")), "{out}");
+    }
+    for version in ["--version", "-V"] {
+        let (code, out, _) = run(&[version.as_ref()]);
+        assert_eq!(code, 0);
+        assert_eq!(out.trim(), concat!("cca-token ", env!("CARGO_PKG_VERSION")));
+    }
+}
+
+/// Unknown flags and subcommands, a missing subcommand or argument, and conflicting options
+/// get clap's message and exit 2.
+#[test]
+fn usage_errors_exit_2() {
+    for (args, message) in [
+        (&["--bogus"][..], "unexpected argument '--bogus'"),
+        (
+            &["inspect", "t", "--bogus"],
+            "unexpected argument '--bogus'",
+        ),
+        (
+            &["verify", "t", "--anchors", "a", "--bogus", "x"],
+            "unexpected argument '--bogus'",
+        ),
+        (&["x"], "unrecognized subcommand 'x'"),
+        (&["verify", "t"], "--anchors <TA.json>"),
+        (
+            &["verify", "t", "--anchors"],
+            "a value is required for '--anchors <TA.json>'",
+        ),
+        (
+            &["verify", "t", "--anchors", "a", "--rim", "0"],
+            "invalid value '0' for '--rim <HEX>'",
+        ),
+        (
+            &[
+                "verify",
+                "t",
+                "--anchors",
+                "a",
+                "--nonce",
+                "00",
+                "--challenge",
+                "00",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &["verify", "-", "--anchors", "-"],
+            "only one file can be `-` (standard input)",
+        ),
+    ] {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_ref()).collect();
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+    }
+    let (code, _, err) = run(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Usage: cca-token <COMMAND>"), "{err}");
+}
+
+/// Options may come before or after the token, and `-` reads the token, the anchors, the
+/// policy or the event log from standard input.
+#[test]
+fn options_in_any_order_and_stdin() {
+    let (token, anchors) = signed_token(0x3000);
+    let token_bytes = std::fs::read(&token.0).unwrap();
+    let anchors_bytes = std::fs::read(&anchors.0).unwrap();
+    let (t, a) = (token.0.as_os_str(), anchors.0.as_os_str());
+    for args in [
+        &["verify".as_ref(), t, "--anchors".as_ref(), a][..],
+        &["verify".as_ref(), "--anchors".as_ref(), a, t],
+        &[
+            "verify".as_ref(),
+            "--rpv".as_ref(),
+            "55".repeat(64).as_ref(),
+            "--anchors".as_ref(),
+            a,
+            t,
+        ],
+    ] {
+        let (code, out, err) = run(args);
+        assert_eq!((code, out.trim()), (0, "verified"), "{args:?}: {err}");
+    }
+    let (code, out, err) = run_with_stdin(
+        &["verify".as_ref(), "--anchors".as_ref(), a, "-".as_ref()],
+        &token_bytes,
+    );
+    assert_eq!((code, out.trim()), (0, "verified"), "{err}");
+    let (code, out, err) = run_with_stdin(
+        &["verify".as_ref(), t, "--anchors".as_ref(), "-".as_ref()],
+        &anchors_bytes,
+    );
+    assert_eq!((code, out.trim()), (0, "verified"), "{err}");
+    let (code, out, err) = run_with_stdin(
+        &[
+            "verify".as_ref(),
+            t,
+            "--anchors".as_ref(),
+            a,
+            "--policy".as_ref(),
+            "-".as_ref(),
+        ],
+        br#"{"lifecycle": ["secured"]}"#,
+    );
+    assert_eq!((code, out.trim()), (0, "verified"), "{err}");
+    let (code, out, err) = run_with_stdin(&["inspect".as_ref(), "-".as_ref()], &token_bytes);
+    assert_eq!(code, 0, "{err}");
+    let (_, from_file, _) = run(&["inspect".as_ref(), t]);
+    assert_eq!(out, from_file);
+    // A malformed token on standard input is a refusal (exit 1), not a usage error.
+    let (code, _, err) = run_with_stdin(&["inspect".as_ref(), "-".as_ref()], b"");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.starts_with("cca-token: malformed token"), "{err}");
+}
+
+/// A JSON syntax error in the anchors or the policy names the file with the line and
+/// column (exit 2: nothing was checked); so does a file that cannot be read.
+#[test]
+fn json_syntax_errors_name_the_file() {
+    let (token, anchors) = signed_token(0x3000);
+    let policy = TempFile::new(
+        "syntax-policy.json",
+        b"{\n  \"lifecycle\": [\n    \"secured\",,\n  ]\n}",
+    );
+    let (code, out, err) = verify_args(
+        &token,
+        &anchors,
+        &["--policy".as_ref(), policy.0.as_os_str()],
+    );
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert_eq!(
+        err.trim(),
+        format!(
+            "cca-token: {}: not JSON: expected value at line 3 column 15",
+            policy.0.display()
+        )
+    );
+    let bad_anchors = TempFile::new("syntax-ta.json", b"[{\"pkey\": }]");
+    let (code, _, err) = verify_args(&token, &bad_anchors, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "cca-token: {}: trust anchors: ",
+            bad_anchors.0.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("line 1 column 11"), "{err}");
+    let (code, _, err) = run_with_stdin(
+        &[
+            "verify".as_ref(),
+            token.0.as_os_str(),
+            "--anchors".as_ref(),
+            "-".as_ref(),
+        ],
+        b"[",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.starts_with("cca-token: standard input: trust anchors: "),
+        "{err}"
+    );
+    let (code, _, err) = run(&["inspect".as_ref(), "/nonexistent/token.cbor".as_ref()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.starts_with("cca-token: /nonexistent/token.cbor: "),
+        "{err}"
+    );
+    assert!(!err.contains("Os {"), "no Debug output: {err}");
+}
+
+/// `verify --json` prints a document with the outcome and the token as `inspect` prints it,
+/// on success (exit 0) and on a refusal (exit 1, the reason on stderr too).
+#[test]
+fn verify_json() {
+    let (token, anchors) = signed_token(0x3000);
+    let json = ["--json".as_ref()];
+    let (code, out, err) = verify_args(&token, &anchors, &json);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (_, inspected, _) = run(&["inspect".as_ref(), token.0.as_os_str()]);
+    let inspected: serde_json::Value = serde_json::from_str(&inspected).unwrap();
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["error"], serde_json::Value::Null);
+    assert_eq!(v["appraisal"], "default");
+    assert_eq!(v["token"], inspected);
+    assert_eq!(
+        v["token"]["platform"]["claims"]["lifecycle-state"],
+        "secured"
+    );
+
+    let (token, anchors) = signed_token(0x6000);
+    let (code, out, err) = verify_args(&token, &anchors, &json);
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verified"], false);
+    let reason = v["error"].as_str().unwrap();
+    assert!(
+        reason.starts_with("appraisal: platform lifecycle"),
+        "{reason}"
+    );
+    assert_eq!(err.trim(), format!("cca-token: {reason}"));
+    assert_eq!(v["token"]["platform"]["claims"]["lifecycle"], 0x6000);
+
+    let malformed = TempFile::new("malformed.cbor", &[0xd9, 0x01, 0x8f, 0xa0]);
+    let (code, out, _) = verify_args(&malformed, &anchors, &json);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["token"], serde_json::Value::Null);
+    assert!(v["error"].as_str().unwrap().starts_with("malformed token"));
+}
+
+/// `verify --json | head -1` and `--help | head -1`: a closed output ends the command
+/// quietly; a refused token still exits 1.
+#[test]
+fn verify_into_a_closed_pipe_exits_quietly() {
+    use std::process::Stdio;
+    let closed = |args: &[&std::ffi::OsStr]| {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (token, anchors) = signed_token(0x3000);
+    let args = |t: &TempFile, a: &TempFile| -> Vec<std::ffi::OsString> {
+        vec![
+            "verify".into(),
+            t.0.clone().into_os_string(),
+            "--anchors".into(),
+            a.0.clone().into_os_string(),
+            "--json".into(),
+        ]
+    };
+    let ok = args(&token, &anchors);
+    let ok: Vec<&std::ffi::OsStr> = ok.iter().map(|s| s.as_os_str()).collect();
+    assert_eq!(closed(&ok), (Some(0), String::new()));
+    assert_eq!(closed(&["--help".as_ref()]), (Some(0), String::new()));
+    let (token, anchors) = signed_token(0x6000);
+    let refused = args(&token, &anchors);
+    let refused: Vec<&std::ffi::OsStr> = refused.iter().map(|s| s.as_os_str()).collect();
+    let (code, err) = closed(&refused);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("appraisal: platform lifecycle"), "{err}");
 }

@@ -3,29 +3,34 @@
 //! it.
 //!
 //! See `--help` for how the image is assumed to be loaded; the arithmetic is
-//! `rmi_shim::rim::FlatImage`.
-#![forbid(unsafe_code)]
+//! `rmi_shim::rim::FlatImage`. The image file is memory-mapped and its DATA content hashes
+//! are computed on every core (`FlatImage::predict_parallel_for`); `-` reads the image from
+//! standard input instead. An empty image or an ELF file is refused (exit 1): the RIM of
+//! either could never match a realm's.
+//!
+//! Exit codes: 0 the RIM was printed (and `--help`, `--version`, or a closed output: `|
+//! head` ends it quietly); 1 the image could not be read or is refused, or the prediction
+//! failed; 2 a usage error, including realm parameters no RMM accepts.
+// Mapping the image is the one unsafe operation (`map`).
+#![deny(unsafe_code)]
 
-use std::io::{ErrorKind, Write};
+use std::fmt;
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
 use std::num::NonZeroUsize;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use cca_abi::measurement::{HashAlgorithm, Measurement};
 use cca_abi::rmi::{Generation, Ipa, RecCreateFlags, RmiDataMeasureContent, RttLevel};
-use rmi_shim::rim::{
-    DataGranule, FlatImage, MeasuredRealmParams, MeasuredRecParams, RealmBuild, RipasRange,
-    predict_for,
-};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{CommandFactory, Parser};
+use rmi_shim::rim::{FlatImage, MeasuredRealmParams, MeasuredRecParams, RipasRange};
 use serde_json::json;
 
-const HELP: &str = "\
-rim-predict: predict the Realm Initial Measurement (RIM) of a realm built from a flat image,
-as an RMI 1.0 RMM (DEN0137 1.0-rel0, TF-RMM v0.8.0) or an RMI 2.0 RMM (TF-RMM v0.9.0)
-computes it.
-
-USAGE:
-    rim-predict [OPTIONS] IMAGE
-
+/// How the realm is assumed to be built, at the end of `--help`.
+const BUILD: &str = "\
 HOW THE REALM IS ASSUMED TO BE BUILT (the RIM depends on every step and its order):
     1. RMI_REALM_CREATE with the parameters below. Only flags, s2sz, sve_vl, num_bps,
        num_wps, pmu_num_ctrs and hash_algo are measured.
@@ -44,289 +49,303 @@ HOW THE REALM IS ASSUMED TO BE BUILT (the RIM depends on every step and its orde
     RAM: its default configuration is --s2sz 39 --ipa-base 0x80000000 --ram-size 0x2000000.
     RMI 2.0 RMMs (TF-RMM v0.9.0) do not measure step 2 (--rmi 2.0).
 
-OPTIONS:
-    --rmi 1.0|2.0            the RMM's interface generation                     [1.0]
-    --hash sha256|sha512     realm hash algorithm (RmiRealmParams.hash_algo)  [sha256]
-    --s2sz BITS              IPA width (32..52)                                [40]
-    --realm-flags N          RmiRealmParams.flags: bit 0 LPA2, 1 SVE, 2 PMU     [0]
-    --sve-vl N               SVE vector length as VQ - 1                        [0]
-    --num-bps N              breakpoints minus one                              [1]
-    --num-wps N              watchpoints minus one                              [1]
-    --pmu-num-ctrs N         PMU counters                                       [0]
-    --ipa-base ADDR          IPA of the first image byte (4 KiB aligned)        [0]
-    --ripas-level L          level of the RTT entries covering the image        [3]
-    --ram-size BYTES         RTT_INIT_RIPAS over this much RAM from ipa-base, not just
-                             the image (a multiple of the --ripas-level entry size)
-    --unmeasured             DATA_CREATE with NO_MEASURE_CONTENT for every granule
-    --unmeasured-at IPA      ... for the granule at IPA only (repeatable)
-    --pc ADDR                REC entry point                            [ipa-base]
-    --gpr I=VALUE            initial x<I>, I in 0..7 (repeatable)               [0]
-    --not-runnable           create the REC without RUNNABLE (it is then not measured)
-    --rpv HEX                accepted and ignored: the RPV is NOT part of the RIM
-    --json                   print a JSON object instead of the hex RIM
-    -h, --help               this text
+IMAGE is the flat binary the host loads (rust-objcopy -O binary, cargo xtask image NAME),
+not an ELF file; `-` reads it from standard input. Numbers are decimal or 0x-prefixed hex.
 
-Numbers are decimal or 0x-prefixed hex.";
+Exit codes: 0 the RIM was printed; 1 the image could not be read or is refused, or the
+prediction failed; 2 a usage error (including parameters no RMM accepts).";
 
-/// Parsed command line.
-struct Options {
-    image: String,
-    generation: Generation,
-    params: MeasuredRealmParams,
-    load: Ipa,
+/// Predict the Realm Initial Measurement (RIM) of a realm built from a flat image, as an
+/// RMI 1.0 RMM (DEN0137 1.0-rel0, TF-RMM v0.8.0) or an RMI 2.0 RMM (TF-RMM v0.9.0)
+/// computes it.
+#[derive(Debug, Parser)]
+#[command(name = "rim-predict", version, after_long_help = BUILD)]
+struct Cli {
+    /// The flat image (not an ELF file); `-` reads standard input.
+    #[arg(value_name = "IMAGE")]
+    image: PathBuf,
+    /// The RMM's interface generation.
+    #[arg(long, value_name = "VERSION", default_value = "1.0", value_parser = generation())]
+    rmi: Generation,
+    /// Realm hash algorithm (RmiRealmParams.hash_algo).
+    #[arg(long, value_name = "ALGORITHM", default_value = "sha256", value_parser = hash())]
+    hash: HashAlgorithm,
+    /// IPA width (32..52).
+    #[arg(long, value_name = "BITS", default_value = "40", value_parser = number_u32)]
+    s2sz: u32,
+    /// RmiRealmParams.flags: bit 0 LPA2, 1 SVE, 2 PMU.
+    #[arg(long, value_name = "N", default_value = "0", value_parser = number)]
+    realm_flags: u64,
+    /// SVE vector length as VQ - 1.
+    #[arg(long, value_name = "N", default_value = "0", value_parser = number_u32)]
+    sve_vl: u32,
+    /// Breakpoints minus one.
+    #[arg(long, value_name = "N", default_value = "1", value_parser = number_u32)]
+    num_bps: u32,
+    /// Watchpoints minus one.
+    #[arg(long, value_name = "N", default_value = "1", value_parser = number_u32)]
+    num_wps: u32,
+    /// PMU counters.
+    #[arg(long, value_name = "N", default_value = "0", value_parser = number_u32)]
+    pmu_num_ctrs: u32,
+    /// IPA of the first image byte (4 KiB aligned).
+    #[arg(long, value_name = "ADDR", default_value = "0", value_parser = ipa)]
+    ipa_base: Ipa,
+    /// Level of the RTT entries covering the image.
+    #[arg(long, value_name = "L", default_value = "3", value_parser = rtt_level)]
     ripas_level: RttLevel,
-    flags: RmiDataMeasureContent,
-    unmeasured: Vec<Ipa>,
-    rec: MeasuredRecParams,
+    /// RTT_INIT_RIPAS over this much RAM from ipa-base, not just the image (a multiple of
+    /// the --ripas-level entry size).
+    #[arg(long, value_name = "BYTES", value_parser = number)]
     ram_size: Option<u64>,
-    rpv_given: bool,
+    /// DATA_CREATE with NO_MEASURE_CONTENT for every granule.
+    #[arg(long)]
+    unmeasured: bool,
+    /// DATA_CREATE with NO_MEASURE_CONTENT for the granule at IPA only (repeatable).
+    #[arg(long, value_name = "IPA", value_parser = ipa)]
+    unmeasured_at: Vec<Ipa>,
+    /// REC entry point [default: ipa-base].
+    #[arg(long, value_name = "ADDR", value_parser = number)]
+    pc: Option<u64>,
+    /// Initial value of x0..x7, as I=VALUE with I in 0..7 (repeatable) [default: 0].
+    #[arg(long, value_name = "I=VALUE", value_parser = gpr)]
+    gpr: Vec<(usize, u64)>,
+    /// Create the REC without RUNNABLE (it is then not measured).
+    #[arg(long)]
+    not_runnable: bool,
+    /// Accepted and ignored: the RPV is NOT part of the RIM.
+    #[arg(long, value_name = "HEX")]
+    rpv: Option<String>,
+    /// Print a JSON object instead of the hex RIM.
+    #[arg(long)]
     json: bool,
+    /// Hash the image on N threads; 1 runs the sequential predictor [default: one per CPU].
+    #[arg(long, value_name = "N")]
+    threads: Option<NonZeroUsize>,
+    /// Read the image into memory instead of mapping it.
+    #[arg(long)]
+    no_mmap: bool,
 }
 
-fn number(flag: &str, s: &str) -> Result<u64, String> {
+/// `--rmi`: 1.0 or 2.0.
+fn generation() -> impl TypedValueParser<Value = Generation> {
+    PossibleValuesParser::new(["1.0", "2.0"]).map(|s| match s.as_str() {
+        "2.0" => Generation::V2_0,
+        _ => Generation::V1_0,
+    })
+}
+
+/// `--hash`: sha256 or sha512 (also spelt as in tokens, sha-256 and sha-512).
+fn hash() -> impl TypedValueParser<Value = HashAlgorithm> {
+    PossibleValuesParser::new([
+        PossibleValue::new("sha256").alias("sha-256"),
+        PossibleValue::new("sha512").alias("sha-512"),
+    ])
+    .map(|s| match s.as_str() {
+        "sha512" | "sha-512" => HashAlgorithm::Sha512,
+        _ => HashAlgorithm::Sha256,
+    })
+}
+
+/// A decimal or 0x-prefixed hex number, with optional `_` separators.
+fn number(s: &str) -> Result<u64, String> {
     let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
         None => s.replace('_', "").parse(),
     };
-    parsed.map_err(|e| format!("{flag}: `{s}` is not a number ({e})"))
+    parsed.map_err(|e| format!("not a decimal or 0x-prefixed hex number ({e})"))
 }
 
-fn number_u32(flag: &str, s: &str) -> Result<u32, String> {
-    u32::try_from(number(flag, s)?).map_err(|_| format!("{flag}: `{s}` does not fit in 32 bits"))
+fn number_u32(s: &str) -> Result<u32, String> {
+    u32::try_from(number(s)?).map_err(|_| "does not fit in 32 bits".to_owned())
 }
 
-fn parse(args: &[String]) -> Result<Option<Options>, String> {
-    let mut params = MeasuredRealmParams {
-        flags0: 0,
-        s2sz: 40,
-        sve_vl: 0,
-        num_bps: 1,
-        num_wps: 1,
-        pmu_num_ctrs: 0,
-        hash_algo: HashAlgorithm::Sha256,
-    };
-    let (mut image, mut load, mut pc) = (None, 0, None);
-    let mut ripas_level = RttLevel::PAGE;
-    let mut flags = RmiDataMeasureContent::MeasureContent;
-    let mut unmeasured = Vec::new();
-    let mut gprs = [0u64; 8];
-    let (mut runnable, mut rpv_given, mut json) = (true, false, false);
-    let mut ram_size = None;
-    let mut generation = Generation::V1_0;
+/// A 4 KiB aligned IPA.
+fn ipa(s: &str) -> Result<Ipa, String> {
+    let v = number(s)?;
+    Ipa::new(v).ok_or_else(|| format!("{v:#x} is not 4 KiB aligned"))
+}
 
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--rmi" => {
-                generation = match value()?.as_str() {
-                    "1.0" => Generation::V1_0,
-                    "2.0" => Generation::V2_0,
-                    other => return Err(format!("--rmi: `{other}` is not 1.0 or 2.0")),
-                }
-            }
-            "--hash" => {
-                params.hash_algo = match value()?.as_str() {
-                    "sha256" | "sha-256" => HashAlgorithm::Sha256,
-                    "sha512" | "sha-512" => HashAlgorithm::Sha512,
-                    other => return Err(format!("--hash: `{other}` is not sha256 or sha512")),
-                }
-            }
-            "--s2sz" => params.s2sz = number_u32(arg, value()?)?,
-            "--realm-flags" => params.flags0 = number(arg, value()?)?,
-            "--sve-vl" => params.sve_vl = number_u32(arg, value()?)?,
-            "--num-bps" => params.num_bps = number_u32(arg, value()?)?,
-            "--num-wps" => params.num_wps = number_u32(arg, value()?)?,
-            "--pmu-num-ctrs" => params.pmu_num_ctrs = number_u32(arg, value()?)?,
-            "--ipa-base" => load = number(arg, value()?)?,
-            "--ram-size" => ram_size = Some(number(arg, value()?)?),
-            "--ripas-level" => {
-                let v = value()?;
-                ripas_level = v
-                    .parse::<i8>()
-                    .ok()
-                    .and_then(RttLevel::new)
-                    .ok_or_else(|| format!("--ripas-level: `{v}` is not a level in -1..3"))?;
-            }
-            "--unmeasured" => flags = RmiDataMeasureContent::NoMeasureContent,
-            "--unmeasured-at" => {
-                let v = number(arg, value()?)?;
-                unmeasured.push(
-                    Ipa::new(v)
-                        .ok_or_else(|| format!("--unmeasured-at {v:#x} is not 4 KiB aligned"))?,
-                );
-            }
-            "--pc" => pc = Some(number(arg, value()?)?),
-            "--gpr" => {
-                let v = value()?;
-                let (i, x) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("--gpr: `{v}` is not I=VALUE"))?;
-                let i: usize = i.parse().ok().filter(|i| *i < 8).ok_or_else(|| {
-                    format!("--gpr: register `{i}` is not one of 0..7 (RmiRecParams.gprs)")
-                })?;
-                gprs[i] = number(arg, x)?;
-            }
-            "--not-runnable" => runnable = false,
-            "--rpv" => {
-                value()?;
-                rpv_given = true;
-            }
-            "--json" => json = true,
-            s if s.starts_with('-') => return Err(format!("unknown option {s}")),
-            s => {
-                if image.replace(s.to_owned()).is_some() {
-                    return Err("more than one IMAGE given".into());
-                }
-            }
+fn rtt_level(s: &str) -> Result<RttLevel, String> {
+    s.parse::<i8>()
+        .ok()
+        .and_then(RttLevel::new)
+        .ok_or_else(|| "not a level in -1..3".to_owned())
+}
+
+/// `--gpr I=VALUE`.
+fn gpr(s: &str) -> Result<(usize, u64), String> {
+    let (i, x) = s.split_once('=').ok_or("not I=VALUE")?;
+    let i: usize = i
+        .parse()
+        .ok()
+        .filter(|i| *i < 8)
+        .ok_or_else(|| format!("register `{i}` is not one of 0..7 (RmiRecParams.gprs)"))?;
+    Ok((i, number(x)?))
+}
+
+impl Cli {
+    fn params(&self) -> MeasuredRealmParams {
+        MeasuredRealmParams {
+            flags0: self.realm_flags,
+            s2sz: self.s2sz,
+            sve_vl: self.sve_vl,
+            num_bps: self.num_bps,
+            num_wps: self.num_wps,
+            pmu_num_ctrs: self.pmu_num_ctrs,
+            hash_algo: self.hash,
         }
     }
-    let image = image.ok_or("no IMAGE given")?;
-    check_params(generation, &params)?;
-    let load_ipa =
-        Ipa::new(load).ok_or_else(|| format!("--ipa-base {load:#x} is not 4 KiB aligned"))?;
-    let rec_flags = if runnable {
-        RecCreateFlags::RUNNABLE
-    } else {
-        RecCreateFlags::EMPTY
-    };
-    let rec = MeasuredRecParams {
-        flags: rec_flags.to_raw(),
-        pc: pc.unwrap_or(load),
-        gprs,
-    };
-    Ok(Some(Options {
-        image,
-        generation,
-        params,
-        load: load_ipa,
-        ripas_level,
-        flags,
-        unmeasured,
-        rec,
-        ram_size,
-        rpv_given,
-        json,
-    }))
-}
 
-fn run(o: &Options) -> Result<(), String> {
-    let bytes = std::fs::read(&o.image).map_err(|e| format!("{}: {e}", o.image))?;
-    let recs = [o.rec];
-    let flat = FlatImage {
-        params: o.params,
-        load: o.load,
-        bytes: &bytes,
-        flags: o.flags,
-        unmeasured: &o.unmeasured,
-        ripas_level: o.ripas_level,
-        recs: &recs,
-    };
-    let (rim, ripas) = match o.ram_size {
-        None => {
-            let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-            let rim = flat
-                .predict_parallel_for(o.generation, threads)
-                .map_err(|e| e.to_string())?;
-            (rim, flat.ripas_range().map_err(|e| e.to_string())?)
+    fn rec(&self) -> MeasuredRecParams {
+        let mut gprs = [0u64; 8];
+        for &(i, value) in &self.gpr {
+            // `gpr` checked the index.
+            if let Some(slot) = gprs.get_mut(i) {
+                *slot = value;
+            }
         }
-        Some(size) => with_ram(o.generation, &flat, size)?,
-    };
-    let note = "the RPV is not part of the RIM; --rpv was ignored";
-    if o.json {
-        let hex = |v: u64| format!("{v:#x}");
-        let p = &o.params;
-        let out = json!({
-            "rim": rim.to_string(),
-            "hash_algo": p.hash_algo.token_name(),
-            "rmi_abi": match o.generation {
-                Generation::V1_0 => "1.0",
-                Generation::V2_0 => "2.0",
-            },
-            "realm_params": {
-                "flags0": hex(p.flags0), "s2sz": p.s2sz, "sve_vl": p.sve_vl,
-                "num_bps": p.num_bps, "num_wps": p.num_wps, "pmu_num_ctrs": p.pmu_num_ctrs,
-                "hash_algo": p.hash_algo.encoding(),
-            },
-            "image": {
-                "path": o.image,
-                "bytes": bytes.len(),
-                "data_granules": bytes.len().div_ceil(cca_abi::GRANULE_SIZE),
-                "ipa_base": hex(o.load.addr()),
-                "content_measured": o.flags == RmiDataMeasureContent::MeasureContent,
-                "unmeasured_at": o.unmeasured.iter().map(|i| hex(i.addr())).collect::<Vec<_>>(),
-            },
-            "rtt_init_ripas": ripas.map(|r| json!({
-                "base": hex(r.base.addr()), "top": hex(r.top.addr()), "rtt_level": r.level.get(),
-                "measured_entries": match o.generation {
-                    Generation::V1_0 => (r.top.addr() - r.base.addr()) / r.level.block_size(),
-                    Generation::V2_0 => 0,
-                },
-            })),
-            "rec": {
-                "flags": hex(o.rec.flags), "measured": o.rec.is_measured(),
-                "pc": hex(o.rec.pc), "gprs": o.rec.gprs.map(hex),
-            },
-            "notes": if o.rpv_given { vec![note] } else { Vec::new() },
-        });
-        print(&format!("{out:#}"))?;
-    } else {
-        if o.rpv_given {
-            let _ = writeln!(std::io::stderr().lock(), "note: {note}");
+        let flags = if self.not_runnable {
+            RecCreateFlags::EMPTY
+        } else {
+            RecCreateFlags::RUNNABLE
+        };
+        MeasuredRecParams {
+            flags: flags.to_raw(),
+            pc: self.pc.unwrap_or(self.ipa_base.addr()),
+            gprs,
         }
-        print(&rim.to_string())?;
     }
-    Ok(())
-}
 
-/// The prediction with `RMI_RTT_INIT_RIPAS` over `ram_size` bytes from the load address.
-fn with_ram(
-    generation: Generation,
-    flat: &FlatImage<'_>,
-    ram_size: u64,
-) -> Result<(Measurement, Option<RipasRange>), String> {
-    let top = flat
-        .load
-        .addr()
-        .checked_add(ram_size)
-        .and_then(Ipa::new)
-        .ok_or_else(|| format!("--ram-size {ram_size:#x}: not 4 KiB aligned or overflows"))?;
-    if (flat.bytes.len() as u64) > ram_size {
-        return Err("the image is larger than --ram-size".into());
-    }
-    let range = RipasRange {
-        base: flat.load,
-        top,
-        level: flat.ripas_level,
-    };
-    let (chunks, tail) = flat.bytes.as_chunks::<{ cca_abi::GRANULE_SIZE }>();
-    let mut last = [0u8; cca_abi::GRANULE_SIZE];
-    last[..tail.len()].copy_from_slice(tail);
-    let contents = chunks.iter().chain((!tail.is_empty()).then_some(&last));
-    let mut data = Vec::new();
-    for (i, content) in contents.enumerate() {
-        let ipa = Ipa::new(flat.load.addr() + i as u64 * cca_abi::GRANULE_SIZE as u64)
-            .ok_or("image IPA overflows")?;
-        let flags = if flat.unmeasured.contains(&ipa) {
+    fn content_flags(&self) -> RmiDataMeasureContent {
+        if self.unmeasured {
             RmiDataMeasureContent::NoMeasureContent
         } else {
-            flat.flags
-        };
-        data.push(DataGranule {
-            ipa,
-            flags,
-            content,
-        });
+            RmiDataMeasureContent::MeasureContent
+        }
     }
-    let build = RealmBuild {
-        params: flat.params,
-        ripas: &[range],
-        data: &data,
-        recs: flat.recs,
+}
+
+/// Why no RIM was printed (exit 1).
+#[derive(Debug)]
+enum Failure {
+    /// The image could not be read.
+    Read {
+        /// The file, or `standard input`.
+        file: String,
+        /// The error.
+        error: std::io::Error,
+    },
+    /// The image is empty.
+    Empty {
+        /// The file.
+        file: String,
+    },
+    /// The image is an ELF file, not the flat binary a host loads.
+    Elf {
+        /// The file.
+        file: String,
+    },
+    /// Another reason, as a sentence.
+    Other(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read { file, error } => write!(f, "{file}: {error}"),
+            Self::Empty { file } => write!(
+                f,
+                "{file} is empty; rim-predict takes the flat binary a host loads \
+                 (rust-objcopy -O binary, or cargo xtask image NAME), not an empty file"
+            ),
+            Self::Elf { file } => write!(
+                f,
+                "{file} is an ELF file; rim-predict takes the flat binary a host loads: \
+                 make it with `rust-objcopy -O binary {file} IMAGE` (or `cargo xtask image \
+                 NAME` for an example)"
+            ),
+            Self::Other(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// The image's bytes: mapped from its file, or read into memory (standard input, a file
+/// that cannot be mapped, `--no-mmap`).
+enum Image {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl Deref for Image {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Mapped(map) => map,
+            Self::Read(bytes) => bytes,
+        }
+    }
+}
+
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// How the image is named in messages.
+fn name(path: &Path) -> String {
+    if is_stdin(path) {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Maps `file` read-only.
+#[allow(unsafe_code, reason = "memory-maps the image (see the SAFETY comment)")]
+fn map(file: &File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: `Mmap::map` is unsafe because the mapped bytes are not ours: if another
+    // process rewrites the file while it is mapped the slice changes under us, and if it
+    // truncates it, reading past the new end faults (SIGBUS). Nothing in this process
+    // writes the file, and the mapping lives for one pass over the image. A RIM predicted
+    // from an image that is being rewritten means nothing anyway; this is the trade-off
+    // ripgrep makes for the same gain, and `--no-mmap` reads the file instead.
+    unsafe { memmap2::Mmap::map(file) }
+}
+
+/// Loads the image named by `path` and refuses what cannot be a flat realm image.
+fn load(path: &Path, mmap: bool) -> Result<Image, Failure> {
+    let file_name = name(path);
+    let read = |error| Failure::Read {
+        file: file_name.clone(),
+        error,
     };
-    let rim = predict_for(generation, &build).map_err(|e| e.to_string())?;
-    Ok((rim, Some(range)))
+    let image = if is_stdin(path) {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .map_err(read)?;
+        Image::Read(bytes)
+    } else {
+        let mut file = File::open(path).map_err(read)?;
+        let metadata = file.metadata().map_err(read)?;
+        // Only regular files are mapped: a pipe or a device (`<(...)`, /dev/stdin) is read.
+        if mmap && metadata.is_file() && metadata.len() > 0 {
+            Image::Mapped(map(&file).map_err(read)?)
+        } else {
+            let capacity = usize::try_from(metadata.len()).unwrap_or(0);
+            let mut bytes = Vec::with_capacity(capacity);
+            file.read_to_end(&mut bytes).map_err(read)?;
+            Image::Read(bytes)
+        }
+    };
+    if image.is_empty() {
+        return Err(Failure::Empty { file: file_name });
+    }
+    if image.starts_with(b"\x7fELF") {
+        return Err(Failure::Elf { file: file_name });
+    }
+    Ok(image)
 }
 
 /// Refuses realm parameters no RMM of `generation` accepts, whatever it reports in
@@ -363,36 +382,160 @@ fn check_params(generation: Generation, p: &MeasuredRealmParams) -> Result<(), S
     Ok(())
 }
 
+/// The `RMI_RTT_INIT_RIPAS` range of `--ram-size`: `ram_size` bytes from the load address.
+fn ram_range(flat: &FlatImage<'_>, ram_size: u64) -> Result<RipasRange, Failure> {
+    let top = flat
+        .load
+        .addr()
+        .checked_add(ram_size)
+        .and_then(Ipa::new)
+        .ok_or_else(|| {
+            Failure::Other(format!(
+                "--ram-size {ram_size:#x}: not 4 KiB aligned or overflows"
+            ))
+        })?;
+    if (flat.bytes.len() as u64) > ram_size {
+        return Err(Failure::Other("the image is larger than --ram-size".into()));
+    }
+    Ok(RipasRange {
+        base: flat.load,
+        top,
+        level: flat.ripas_level,
+    })
+}
+
+/// The RIM and the `RMI_RTT_INIT_RIPAS` range it measured. One thread runs the library's
+/// sequential predictor (no thread spawned); more hash the DATA contents in parallel.
+fn predict(cli: &Cli, flat: &FlatImage<'_>) -> Result<(Measurement, Option<RipasRange>), Failure> {
+    let threads = cli
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
+    let (generation, sequential) = (cli.rmi, threads.get() == 1);
+    let failed = |e: rmi_shim::rim::PredictError| Failure::Other(e.to_string());
+    match cli.ram_size {
+        Some(size) => {
+            let range = ram_range(flat, size)?;
+            let rim = if sequential {
+                flat.predict_over_for(generation, range)
+            } else {
+                flat.predict_parallel_over_for(generation, range, threads)
+            };
+            Ok((rim.map_err(failed)?, Some(range)))
+        }
+        None => {
+            let rim = if sequential {
+                flat.predict_for(generation)
+            } else {
+                flat.predict_parallel_for(generation, threads)
+            };
+            Ok((rim.map_err(failed)?, flat.ripas_range().map_err(failed)?))
+        }
+    }
+}
+
+/// Standard output failed, other than by being closed.
+struct Output(std::io::Error);
+
+fn run(cli: &Cli) -> Result<(), Failure> {
+    let bytes = load(&cli.image, !cli.no_mmap)?;
+    let recs = [cli.rec()];
+    let flat = FlatImage {
+        params: cli.params(),
+        load: cli.ipa_base,
+        bytes: &bytes,
+        flags: cli.content_flags(),
+        unmeasured: &cli.unmeasured_at,
+        ripas_level: cli.ripas_level,
+        recs: &recs,
+    };
+    let (rim, ripas) = predict(cli, &flat)?;
+    let note = "the RPV is not part of the RIM; --rpv was ignored";
+    let printed = if cli.json {
+        let hex = |v: u64| format!("{v:#x}");
+        let p = &flat.params;
+        let rec = &recs[0];
+        let out = json!({
+            "rim": rim.to_string(),
+            "hash_algo": p.hash_algo.token_name(),
+            "rmi_abi": match cli.rmi {
+                Generation::V1_0 => "1.0",
+                Generation::V2_0 => "2.0",
+            },
+            "realm_params": {
+                "flags0": hex(p.flags0), "s2sz": p.s2sz, "sve_vl": p.sve_vl,
+                "num_bps": p.num_bps, "num_wps": p.num_wps, "pmu_num_ctrs": p.pmu_num_ctrs,
+                "hash_algo": p.hash_algo.encoding(),
+            },
+            "image": {
+                "path": cli.image.display().to_string(),
+                "bytes": bytes.len(),
+                "data_granules": bytes.len().div_ceil(cca_abi::GRANULE_SIZE),
+                "ipa_base": hex(flat.load.addr()),
+                "content_measured": flat.flags == RmiDataMeasureContent::MeasureContent,
+                "unmeasured_at": cli.unmeasured_at.iter().map(|i| hex(i.addr())).collect::<Vec<_>>(),
+            },
+            "rtt_init_ripas": ripas.map(|r| json!({
+                "base": hex(r.base.addr()), "top": hex(r.top.addr()), "rtt_level": r.level.get(),
+                "measured_entries": match cli.rmi {
+                    Generation::V1_0 => (r.top.addr() - r.base.addr()) / r.level.block_size(),
+                    Generation::V2_0 => 0,
+                },
+            })),
+            "rec": {
+                "flags": hex(rec.flags), "measured": rec.is_measured(),
+                "pc": hex(rec.pc), "gprs": rec.gprs.map(hex),
+            },
+            "notes": if cli.rpv.is_some() { vec![note] } else { Vec::new() },
+        });
+        print(&format!("{out:#}"))
+    } else {
+        if cli.rpv.is_some() {
+            let _ = writeln!(std::io::stderr().lock(), "note: {note}");
+        }
+        print(&rim.to_string())
+    };
+    printed.map_err(|Output(e)| Failure::Read {
+        file: "standard output".into(),
+        error: e,
+    })
+}
+
 /// Writes `text` and a newline to `out`. A reader that went away (`rim-predict ... | head`)
 /// is not an error: the output simply ends there.
-fn line_to(out: &mut impl Write, text: &str) -> Result<(), String> {
+fn line_to(out: &mut impl Write, text: &str) -> Result<(), Output> {
     match writeln!(out, "{text}").and_then(|()| out.flush()) {
-        Err(e) if e.kind() != ErrorKind::BrokenPipe => Err(format!("standard output: {e}")),
+        Err(e) if e.kind() != ErrorKind::BrokenPipe => Err(Output(e)),
         _ => Ok(()),
     }
 }
 
 /// Writes `text` and a newline to standard output (see [`line_to`]).
-fn print(text: &str) -> Result<(), String> {
+fn print(text: &str) -> Result<(), Output> {
     line_to(&mut std::io::stdout().lock(), text)
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (code, message) = match parse(&args) {
-        Ok(None) => match print(HELP) {
-            Ok(()) => return ExitCode::SUCCESS,
-            Err(e) => (1, e),
-        },
-        Ok(Some(o)) => match run(&o) {
-            Ok(()) => return ExitCode::SUCCESS,
-            Err(e) => (1, e),
-        },
-        Err(e) => (2, format!("{e}\n(see rim-predict --help)")),
+    let parsed = Cli::try_parse().and_then(|cli| match check_params(cli.rmi, &cli.params()) {
+        Ok(()) => Ok(cli),
+        Err(e) => Err(Cli::command().error(clap::error::ErrorKind::ValueValidation, e)),
+    });
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout (exit 0), errors to stderr (exit 2); a closed
+            // stream is ignored.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
     };
-    // Nothing more can be reported if standard error is closed too.
-    let _ = writeln!(std::io::stderr().lock(), "rim-predict: {message}");
-    ExitCode::from(code)
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            // Nothing more can be reported if standard error is closed too.
+            let _ = writeln!(std::io::stderr().lock(), "rim-predict: {failure}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]
@@ -413,14 +556,27 @@ mod tests {
 
     #[test]
     fn a_closed_output_ends_quietly() {
-        assert_eq!(line_to(&mut Failing(ErrorKind::BrokenPipe), "rim"), Ok(()));
-        assert!(
-            line_to(&mut Failing(ErrorKind::StorageFull), "rim")
-                .unwrap_err()
-                .starts_with("standard output: ")
-        );
+        assert!(line_to(&mut Failing(ErrorKind::BrokenPipe), "rim").is_ok());
+        assert!(line_to(&mut Failing(ErrorKind::StorageFull), "rim").is_err());
         let mut out = Vec::new();
-        assert_eq!(line_to(&mut out, "0123"), Ok(()));
+        assert!(line_to(&mut out, "0123").is_ok());
         assert_eq!(out, b"0123\n");
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn numbers_and_registers() {
+        assert_eq!(number("0x8000_0000"), Ok(0x8000_0000));
+        assert_eq!(number("1_000"), Ok(1000));
+        assert!(number("-1").is_err());
+        assert!(number_u32("0x1_0000_0000").is_err());
+        assert_eq!(gpr("7=0x10"), Ok((7, 16)));
+        assert!(gpr("8=1").is_err());
+        assert!(ipa("0x1001").is_err());
+        assert!(rtt_level("4").is_err());
     }
 }
