@@ -320,6 +320,57 @@ pub fn predict_for(
     predict_steps_for(generation, &build.params, build.steps())
 }
 
+/// The `RMI_RTT_INIT_RIPAS` walk of rmi-shim's builder over `ram_size` bytes of RAM from
+/// `base` holding an image of `image_len` bytes: level-3 entries over the 2 MiB blocks of the
+/// image, then 2 MiB level-2 entries up to the top of RAM (RMI 1.0 measures one RIPAS
+/// descriptor per entry; see `builder::RealmConfig`).
+///
+/// # Errors
+///
+/// [`PredictError::AddressOverflow`] if RAM overflows the address space,
+/// [`PredictError::RipasRangeNotAligned`] if `base` or `ram_size` is not 2 MiB aligned,
+/// [`PredictError::EmptyRipasRange`] for no RAM.
+pub fn builder_ripas(
+    base: Ipa,
+    ram_size: u64,
+    image_len: usize,
+) -> Result<alloc::vec::Vec<RipasRange>, PredictError> {
+    let block = RttLevel::new(2).expect("2");
+    let overflow = PredictError::AddressOverflow;
+    let top = base.addr().checked_add(ram_size).ok_or(overflow)?;
+    let image_top = (image_len as u64)
+        .checked_next_multiple_of(block.block_size())
+        .and_then(|len| base.addr().checked_add(len))
+        .ok_or(overflow)?
+        .min(top);
+    let ipa = |a: u64| Ipa::new(a).ok_or(overflow);
+    let ranges = [
+        RipasRange {
+            base,
+            top: ipa(image_top.max(base.addr()))?,
+            level: RttLevel::new(3).expect("3"),
+        },
+        RipasRange {
+            base: ipa(image_top)?,
+            top: ipa(top)?,
+            level: block,
+        },
+    ];
+    if ram_size == 0 {
+        return Err(PredictError::EmptyRipasRange {
+            base: base.addr(),
+            top,
+        });
+    }
+    let non_empty: alloc::vec::Vec<RipasRange> =
+        ranges.into_iter().filter(|r| r.base < r.top).collect();
+    // Checks the alignment of each range for its level.
+    for r in &non_empty {
+        r.entries()?;
+    }
+    Ok(non_empty)
+}
+
 /// A flat image loaded as consecutive DATA granules, the usual shape of a realm payload.
 ///
 /// - One `RMI_DATA_CREATE` per 4 KiB of `bytes`, at `load`, `load + 0x1000`, ... in order;
@@ -409,12 +460,13 @@ impl FlatImage<'_> {
     ///
     /// As [`predict_steps`].
     pub fn predict_for(&self, generation: Generation) -> Result<Measurement, PredictError> {
-        self.predict_with(generation, self.ripas_range()?, |_, _| None)
+        self.predict_with(generation, self.ripas_range()?.as_slice(), |_, _| None)
     }
 
-    /// [`Self::predict_for`] with the one `RMI_RTT_INIT_RIPAS` over `ripas` instead of
-    /// [`Self::ripas_range`]: for a host that sets the RIPAS of more than the image, such
-    /// as rmi-shim's builder, which covers all of the realm's RAM.
+    /// [`Self::predict_for`] with `RMI_RTT_INIT_RIPAS` over the `ripas` ranges, in order,
+    /// instead of [`Self::ripas_range`]: for a host that sets the RIPAS of more than the
+    /// image, such as rmi-shim's builder, which covers all of the realm's RAM
+    /// ([`builder_ripas`]).
     ///
     /// # Errors
     ///
@@ -422,9 +474,9 @@ impl FlatImage<'_> {
     pub fn predict_over_for(
         &self,
         generation: Generation,
-        ripas: RipasRange,
+        ripas: &[RipasRange],
     ) -> Result<Measurement, PredictError> {
-        self.predict_with(generation, Some(ripas), |_, _| None)
+        self.predict_with(generation, ripas, |_, _| None)
     }
 
     /// [`Self::predict_for`] with `RMI_RTT_INIT_RIPAS` over `ripas` (if any), taking the
@@ -433,12 +485,12 @@ impl FlatImage<'_> {
     fn predict_with<'h>(
         &self,
         generation: Generation,
-        ripas: Option<RipasRange>,
+        ripas: &[RipasRange],
         hash_of: impl Fn(usize, &[u8; GRANULE_SIZE]) -> Option<Option<&'h Measurement>>,
     ) -> Result<Measurement, PredictError> {
         let limit = protected_limit(&self.params)?;
         let mut rim = Rim::new(&self.params);
-        if let Some(range) = ripas {
+        for &range in ripas {
             apply(
                 &mut rim,
                 generation,
@@ -506,7 +558,7 @@ impl FlatImage<'_> {
         generation: Generation,
         threads: core::num::NonZeroUsize,
     ) -> Result<Measurement, PredictError> {
-        self.predict_parallel_with(generation, self.ripas_range()?, threads)
+        self.predict_parallel_with(generation, self.ripas_range()?.as_slice(), threads)
     }
 
     /// [`Self::predict_over_for`] with the DATA content hashes computed on `threads`
@@ -519,10 +571,10 @@ impl FlatImage<'_> {
     pub fn predict_parallel_over_for(
         &self,
         generation: Generation,
-        ripas: RipasRange,
+        ripas: &[RipasRange],
         threads: core::num::NonZeroUsize,
     ) -> Result<Measurement, PredictError> {
-        self.predict_parallel_with(generation, Some(ripas), threads)
+        self.predict_parallel_with(generation, ripas, threads)
     }
 
     /// [`Self::predict_with`] with the content hashes computed on `threads` threads.
@@ -530,7 +582,7 @@ impl FlatImage<'_> {
     fn predict_parallel_with(
         &self,
         generation: Generation,
-        ripas: Option<RipasRange>,
+        ripas: &[RipasRange],
         threads: core::num::NonZeroUsize,
     ) -> Result<Measurement, PredictError> {
         if self.flags == RmiDataMeasureContent::NoMeasureContent {
@@ -831,7 +883,9 @@ mod tests {
         assert_eq!(image.predict().unwrap(), predict(&build).unwrap());
         // The same range given explicitly, and a wider one.
         assert_eq!(
-            image.predict_over_for(Generation::V1_0, ripas[0]).unwrap(),
+            image
+                .predict_over_for(Generation::V1_0, &ripas[..1])
+                .unwrap(),
             predict(&build).unwrap()
         );
         let wide = [RipasRange {
@@ -843,7 +897,9 @@ mod tests {
             ..build
         };
         assert_eq!(
-            image.predict_over_for(Generation::V1_0, wide[0]).unwrap(),
+            image
+                .predict_over_for(Generation::V1_0, &wide[..1])
+                .unwrap(),
             predict(&wide_build).unwrap()
         );
         assert_ne!(predict(&wide_build).unwrap(), predict(&build).unwrap());
@@ -852,7 +908,7 @@ mod tests {
             let threads = core::num::NonZeroUsize::new(n).unwrap();
             assert_eq!(
                 image
-                    .predict_parallel_over_for(Generation::V1_0, wide[0], threads)
+                    .predict_parallel_over_for(Generation::V1_0, &wide[..1], threads)
                     .unwrap(),
                 predict(&wide_build).unwrap()
             );

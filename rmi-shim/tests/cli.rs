@@ -90,7 +90,7 @@ fn reproduces_tf_rmm_rim() {
         assert!(json.status.success());
         let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON output");
         assert_eq!(v["rim"].as_str(), Some(expected.trim()));
-        assert_eq!(v["rtt_init_ripas"]["measured_entries"], 6);
+        assert_eq!(v["rtt_init_ripas"][0]["measured_entries"], 6);
         assert_eq!(v["image"]["data_granules"], 6);
         std::fs::remove_file(image).ok();
     }

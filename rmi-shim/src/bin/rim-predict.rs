@@ -34,11 +34,13 @@ const BUILD: &str = "\
 HOW THE REALM IS ASSUMED TO BE BUILT (the RIM depends on every step and its order):
     1. RMI_REALM_CREATE with the parameters below. Only flags, s2sz, sve_vl, num_bps,
        num_wps, pmu_num_ctrs and hash_algo are measured.
-    2. One RMI_RTT_INIT_RIPAS (measured by RMI 1.0 only) over the image, widened to whole
-       RTT entries of --ripas-level: [align_down(ipa-base), align_up(ipa-base + size)), or over
-       [ipa-base, ipa-base + ram-size) with --ram-size. One descriptor is
-       measured per RTT entry, so the level must be the level of the RTT entries the host
-       really has there (3 = 4 KiB entries of level-3 tables, 2 = 2 MiB blocks, ...).
+    2. RMI_RTT_INIT_RIPAS (measured by RMI 1.0 only) over the image, widened to whole
+       RTT entries of --ripas-level: [align_down(ipa-base), align_up(ipa-base + size)). One
+       descriptor is measured per RTT entry, so the level must be the level of the RTT
+       entries the host really has there (3 = 4 KiB entries of level-3 tables, 2 = 2 MiB
+       blocks, ...). With --ram-size, over [ipa-base, ipa-base + ram-size) as rmi-shim's
+       builder walks it: 4 KiB entries over the 2 MiB blocks that hold the image, 2 MiB
+       entries beyond (--ripas-level is then not used).
     3. One RMI_DATA_CREATE (RMI 2.0: RMI_RTT_DATA_MAP_INIT, measured alike) per 4 KiB of
        the image, in address order from --ipa-base; the last granule is zero-padded.
        Content measured unless --unmeasured(-at).
@@ -94,8 +96,8 @@ struct Cli {
     /// Level of the RTT entries covering the image.
     #[arg(long, value_name = "L", default_value = "3", value_parser = rtt_level)]
     ripas_level: RttLevel,
-    /// RTT_INIT_RIPAS over this much RAM from ipa-base, not just the image (a multiple of
-    /// the --ripas-level entry size).
+    /// RTT_INIT_RIPAS over this much RAM from ipa-base (a multiple of 2 MiB), as rmi-shim's
+    /// builder does, not just over the image.
     #[arg(long, value_name = "BYTES", value_parser = number)]
     ram_size: Option<u64>,
     /// DATA_CREATE with NO_MEASURE_CONTENT for every granule.
@@ -382,31 +384,19 @@ fn check_params(generation: Generation, p: &MeasuredRealmParams) -> Result<(), S
     Ok(())
 }
 
-/// The `RMI_RTT_INIT_RIPAS` range of `--ram-size`: `ram_size` bytes from the load address.
-fn ram_range(flat: &FlatImage<'_>, ram_size: u64) -> Result<RipasRange, Failure> {
-    let top = flat
-        .load
-        .addr()
-        .checked_add(ram_size)
-        .and_then(Ipa::new)
-        .ok_or_else(|| {
-            Failure::Other(format!(
-                "--ram-size {ram_size:#x}: not 4 KiB aligned or overflows"
-            ))
-        })?;
+/// The `RMI_RTT_INIT_RIPAS` ranges of `--ram-size`: `ram_size` bytes from the load address,
+/// walked as rmi-shim's builder does ([`rmi_shim::rim::builder_ripas`]).
+fn ram_ranges(flat: &FlatImage<'_>, ram_size: u64) -> Result<Vec<RipasRange>, Failure> {
     if (flat.bytes.len() as u64) > ram_size {
         return Err(Failure::Other("the image is larger than --ram-size".into()));
     }
-    Ok(RipasRange {
-        base: flat.load,
-        top,
-        level: flat.ripas_level,
-    })
+    rmi_shim::rim::builder_ripas(flat.load, ram_size, flat.bytes.len())
+        .map_err(|e| Failure::Other(format!("--ram-size {ram_size:#x}: {e}")))
 }
 
-/// The RIM and the `RMI_RTT_INIT_RIPAS` range it measured. One thread runs the library's
+/// The RIM and the `RMI_RTT_INIT_RIPAS` ranges it measured. One thread runs the library's
 /// sequential predictor (no thread spawned); more hash the DATA contents in parallel.
-fn predict(cli: &Cli, flat: &FlatImage<'_>) -> Result<(Measurement, Option<RipasRange>), Failure> {
+fn predict(cli: &Cli, flat: &FlatImage<'_>) -> Result<(Measurement, Vec<RipasRange>), Failure> {
     let threads = cli
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
@@ -414,13 +404,13 @@ fn predict(cli: &Cli, flat: &FlatImage<'_>) -> Result<(Measurement, Option<Ripas
     let failed = |e: rmi_shim::rim::PredictError| Failure::Other(e.to_string());
     match cli.ram_size {
         Some(size) => {
-            let range = ram_range(flat, size)?;
+            let ranges = ram_ranges(flat, size)?;
             let rim = if sequential {
-                flat.predict_over_for(generation, range)
+                flat.predict_over_for(generation, &ranges)
             } else {
-                flat.predict_parallel_over_for(generation, range, threads)
+                flat.predict_parallel_over_for(generation, &ranges, threads)
             };
-            Ok((rim.map_err(failed)?, Some(range)))
+            Ok((rim.map_err(failed)?, ranges))
         }
         None => {
             let rim = if sequential {
@@ -428,7 +418,8 @@ fn predict(cli: &Cli, flat: &FlatImage<'_>) -> Result<(Measurement, Option<Ripas
             } else {
                 flat.predict_parallel_for(generation, threads)
             };
-            Ok((rim.map_err(failed)?, flat.ripas_range().map_err(failed)?))
+            let range = flat.ripas_range().map_err(failed)?;
+            Ok((rim.map_err(failed)?, range.into_iter().collect()))
         }
     }
 }
@@ -474,13 +465,13 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 "content_measured": flat.flags == RmiDataMeasureContent::MeasureContent,
                 "unmeasured_at": cli.unmeasured_at.iter().map(|i| hex(i.addr())).collect::<Vec<_>>(),
             },
-            "rtt_init_ripas": ripas.map(|r| json!({
+            "rtt_init_ripas": ripas.iter().map(|r| json!({
                 "base": hex(r.base.addr()), "top": hex(r.top.addr()), "rtt_level": r.level.get(),
                 "measured_entries": match cli.rmi {
                     Generation::V1_0 => (r.top.addr() - r.base.addr()) / r.level.block_size(),
                     Generation::V2_0 => 0,
                 },
-            })),
+            })).collect::<Vec<_>>(),
             "rec": {
                 "flags": hex(rec.flags), "measured": rec.is_measured(),
                 "pc": hex(rec.pc), "gprs": rec.gprs.map(hex),

@@ -138,7 +138,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         let rd = self.delegate()?;
         let roots = self.contiguous(num_root)?;
         // RMI 2.0: what the rest of the build needs, delegated in ranges.
-        self.reserve(config.granules_after_roots(self.generation(), REC_AUX_GRANULES))?;
+        self.reserve(config.granules_after_roots(REC_AUX_GRANULES))?;
         match &mut self.link {
             Link::V1(rmm) => {
                 let params = Box::new(config.realm_params(roots[0].addr()));
@@ -158,18 +158,25 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         });
         self.rd = Some(rd);
 
-        // RTTs down to level 3 over RAM.
+        // RTTs down to level 2 over RAM, to level 3 over the image's blocks.
         let (base, top) = (config.ram_base, config.ram_base + config.ram_size);
-        let rtts: Vec<_> = config.rtts(self.generation()).collect();
+        let rtts: Vec<_> = config.rtts().collect();
         for (level, ipa) in rtts {
             self.create_rtt(rd, Ipa::new(ipa).expect("aligned"), level)?;
         }
 
-        // RIPAS RAM over all of RAM.
+        // RIPAS RAM over all of RAM (level-3 entries over the image's blocks, 2 MiB entries
+        // beyond); an eager build then makes the level-3 tables beyond.
         let mut at = Ipa::new(base).expect("aligned");
         let end = Ipa::new(top).expect("aligned");
         while at < end {
             at = rmi::rtt_init_ripas(&mut self.link, rd, at, end)?;
+        }
+        if config.populate == Populate::Eager {
+            let rest: Vec<_> = config.rest_rtts().collect();
+            for (level, ipa) in rest {
+                self.create_rtt(rd, Ipa::new(ipa).expect("aligned"), level)?;
+            }
         }
 
         // The image, measured; the rest of RAM, unknown, now or on the realm's demand.

@@ -400,38 +400,64 @@ impl RealmConfig<'_> {
         (level, 1 << self.ipa_width.saturating_sub(covered).min(4))
     }
 
-    /// The RTTs the build creates below the roots, level by level: one per block of the level
-    /// above that RAM touches, down to level 3 — except that on RMI 2.0 with
-    /// [`Populate::OnDemand`] only the image gets level-3 tables: RMI 2.0 does not measure
-    /// `RMI_RTT_INIT_RIPAS`, which then marks whole 2 MiB level-2 entries RAM, and the host
-    /// creates a level-3 table when the realm first reaches such a block. (RMI 1.0 measures
-    /// one RIPAS descriptor per entry, so a level-3 table everywhere keeps its RIM.)
-    pub(super) fn rtts(
-        &self,
-        generation: Generation,
-    ) -> impl Iterator<Item = (RttLevel, u64)> + '_ {
-        let (base, top) = (self.ram_base, self.ram_base + self.ram_size);
-        let lazy = generation == Generation::V2_0 && self.populate == Populate::OnDemand;
-        let image_top = base + (self.image.len() as u64).next_multiple_of(GRANULE);
+    /// The top of the 2 MiB blocks that hold the image (level-3 tables from the start).
+    pub(super) fn image_blocks_top(&self) -> u64 {
+        let block = 2 << 20;
+        let end = self.ram_base + (self.image.len() as u64).next_multiple_of(block);
+        end.min(self.ram_base + self.ram_size)
+    }
+
+    /// The RTTs the build creates below the roots before `RMI_RTT_INIT_RIPAS`, level by
+    /// level: one per block of the level above that RAM touches, down to level 2 over all of
+    /// RAM and to level 3 over the image's 2 MiB blocks only. `RMI_RTT_INIT_RIPAS` then marks
+    /// the rest of RAM as whole 2 MiB entries: one RIPAS descriptor per 2 MiB in the RIM of
+    /// RMI 1.0 instead of one per 4 KiB (512 times fewer hashes, for the RMM and for the
+    /// prediction), and RMI 2.0 measures none. A level-3 table under such an entry is made
+    /// afterwards: at once for [`Populate::Eager`] ([`Self::rest_rtts`]), or when the realm
+    /// first reaches the block.
+    pub(super) fn rtts(&self) -> impl Iterator<Item = (RttLevel, u64)> + '_ {
+        let image_top = self.image_blocks_top();
+        self.tables_over(self.ram_base + self.ram_size, image_top)
+    }
+
+    /// The level-3 tables over RAM beyond the image's blocks (made after
+    /// `RMI_RTT_INIT_RIPAS` by an eager build).
+    pub(super) fn rest_rtts(&self) -> impl Iterator<Item = (RttLevel, u64)> + '_ {
+        let (image_top, top) = (self.image_blocks_top(), self.ram_base + self.ram_size);
+        let l3 = RttLevel::new(3).expect("3");
+        let step = RttLevel::new(2).expect("2").block_size();
+        (0..(top - image_top) / step).map(move |i| (l3, image_top + i * step))
+    }
+
+    /// Tables from below the root down to level 2 up to `top`, and at level 3 up to `l3_top`.
+    fn tables_over(&self, top: u64, l3_top: u64) -> impl Iterator<Item = (RttLevel, u64)> + '_ {
+        let base = self.ram_base;
         let (level, _) = self.root();
         ((level + 1)..=3).flat_map(move |l| {
             let level = RttLevel::new(l).expect("0 to 3");
             let step = RttLevel::new(l - 1).expect("-1 to 2").block_size();
             let first = base - base % step;
-            let end = if lazy && l == 3 { image_top } else { top };
+            let end = if l == 3 { l3_top } else { top };
             (0..end.saturating_sub(first).div_ceil(step)).map(move |i| (level, first + i * step))
         })
     }
 
-    /// Granules the build delegates after the RD and the root RTTs on an RMM of `generation`:
-    /// the RTTs, the data it creates before activation, and each REC with `aux_per_rec`
-    /// auxiliary granules.
-    pub(super) fn granules_after_roots(&self, generation: Generation, aux_per_rec: usize) -> usize {
-        let data = match self.populate {
-            Populate::Eager => self.ram_size / GRANULE,
-            Populate::OnDemand => (self.image.len() as u64).div_ceil(GRANULE),
+    /// The `RMI_RTT_INIT_RIPAS` walk over RAM, as the RIM records it
+    /// ([`rim::builder_ripas`]): level-3 entries over the image's blocks, 2 MiB level-2
+    /// entries over the rest ([`Self::rtts`]).
+    pub(super) fn ripas_ranges(&self) -> Result<Vec<RipasRange>, PredictError> {
+        let base = Ipa::new(self.ram_base).ok_or(PredictError::AddressOverflow)?;
+        rim::builder_ripas(base, self.ram_size, self.image.len())
+    }
+
+    /// Granules the build delegates after the RD and the root RTTs: the RTTs, the data it
+    /// creates before activation, and each REC with `aux_per_rec` auxiliary granules.
+    pub(super) fn granules_after_roots(&self, aux_per_rec: usize) -> usize {
+        let (data, rest) = match self.populate {
+            Populate::Eager => (self.ram_size / GRANULE, self.rest_rtts().count()),
+            Populate::OnDemand => ((self.image.len() as u64).div_ceil(GRANULE), 0),
         };
-        self.rtts(generation).count() + data as usize + self.recs * (1 + aux_per_rec)
+        self.rtts().count() + rest + data as usize + self.recs * (1 + aux_per_rec)
     }
 
     /// `flags0`: LPA2, SVE and PMU as configured.
@@ -540,15 +566,7 @@ impl RealmConfig<'_> {
     ///
     /// As [`Self::predict_rim`].
     pub fn predict_rim_for(&self, generation: Generation) -> Result<Measurement, PredictError> {
-        let range = RipasRange {
-            base: Ipa::new(self.ram_base).ok_or(PredictError::AddressOverflow)?,
-            top: self
-                .ram_base
-                .checked_add(self.ram_size)
-                .and_then(Ipa::new)
-                .ok_or(PredictError::AddressOverflow)?,
-            level: RttLevel::new(3).expect("level 3"),
-        };
+        let ripas = self.ripas_ranges()?;
         let (chunks, tail) = self.image.as_chunks::<GRANULE_SIZE>();
         let mut last = [0u8; GRANULE_SIZE];
         last[..tail.len()].copy_from_slice(tail);
@@ -573,7 +591,7 @@ impl RealmConfig<'_> {
             generation,
             &RealmBuild {
                 params: self.measured_params(),
-                ripas: &[range],
+                ripas: &ripas,
                 data: &data,
                 recs: &recs,
             },

@@ -9,12 +9,18 @@
 //!    `RMI_RMM_CONFIG_SET` and `RMI_RMM_ACTIVATE`, once per boot;
 //! 2. delegation of the RD and the root RTTs (1.0 `RMI_GRANULE_DELEGATE`, 2.0
 //!    `RMI_GRANULE_RANGE_DELEGATE`), `RMI_REALM_CREATE` (2.0: no VMID);
-//! 3. `RMI_RTT_CREATE` down to level 3 over realm RAM;
-//! 4. `RMI_RTT_INIT_RIPAS` over all of realm RAM (RIPAS RAM; 1.0 measures one entry per
-//!    4 KiB, 2.0 none);
+//! 3. `RMI_RTT_CREATE` down to level 2 over realm RAM and down to level 3 over the 2 MiB
+//!    blocks that hold the image (RMI 2.0: the RTT granules delegated as one range first);
+//! 4. `RMI_RTT_INIT_RIPAS` over all of realm RAM (RIPAS RAM): 4 KiB entries over the image's
+//!    blocks, 2 MiB entries beyond (RMI 1.0 measures one descriptor per entry, 2.0 none;
+//!    [`crate::rim::builder_ripas`]);
 //! 5. the image, measured, from the start of RAM (the last granule zero-padded: 1.0
-//!    `RMI_DATA_CREATE`, 2.0 `RMI_RTT_DATA_MAP_INIT`), then the rest of RAM unmeasured (1.0
-//!    `RMI_DATA_CREATE_UNKNOWN`, 2.0 `RMI_RTT_DATA_MAP`);
+//!    `RMI_DATA_CREATE`, 2.0 `RMI_RTT_DATA_MAP_INIT`; ranges of it unmeasured if configured).
+//!    The rest of RAM gets its granules (1.0 `RMI_DATA_CREATE_UNKNOWN`, 2.0
+//!    `RMI_RTT_DATA_MAP`, unmeasured) when the realm first reaches a page
+//!    ([`Populate::OnDemand`], the default: the REC exits with a translation fault and the
+//!    run loop creates the level-3 table and the granule), or now ([`Populate::Eager`], with
+//!    the level-3 tables beyond the image);
 //! 6. the RECs (REC 0 RUNNABLE with the entry registers, the others started by PSCI
 //!    `CPU_ON`): 1.0 `RMI_REC_AUX_COUNT` and `RMI_REC_CREATE` with the auxiliary granules;
 //!    2.0 the stateful `RMI_REC_CREATE`, donating the auxiliary granules it asks for
