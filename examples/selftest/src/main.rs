@@ -167,6 +167,47 @@ mod payload {
             "ARCH_DEV_ACTIVATE",
             realm.arch_dev_activate().map(|()| Done),
         );
+        if realm.version() < realm_sdk::AbiVersion::V1_1 {
+            rsi_1_1_sent_anyway(realm.conduit(), base, top);
+        }
+    }
+
+    /// On RSI 1.0, what the RMM answers if the calls are sent anyway through the free
+    /// functions, which do not check the revision: TF-RMM v0.8.0 dispatches some of these
+    /// ids (to the same or to older handlers) whatever it offers.
+    fn rsi_1_1_sent_anyway(smc: &mut Smc, base: Ipa, top: Ipa) {
+        use crate::rsi11::{Done, report};
+        use realm_sdk::rsi;
+
+        let nonces = VdevNonces::default();
+        report(
+            "sent anyway: MEM_GET_PERM_VALUE(plane 0, index 0)",
+            rsi::mem_get_perm_value(smc, PlaneIndex::PLANE_0, PermIndex::DEFAULT)
+                .map(MemPermValue::name),
+        );
+        let mut run = RsiPlaneRun::zeroed();
+        report(
+            "sent anyway: PLANE_ENTER(plane 1)",
+            rsi::plane_enter(smc, AuxPlaneIndex::PLANE_1, &mut run).map(|r| r.to_raw()),
+        );
+        let mut info = RsiVdevInfo::zeroed();
+        report(
+            "sent anyway: VDEV_GET_INFO(device 0x0)",
+            rsi::vdev_get_info(smc, VdevId(0), &mut info).map(|()| Done),
+        );
+        report(
+            "sent anyway: VDEV_DMA_ENABLE(device 0x0)",
+            rsi::vdev_dma_enable(smc, VdevId(0), PlaneIndex::PLANE_0, &nonces).map(|()| Done),
+        );
+        report(
+            "sent anyway: VDEV_VALIDATE_MAPPING(device 0x0, scratch)",
+            rsi::vdev_validate_mapping(smc, VdevId(0), base, top, 0, DevMemFlags::EMPTY, &nonces)
+                .map(|m| m.next.0 - base.0),
+        );
+        report(
+            "sent anyway: VSMMU_GET_INFO",
+            rsi::vsmmu_get_info(smc).map(|()| Done),
+        );
     }
 }
 
