@@ -781,7 +781,10 @@ impl RsiPlaneRun {
 }
 
 crate::rmi::flag_word! {
-    /// `RsiVdevFlags`: `RsiVdevInfo.flags` (TF-RMM v0.9.0 `smc-rsi.h`).
+    /// `RsiVdevFlags`: `RsiVdevInfo.flags` (TF-RMM v0.9.0 `smc-rsi.h`). The header's comment
+    /// on the field names `RsiDevFlags` (whose bit 0 is `P2P`), while `vsmmu_addr` and
+    /// `vsmmu_vsid` depend on `flags.vsmmu`; this follows the latter. TF-RMM v0.9.0
+    /// (`runtime/rsi/vdev.c`) leaves the field zero.
     VdevFlags {
         /// Bit 0 `VSMMU`: the device sits behind a virtual SMMU; `vsmmu_addr` and
         /// `vsmmu_vsid` are valid.
