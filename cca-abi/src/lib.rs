@@ -10,7 +10,8 @@
 //! - [`smccc`]: the register file of an SMC64 call and the [`Conduit`](smccc::Conduit) trait
 //!   every call goes through;
 //! - [`rsi`]: Realm Services Interface function ids, status codes, structures and a register
-//!   codec for every command;
+//!   codec for every command, RSI 1.0 and the RSI 1.1 commands of TF-RMM v0.9.0 (planes,
+//!   memory permissions, device assignment);
 //! - [`rmi`]: Realm Management Interface function ids, status codes and structures;
 //! - [`measurement`]: hash algorithms, measurement values and the REM extension rule;
 //! - [`rim`]: the measurement descriptors from which the RMM builds the RIM;

@@ -57,6 +57,7 @@ pub use types::{
     RealmFlags, RecCreateFlags, RecEnterFlags, RmiDataMeasureContent, RmiExitReason,
     RmiPmuOverflowStatus, RmiResponse, RmiRttEntryState,
 };
+pub(crate) use types::{abi_enum, flag_word};
 
 /// `RmiHashAlgorithm` (cca-abi.md §4.4): `SHA_256` = 0, `SHA_512` = 1.
 ///

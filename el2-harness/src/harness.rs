@@ -130,11 +130,22 @@ fn main() -> ! {
     };
     log!("realm image: {image_size} bytes, RIM {rim}");
 
+    let rsi = match read_boot_word(BOOT_INFO_MODEL) {
+        MODEL_TF_RMM_V0_8 => RsiRevisions::TF_RMM_V0_8,
+        MODEL_TF_RMM_V0_9 => {
+            log!("modelling TF-RMM v0.9.0: RSI 1.0 and 1.1");
+            RsiRevisions::TF_RMM_V0_9
+        }
+        other => {
+            log!("unknown RMM model {other:#x} in the boot information");
+            power_off();
+        }
+    };
     let config = RealmConfig {
         ipa_width: IPA_WIDTH,
         hash_algorithm: HashAlgorithm::Sha256,
         rim,
-        rsi: RsiRevisions::TF_RMM_V0_8,
+        rsi,
         ..RealmConfig::default()
     };
     let ram = [(REALM_RAM_IPA, REALM_RAM_IPA + REALM_RAM_SIZE)];
@@ -247,6 +258,12 @@ fn host(exit: &RecExit) -> Option<HostResponse> {
             Some(HostResponse::HostCall { gprs: reply })
         }
         RecExit::RipasChange { top, .. } => Some(HostResponse::Ripas {
+            progress: *top,
+            reject: false,
+        }),
+        // The harness maps realm RAM with fixed permissions: accepting the whole range is
+        // what a host whose RMI_RTT_SET_S2AP calls covered it would report.
+        RecExit::S2apChange { top, .. } => Some(HostResponse::S2ap {
             progress: *top,
             reject: false,
         }),

@@ -10,6 +10,13 @@ pub const BOOT_INFO_IMAGE_SIZE: u64 = 0x08;
 pub const BOOT_INFO_ENTRY_X0: u64 = 0x10;
 /// `BOOT_INFO_PA + 0x18`: the realm's `x1` at entry.
 pub const BOOT_INFO_ENTRY_X1: u64 = 0x18;
+/// `BOOT_INFO_PA + 0x20`: the RMM the harness models, [`MODEL_TF_RMM_V0_8`] or
+/// [`MODEL_TF_RMM_V0_9`].
+pub const BOOT_INFO_MODEL: u64 = 0x20;
+/// [`BOOT_INFO_MODEL`] value: TF-RMM v0.8.0's default build, RSI 1.0 only.
+pub const MODEL_TF_RMM_V0_8: u64 = 0;
+/// [`BOOT_INFO_MODEL`] value: TF-RMM v0.9.0, RSI 1.0 and 1.1.
+pub const MODEL_TF_RMM_V0_9: u64 = 1;
 
 /// Physical address the runner loads the realm image to (`-device loader,file=...`).
 pub const REALM_RAM_PA: u64 = 0x4200_0000;

@@ -6,7 +6,8 @@
 //! - **the RMM**: it maps the payload, loaded unmodified by the runner at a physical address,
 //!   as the realm's protected RAM through stage 2, runs it at EL1 with `HCR_EL2.TSC` so every
 //!   `SMC` traps, and answers RSI, PSCI and SMCCC calls with `rmm-model`, which implements
-//!   them as TF-RMM v0.8.0 does; it computes the RIM of the realm the way the RMM would
+//!   them as TF-RMM v0.8.0 does (or v0.9.0, with RSI 1.1, if the boot information asks:
+//!   `layout::BOOT_INFO_MODEL`); it computes the RIM of the realm the way the RMM would
 //!   measure the host's build described in [`measure`];
 //! - **the host**: it prints console host calls, accepts RIPAS changes and stops when the
 //!   realm calls PSCI `SYSTEM_OFF` or `SYSTEM_RESET`.

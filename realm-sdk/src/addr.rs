@@ -107,6 +107,131 @@ impl RemIndex {
     }
 }
 
+/// A plane index (RSI 1.1): 0 is plane 0, the one that makes RSI calls; 1 to 3 are auxiliary
+/// planes (TF-RMM v0.9.0 `smc-rmi.h`: `MAX_AUX_PLANES` = 3).
+///
+/// Which of them exist depends on the realm: the RMM refuses an index above
+/// `RsiRealmConfig.num_aux_planes` with `RSI_ERROR_INPUT` (TF-RMM v0.9.0
+/// `runtime/rsi/planes.c`, `memory.c`).
+#[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+pub struct PlaneIndex(u8);
+
+impl PlaneIndex {
+    /// Plane 0.
+    pub const PLANE_0: Self = Self(0);
+
+    /// Makes an index; `None` above 3.
+    #[must_use]
+    pub const fn try_new(index: u64) -> Option<Self> {
+        if index <= cca_abi::rsi::MAX_AUX_PLANES {
+            #[allow(clippy::cast_possible_truncation, reason = "at most 3")]
+            Some(Self(index as u8))
+        } else {
+            None
+        }
+    }
+
+    /// The ABI value.
+    #[must_use]
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl From<AuxPlaneIndex> for PlaneIndex {
+    fn from(plane: AuxPlaneIndex) -> Self {
+        Self(plane.0)
+    }
+}
+
+impl fmt::Display for PlaneIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "plane {}", self.0)
+    }
+}
+
+/// An auxiliary plane: plane index 1 to 3. `RSI_PLANE_ENTER`, `RSI_PLANE_SYSREG_READ` /
+/// `WRITE` and `RSI_MEM_SET_PERM_VALUE` act on one; TF-RMM v0.9.0 refuses plane 0 for all of
+/// them (`runtime/rsi/planes.c`, `memory.c`).
+#[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+pub struct AuxPlaneIndex(u8);
+
+impl AuxPlaneIndex {
+    /// Plane 1, the only auxiliary plane a realm with one has.
+    pub const PLANE_1: Self = Self(1);
+
+    /// Makes an index; `None` for 0 and above 3.
+    #[must_use]
+    pub const fn try_new(index: u64) -> Option<Self> {
+        match PlaneIndex::try_new(index) {
+            Some(PlaneIndex(p @ 1..)) => Some(Self(p)),
+            _ => None,
+        }
+    }
+
+    /// The ABI value.
+    #[must_use]
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl fmt::Display for AuxPlaneIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "plane {}", self.0)
+    }
+}
+
+/// A stage-2 permission index for protected memory (RSI 1.1): 0 to 14. Each plane maps each
+/// index to a [`MemPermValue`](cca_abi::rsi::MemPermValue); `RSI_MEM_SET_PERM_INDEX` says
+/// which index a range of memory uses. Index 15 is kept for unprotected memory and TF-RMM
+/// v0.9.0 refuses it (`lib/s2tt/include/s2ap_ind.h`); index 0 is the default of all
+/// protected memory and its values can never change (`runtime/rmi/realm.c`).
+#[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+pub struct PermIndex(u8);
+
+impl PermIndex {
+    /// Index 0, the default of protected memory.
+    pub const DEFAULT: Self = Self(0);
+    /// The highest index: 14.
+    #[allow(clippy::cast_possible_truncation, reason = "14")]
+    pub const MAX: Self = Self(cca_abi::rsi::PERM_INDEX_COUNT as u8 - 1);
+
+    /// Makes an index; `None` above 14.
+    #[must_use]
+    pub const fn try_new(index: u64) -> Option<Self> {
+        if index < cca_abi::rsi::PERM_INDEX_COUNT {
+            #[allow(clippy::cast_possible_truncation, reason = "below 15")]
+            Some(Self(index as u8))
+        } else {
+            None
+        }
+    }
+
+    /// The ABI value.
+    #[must_use]
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl fmt::Display for PermIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "permission index {}", self.0)
+    }
+}
+
+/// A realm device identifier (RSI 1.1 device assignment): the host's name for a device it
+/// assigned to the realm. The specification gives it no range; the RMM checks it.
+#[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+pub struct VdevId(pub u64);
+
+impl fmt::Display for VdevId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "device {:#x}", self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +245,28 @@ mod tests {
         assert!(RemIndex::new(0).is_none());
         assert_eq!(RemIndex::new(4), Some(RemIndex::REM3));
         assert!(RemIndex::new(5).is_none());
+    }
+
+    /// TF-RMM v0.9.0: planes 0 to 3 (`MAX_AUX_PLANES`), auxiliary planes 1 to 3, permission
+    /// indices 0 to 14 (`s2ap_ind.h`).
+    #[test]
+    fn plane_and_permission_index_ranges() {
+        assert_eq!(PlaneIndex::try_new(0), Some(PlaneIndex::PLANE_0));
+        assert_eq!(PlaneIndex::try_new(3).map(PlaneIndex::get), Some(3));
+        assert_eq!(PlaneIndex::try_new(4), None);
+        assert_eq!(PlaneIndex::try_new(1 << 32), None);
+        assert_eq!(AuxPlaneIndex::try_new(0), None);
+        assert_eq!(AuxPlaneIndex::try_new(1), Some(AuxPlaneIndex::PLANE_1));
+        assert_eq!(AuxPlaneIndex::try_new(3).map(AuxPlaneIndex::get), Some(3));
+        assert_eq!(AuxPlaneIndex::try_new(4), None);
+        assert_eq!(PlaneIndex::from(AuxPlaneIndex::PLANE_1).get(), 1);
+        assert_eq!(PermIndex::try_new(0), Some(PermIndex::DEFAULT));
+        assert_eq!(PermIndex::try_new(14), Some(PermIndex::MAX));
+        assert_eq!(PermIndex::try_new(15), None);
+        assert_eq!(PermIndex::try_new(1 << 32), None);
+        assert_eq!(AuxPlaneIndex::PLANE_1.to_string(), "plane 1");
+        assert_eq!(PermIndex::MAX.to_string(), "permission index 14");
+        assert_eq!(VdevId(0x10).to_string(), "device 0x10");
     }
 
     #[test]

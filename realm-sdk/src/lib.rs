@@ -4,11 +4,14 @@
 //! tested against the reference RMM, TF-RMM v0.8.0 (RSI 1.0), and against an RMM offering
 //! RSI 1.0 and 1.1 (TF-RMM v0.9.0), through the software model in `rmm-model`.
 //!
-//! - [`rsi`]: every RSI 1.0 command as a typed function over a [`Conduit`], with
-//!   [`RsiError`](rsi::RsiError) telling an RMM refusal from a malformed reply or argument;
+//! - [`rsi`]: every RSI 1.0 command, and every RSI 1.1 command TF-RMM v0.9.0 defines
+//!   (planes, memory permissions, device assignment), as a typed function over a
+//!   [`Conduit`], with [`RsiError`](rsi::RsiError) telling an RMM refusal from a malformed
+//!   reply or argument;
 //! - [`psci`]: the PSCI calls a realm makes (the RMM forwards them to the host);
 //! - [`Realm`]: a handle that negotiates the RSI version, reads the realm configuration once
-//!   and knows the IPA width, the hash algorithm and the unprotected-alias bit;
+//!   and knows the IPA width, the hash algorithm and the unprotected-alias bit; its RSI 1.1
+//!   methods refuse, without calling the RMM, when only RSI 1.0 was negotiated;
 //! - `rt` (feature `rt`, `aarch64-unknown-none` only): a bare-metal runtime with entry, stack,
 //!   BSS, exception vectors, panic handler, console (host call or PL011) and heap. It and
 //!   its macros `entry!` and `println!` are documented for that target: docs.rs's default
@@ -57,7 +60,7 @@ pub mod service;
 )]
 pub mod rt;
 
-pub use addr::{Ipa, MeasurementIndex, RemIndex};
+pub use addr::{AuxPlaneIndex, Ipa, MeasurementIndex, PermIndex, PlaneIndex, RemIndex, VdevId};
 pub use attest::Challenge;
 pub use cca_abi::measurement::{HashAlgorithm, Measurement};
 pub use cca_abi::smccc::{Conduit, Smc};

@@ -3,12 +3,18 @@
 use cca_abi::AbiVersion;
 use cca_abi::eventlog::{self, Event, LogError, LogWriter};
 use cca_abi::measurement::{HashAlgorithm, Measurement};
-use cca_abi::rsi::{RPV_SIZE, RipasChangeDestroyed, RsiHostCall, RsiRealmConfig, RsiResponse};
+use cca_abi::rsi::{
+    self as abi, DevMemFlags, MAX_AUX_PLANES, MemPermValue, RPV_SIZE, RipasChangeDestroyed,
+    RsiHostCall, RsiPlaneExitReason, RsiPlaneRun, RsiRealmConfig, RsiResponse, RsiVdevInfo,
+    SysregEncoding,
+};
 use cca_abi::smccc::Conduit;
 
-use crate::addr::{Ipa, MeasurementIndex, RemIndex};
+use crate::addr::{AuxPlaneIndex, Ipa, MeasurementIndex, PermIndex, PlaneIndex, RemIndex, VdevId};
 use crate::attest::{self, Challenge, TokenError};
-use crate::rsi::{self, BadReply, Ripas, RsiError};
+use crate::rsi::{
+    self, BadReply, PermCookie, PermIndexChange, Ripas, RsiError, ValidatedMapping, VdevNonces,
+};
 
 /// Why [`Realm::measure`] failed.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -33,10 +39,13 @@ impl core::error::Error for MeasureError {}
 /// A realm's view of itself: the negotiated RSI revision and its configuration, read once.
 ///
 /// Every RSI call is available as a method; the free functions in [`crate::rsi`] are the same
-/// calls without the handle.
+/// calls without the handle. The RSI 1.1 methods (planes, memory permissions, devices) check
+/// the negotiated revision first: on a realm that negotiated RSI 1.0 they return
+/// [`RsiError::NotNegotiated`] without calling the RMM.
 pub struct Realm<C: Conduit> {
     conduit: C,
     version: AbiVersion,
+    num_aux_planes: u8,
     ipa_width: u8,
     hash_algorithm: HashAlgorithm,
     rpv: [u8; RPV_SIZE],
@@ -55,9 +64,17 @@ impl<C: Conduit> Realm<C> {
         };
         let hash_algorithm = HashAlgorithm::from_encoding(config.hash_algo.into())
             .ok_or(BadReply::HashAlgorithm(config.hash_algo))?;
+        // `num_aux_planes` is an RSI 1.1 field: an RSI 1.0 realm has plane 0 only.
+        let num_aux_planes = match config.num_aux_planes {
+            _ if version < AbiVersion::V1_1 => 0,
+            #[allow(clippy::cast_possible_truncation, reason = "at most 3")]
+            n @ 0..=MAX_AUX_PLANES => n as u8,
+            n => return Err(BadReply::AuxPlanes(n).into()),
+        };
         Ok(Self {
             conduit,
             version,
+            num_aux_planes,
             ipa_width,
             hash_algorithm,
             rpv: config.rpv,
@@ -67,6 +84,12 @@ impl<C: Conduit> Realm<C> {
     /// The negotiated RSI revision.
     pub fn version(&self) -> AbiVersion {
         self.version
+    }
+
+    /// The number of auxiliary planes (RSI 1.1 `RsiRealmConfig.num_aux_planes`, 0 to 3); 0
+    /// on RSI 1.0.
+    pub fn num_aux_planes(&self) -> u8 {
+        self.num_aux_planes
     }
 
     /// The realm's IPA width in bits.
@@ -228,5 +251,130 @@ impl<C: Conduit> Realm<C> {
     /// `RSI_HOST_CALL` with `call`; the host's reply is in `call.gprs` afterwards.
     pub fn host_call(&mut self, call: &mut RsiHostCall) -> Result<(), RsiError> {
         rsi::host_call(&mut self.conduit, call)
+    }
+
+    /// Refuses `fid`, an RSI 1.1 command, unless the realm negotiated RSI 1.1 or later.
+    fn rsi_1_1(&self, fid: u32) -> Result<(), RsiError> {
+        if self.version >= AbiVersion::V1_1 {
+            Ok(())
+        } else {
+            Err(RsiError::NotNegotiated {
+                fid,
+                negotiated: self.version,
+            })
+        }
+    }
+
+    /// `RSI_MEM_GET_PERM_VALUE` (RSI 1.1); see [`rsi::mem_get_perm_value`].
+    pub fn mem_get_perm_value(
+        &mut self,
+        plane: PlaneIndex,
+        index: PermIndex,
+    ) -> Result<MemPermValue, RsiError> {
+        self.rsi_1_1(abi::RSI_MEM_GET_PERM_VALUE)?;
+        rsi::mem_get_perm_value(&mut self.conduit, plane, index)
+    }
+
+    /// `RSI_MEM_SET_PERM_INDEX` (RSI 1.1), one call; see [`rsi::mem_set_perm_index`].
+    pub fn mem_set_perm_index(
+        &mut self,
+        base: Ipa,
+        top: Ipa,
+        index: PermIndex,
+        cookie: PermCookie,
+    ) -> Result<PermIndexChange, RsiError> {
+        self.rsi_1_1(abi::RSI_MEM_SET_PERM_INDEX)?;
+        rsi::mem_set_perm_index(&mut self.conduit, base, top, index, cookie)
+    }
+
+    /// `RSI_MEM_SET_PERM_VALUE` (RSI 1.1); see [`rsi::mem_set_perm_value`].
+    pub fn mem_set_perm_value(
+        &mut self,
+        plane: AuxPlaneIndex,
+        index: PermIndex,
+        value: MemPermValue,
+    ) -> Result<(), RsiError> {
+        self.rsi_1_1(abi::RSI_MEM_SET_PERM_VALUE)?;
+        rsi::mem_set_perm_value(&mut self.conduit, plane, index, value)
+    }
+
+    /// `RSI_PLANE_ENTER` (RSI 1.1); see [`rsi::plane_enter`].
+    pub fn plane_enter(
+        &mut self,
+        plane: AuxPlaneIndex,
+        run: &mut RsiPlaneRun,
+    ) -> Result<RsiPlaneExitReason, RsiError> {
+        self.rsi_1_1(abi::RSI_PLANE_ENTER)?;
+        rsi::plane_enter(&mut self.conduit, plane, run)
+    }
+
+    /// `RSI_PLANE_SYSREG_READ` (RSI 1.1); see [`rsi::plane_sysreg_read`].
+    pub fn plane_sysreg_read(
+        &mut self,
+        plane: AuxPlaneIndex,
+        sysreg: SysregEncoding,
+    ) -> Result<u128, RsiError> {
+        self.rsi_1_1(abi::RSI_PLANE_SYSREG_READ)?;
+        rsi::plane_sysreg_read(&mut self.conduit, plane, sysreg)
+    }
+
+    /// `RSI_PLANE_SYSREG_WRITE` (RSI 1.1); see [`rsi::plane_sysreg_write`].
+    pub fn plane_sysreg_write(
+        &mut self,
+        plane: AuxPlaneIndex,
+        sysreg: SysregEncoding,
+        value: u128,
+    ) -> Result<(), RsiError> {
+        self.rsi_1_1(abi::RSI_PLANE_SYSREG_WRITE)?;
+        rsi::plane_sysreg_write(&mut self.conduit, plane, sysreg, value)
+    }
+
+    /// `RSI_VDEV_GET_INFO` (RSI 1.1); see [`rsi::vdev_get_info`].
+    pub fn vdev_get_info(&mut self, vdev: VdevId, info: &mut RsiVdevInfo) -> Result<(), RsiError> {
+        self.rsi_1_1(abi::RSI_VDEV_GET_INFO)?;
+        rsi::vdev_get_info(&mut self.conduit, vdev, info)
+    }
+
+    /// `RSI_VDEV_DMA_ENABLE` (RSI 1.1); see [`rsi::vdev_dma_enable`].
+    pub fn vdev_dma_enable(
+        &mut self,
+        vdev: VdevId,
+        non_ats_plane: PlaneIndex,
+        nonces: &VdevNonces,
+    ) -> Result<(), RsiError> {
+        self.rsi_1_1(abi::RSI_VDEV_DMA_ENABLE)?;
+        rsi::vdev_dma_enable(&mut self.conduit, vdev, non_ats_plane, nonces)
+    }
+
+    /// `RSI_VDEV_DMA_DISABLE` (RSI 1.1); see [`rsi::vdev_dma_disable`].
+    pub fn vdev_dma_disable(&mut self, vdev: VdevId) -> Result<(), RsiError> {
+        self.rsi_1_1(abi::RSI_VDEV_DMA_DISABLE)?;
+        rsi::vdev_dma_disable(&mut self.conduit, vdev)
+    }
+
+    /// `RSI_VDEV_VALIDATE_MAPPING` (RSI 1.1), one call; see [`rsi::vdev_validate_mapping`].
+    pub fn vdev_validate_mapping(
+        &mut self,
+        vdev: VdevId,
+        base: Ipa,
+        top: Ipa,
+        pa_base: u64,
+        flags: DevMemFlags,
+        nonces: &VdevNonces,
+    ) -> Result<ValidatedMapping, RsiError> {
+        self.rsi_1_1(abi::RSI_VDEV_VALIDATE_MAPPING)?;
+        rsi::vdev_validate_mapping(&mut self.conduit, vdev, base, top, pa_base, flags, nonces)
+    }
+
+    /// `RSI_VSMMU_GET_INFO` (RSI 1.1); see [`rsi::vsmmu_get_info`].
+    pub fn vsmmu_get_info(&mut self) -> Result<(), RsiError> {
+        self.rsi_1_1(abi::RSI_VSMMU_GET_INFO)?;
+        rsi::vsmmu_get_info(&mut self.conduit)
+    }
+
+    /// `RSI_ARCH_DEV_ACTIVATE` (RSI 1.1); see [`rsi::arch_dev_activate`].
+    pub fn arch_dev_activate(&mut self) -> Result<(), RsiError> {
+        self.rsi_1_1(abi::RSI_ARCH_DEV_ACTIVATE)?;
+        rsi::arch_dev_activate(&mut self.conduit)
     }
 }

@@ -1,20 +1,33 @@
-//! The Realm Services Interface: every RSI 1.0 command (DEN0137 1.0-rel0 chapter B5).
+//! The Realm Services Interface: every RSI 1.0 command (DEN0137 1.0-rel0 chapter B5) and
+//! every RSI 1.1 command TF-RMM v0.9.0 defines (planes, memory permissions, device
+//! assignment; cca-abi.md §2.3).
 //!
 //! Each function encodes its command with [`RsiCommand`], makes one call through the
 //! [`Conduit`] and decodes the reply. The RMM's refusals come back as the [`RsiError`]
 //! variant of their status; a reply that breaks the specification (an unknown RIPAS value, a
 //! byte count larger than the buffer, ...) is [`RsiError::BadReply`], and an argument the
 //! function can tell is wrong before calling is [`RsiError::BadArgument`].
+//!
+//! The functions here do not know which revision was negotiated: an RSI 1.1 function sends
+//! its command whatever the RMM offers. [`Realm`](crate::Realm) has the same calls as
+//! methods that refuse the RSI 1.1 ones with [`RsiError::NotNegotiated`], without calling,
+//! when the realm negotiated RSI 1.0.
 
 use core::fmt;
 
 use cca_abi::measurement::{HashAlgorithm, MAX_MEASUREMENT_SIZE, Measurement};
-use cca_abi::rsi::{CHALLENGE_SIZE, MAX_EXTEND_SIZE, RsiCommand, RsiStatus, VersionReply};
+use cca_abi::rsi::{
+    CHALLENGE_SIZE, MAX_EXTEND_SIZE, RsiCommand, RsiStatus, VersionReply, fid_name,
+};
 use cca_abi::smccc::{Conduit, unpack_bytes};
 use cca_abi::{AbiVersion, GRANULE_SIZE};
 
-use crate::addr::{Ipa, MeasurementIndex, RemIndex};
-pub use cca_abi::rsi::{Ripas, RipasChangeDestroyed, RsiHostCall, RsiRealmConfig, RsiResponse};
+use crate::addr::{AuxPlaneIndex, Ipa, MeasurementIndex, PermIndex, PlaneIndex, RemIndex, VdevId};
+pub use cca_abi::rsi::{
+    DevMemFlags, MemPermValue, PlaneEnterFlags, Ripas, RipasChangeDestroyed, RsiHostCall,
+    RsiPlaneExitReason, RsiPlaneRun, RsiRealmConfig, RsiResponse, RsiVdevInfo, RsiVdevReportFormat,
+    RsiVdevState, SysregEncoding, VdevFlags,
+};
 
 /// Why an RSI call failed.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -49,6 +62,14 @@ pub enum RsiError {
         /// First address the host did not change.
         next: Ipa,
     },
+    /// An RSI 1.1 command on a realm that negotiated an earlier revision: refused before
+    /// any call to the RMM.
+    NotNegotiated {
+        /// Function id of the command.
+        fid: u32,
+        /// The revision the realm negotiated.
+        negotiated: AbiVersion,
+    },
 }
 
 /// A reply that breaks the specification.
@@ -68,6 +89,21 @@ pub enum BadReply {
     Progress(u64),
     /// `RSI_ATTESTATION_TOKEN_CONTINUE` claimed more bytes than the buffer had room for.
     TokenLength(u64),
+    /// `RSI_REALM_CONFIG` reported more auxiliary planes than RSI 1.1 allows (3).
+    AuxPlanes(u64),
+    /// `RSI_MEM_GET_PERM_VALUE` returned a value wider than a 4-bit permission value.
+    PermValue(u64),
+    /// `RSI_PLANE_ENTER` left an exit reason RSI 1.1 does not define.
+    PlaneExitReason(u8),
+    /// `RSI_PLANE_SYSREG_READ` returned upper bits for a 64-bit register access.
+    SysregUpper(u64),
+    /// `RSI_VDEV_GET_INFO` wrote a field value the specification does not define.
+    VdevInfo {
+        /// The field of `RsiVdevInfo`.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+    },
 }
 
 /// An argument refused before calling the RMM.
@@ -83,6 +119,12 @@ pub enum BadArgument {
     CrossesGranule,
     /// A RIPAS a realm may not request (only EMPTY and RAM).
     Ripas(Ripas),
+    /// A value wider than 64 bits for a 64-bit system register access.
+    SysregValueTooWide,
+    /// A device physical address that is not granule aligned.
+    UnalignedPa(u64),
+    /// Flag bits the specification does not define.
+    UndefinedFlags(u64),
 }
 
 impl fmt::Display for BadReply {
@@ -100,6 +142,28 @@ impl fmt::Display for BadReply {
                 f,
                 "RSI_ATTESTATION_TOKEN_CONTINUE claims {n} bytes, more than the buffer holds"
             ),
+            Self::AuxPlanes(n) => write!(
+                f,
+                "RSI_REALM_CONFIG reports {n} auxiliary planes, more than the 3 RSI 1.1 allows"
+            ),
+            Self::PermValue(v) => write!(
+                f,
+                "RSI_MEM_GET_PERM_VALUE returned {v:#x}, which is not a 4-bit permission value"
+            ),
+            Self::PlaneExitReason(r) => {
+                write!(
+                    f,
+                    "RSI_PLANE_ENTER left exit reason {r:#x}, which is not defined"
+                )
+            }
+            Self::SysregUpper(v) => write!(
+                f,
+                "RSI_PLANE_SYSREG_READ returned upper bits {v:#x} for a 64-bit register"
+            ),
+            Self::VdevInfo { field, value } => write!(
+                f,
+                "RSI_VDEV_GET_INFO wrote {field} = {value:#x}, which is not defined"
+            ),
         }
     }
 }
@@ -116,6 +180,18 @@ impl fmt::Display for BadArgument {
                 "RIPAS {} may not be requested (only EMPTY and RAM)",
                 r.to_raw()
             ),
+            Self::SysregValueTooWide => {
+                f.write_str("a value wider than 64 bits for a 64-bit system register")
+            }
+            Self::UnalignedPa(pa) => {
+                write!(f, "device physical address {pa:#x} is not granule aligned")
+            }
+            Self::UndefinedFlags(bits) => {
+                write!(
+                    f,
+                    "flag bits {bits:#x} are not defined by the specification"
+                )
+            }
         }
     }
 }
@@ -148,7 +224,10 @@ impl RsiError {
             Self::NotSupported => RsiStatus::NotSupported,
             Self::Unknown(v) => RsiStatus::Unknown(v),
             Self::UnsupportedVersion { .. } => RsiStatus::ErrorInput,
-            Self::BadReply(_) | Self::BadArgument(_) | Self::HostRejected { .. } => return None,
+            Self::BadReply(_)
+            | Self::BadArgument(_)
+            | Self::HostRejected { .. }
+            | Self::NotNegotiated { .. } => return None,
         })
     }
 }
@@ -186,6 +265,17 @@ impl fmt::Display for RsiError {
             Self::HostRejected { next } => {
                 write!(f, "the host rejected the RIPAS change at {next}")
             }
+            Self::NotNegotiated { fid, negotiated } => match fid_name(*fid) {
+                Some(name) => write!(
+                    f,
+                    "{name} needs RSI 1.1, but RSI {negotiated} was negotiated; nothing was sent"
+                ),
+                None => write!(
+                    f,
+                    "RSI function {fid:#x} needs RSI 1.1, but RSI {negotiated} was negotiated; \
+                     nothing was sent"
+                ),
+            },
         }
     }
 }
@@ -421,6 +511,422 @@ pub fn host_call(
     }
 }
 
+// ---- RSI 1.1 (TF-RMM v0.9.0; cca-abi.md §2.3) ----
+
+/// `RSI_MEM_GET_PERM_VALUE`: the permission value `plane` gives memory with permission index
+/// `index`.
+///
+/// TF-RMM v0.9.0 (`runtime/rsi/memory.c`) answers `RSI_ERROR_INPUT` for a plane the realm
+/// does not have. A realm starts with `RW_upX` for every index of plane 0
+/// (`runtime/rmi/realm.c`), which is what a single-plane realm always reads.
+///
+/// # Errors
+///
+/// The RMM's status; [`BadReply::PermValue`] if the value is not a 4-bit permission value.
+pub fn mem_get_perm_value(
+    conduit: &mut (impl Conduit + ?Sized),
+    plane: PlaneIndex,
+    index: PermIndex,
+) -> Result<MemPermValue, RsiError> {
+    let r = conduit.call(
+        RsiCommand::MemGetPermValue {
+            plane: plane.get().into(),
+            index: index.get().into(),
+        }
+        .to_regs(),
+    );
+    check(r[0])?;
+    MemPermValue::from_raw(r[1]).ok_or(BadReply::PermValue(r[1]).into())
+}
+
+/// The state `RSI_MEM_SET_PERM_INDEX` hands from one call to the next: [`PermCookie::START`]
+/// for the first call of a change, then the one the previous call returned. Realms whose
+/// planes have separate stage-2 trees need it to walk every tree; for the others it stays
+/// zero. It is the RMM's value and is passed back unchanged.
+#[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq)]
+pub struct PermCookie(u64);
+
+impl PermCookie {
+    /// The cookie of a change's first call (0).
+    pub const START: Self = Self(0);
+
+    /// Wraps a raw cookie.
+    #[must_use]
+    pub const fn from_raw(raw: u64) -> Self {
+        Self(raw)
+    }
+
+    /// The raw cookie (`x4`).
+    #[must_use]
+    pub const fn to_raw(self) -> u64 {
+        self.0
+    }
+}
+
+/// Result of one `RSI_MEM_SET_PERM_INDEX` call.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct PermIndexChange {
+    /// Where the next call starts: the top of the range once it is done.
+    pub next: Ipa,
+    /// Whether the host accepted or rejected the request.
+    pub response: RsiResponse,
+    /// The cookie for the next call; [`PermCookie::START`] when nothing is left.
+    pub cookie: PermCookie,
+}
+
+/// `RSI_MEM_SET_PERM_INDEX`: asks the host to give `[base, top)` permission index `index`.
+///
+/// The REC exits to the host (`RMI_EXIT_S2AP_CHANGE`), which changes all or part of the
+/// range; [`PermIndexChange::next`] says where it stopped. TF-RMM v0.9.0
+/// (`runtime/rsi/memory.c`) refuses with `RSI_ERROR_INPUT`, without an exit, a range outside
+/// the protected half and a non-zero `cookie` on a realm whose planes share one stage-2 tree
+/// (every realm with no auxiliary plane). An accepted change makes `index`'s values
+/// permanent (`runtime/rmi/run.c`).
+///
+/// Plane 0 keeps `RW_upX` for every index, so this changes only what auxiliary planes may do
+/// with the range: moving memory that holds live Rust objects to an index an auxiliary plane
+/// may write lets that plane change them while it runs ([`plane_enter`]). Like
+/// [`ipa_state_set`], it takes addresses: the caller owns what lives there.
+///
+/// # Errors
+///
+/// [`BadArgument::Range`] for an unaligned or empty range; the RMM's status;
+/// [`BadReply::Progress`] if `next` is outside `[base, top]`, [`BadReply::Response`] for an
+/// undefined response.
+pub fn mem_set_perm_index(
+    conduit: &mut (impl Conduit + ?Sized),
+    base: Ipa,
+    top: Ipa,
+    index: PermIndex,
+    cookie: PermCookie,
+) -> Result<PermIndexChange, RsiError> {
+    if !(base.is_granule_aligned() && top.is_granule_aligned() && base < top) {
+        return Err(BadArgument::Range.into());
+    }
+    let r = conduit.call(
+        RsiCommand::MemSetPermIndex {
+            base: base.0,
+            top: top.0,
+            index: index.get().into(),
+            cookie: cookie.0,
+        }
+        .to_regs(),
+    );
+    check(r[0])?;
+    if r[1] < base.0 || r[1] > top.0 {
+        return Err(BadReply::Progress(r[1]).into());
+    }
+    let response = RsiResponse::from_raw(r[2]).ok_or(BadReply::Response(r[2]))?;
+    Ok(PermIndexChange {
+        next: Ipa(r[1]),
+        response,
+        cookie: PermCookie(r[3]),
+    })
+}
+
+/// `RSI_MEM_SET_PERM_VALUE`: makes auxiliary plane `plane` give `value` to memory with
+/// permission index `index`.
+///
+/// TF-RMM v0.9.0 (`runtime/rsi/memory.c`) answers `RSI_ERROR_INPUT` for a plane the realm
+/// does not have, and for an index whose values are permanent (index 0, and any index a
+/// change accepted by the host used).
+///
+/// # Errors
+///
+/// The RMM's status.
+pub fn mem_set_perm_value(
+    conduit: &mut (impl Conduit + ?Sized),
+    plane: AuxPlaneIndex,
+    index: PermIndex,
+    value: MemPermValue,
+) -> Result<(), RsiError> {
+    let r = conduit.call(
+        RsiCommand::MemSetPermValue {
+            plane: plane.get().into(),
+            index: index.get().into(),
+            value: value.to_raw(),
+        }
+        .to_regs(),
+    );
+    check(r[0])
+}
+
+/// `RSI_PLANE_ENTER`: runs auxiliary plane `plane` from `run.enter` until it exits back to
+/// plane 0, and returns why; the rest of the exit state is in `run.exit`.
+///
+/// TF-RMM v0.9.0 (`runtime/rsi/planes.c`) answers `RSI_ERROR_INPUT`, without running
+/// anything, for a plane the realm does not have, an AArch32 `pstate`, and invalid GIC list
+/// registers. While plane N runs it can access what its permission values allow (see
+/// [`mem_set_perm_index`]).
+///
+/// # Errors
+///
+/// The RMM's status; [`BadReply::PlaneExitReason`] for an undefined exit reason.
+pub fn plane_enter(
+    conduit: &mut (impl Conduit + ?Sized),
+    plane: AuxPlaneIndex,
+    run: &mut RsiPlaneRun,
+) -> Result<RsiPlaneExitReason, RsiError> {
+    // SAFETY: `run` is an exclusively borrowed, granule-aligned `RsiPlaneRun` at this IPA;
+    // the RMM reads its entry half and writes its exit half during the call.
+    #[allow(unsafe_code, reason = "the RMM reads and writes the run granule")]
+    unsafe {
+        raw::plane_enter(conduit, plane.get().into(), Ipa::of_mut(run))?;
+    }
+    RsiPlaneExitReason::from_raw(run.exit.reason.into())
+        .ok_or(BadReply::PlaneExitReason(run.exit.reason).into())
+}
+
+/// `RSI_PLANE_SYSREG_READ`: reads system register `sysreg` of auxiliary plane `plane`. A
+/// 64-bit access returns the value in the low half.
+///
+/// TF-RMM v0.9.0 (`runtime/rsi/planes.c`) answers `RSI_ERROR_INPUT` for a plane the realm
+/// does not have and for a register it does not let plane 0 reach (see [`SysregEncoding`]).
+///
+/// # Errors
+///
+/// The RMM's status; [`BadReply::SysregUpper`] if a 64-bit read returns upper bits.
+pub fn plane_sysreg_read(
+    conduit: &mut (impl Conduit + ?Sized),
+    plane: AuxPlaneIndex,
+    sysreg: SysregEncoding,
+) -> Result<u128, RsiError> {
+    let r = conduit.call(
+        RsiCommand::PlaneSysregRead {
+            plane: plane.get().into(),
+            sysreg: sysreg.to_raw(),
+        }
+        .to_regs(),
+    );
+    check(r[0])?;
+    if !sysreg.is_128bit() && r[2] != 0 {
+        return Err(BadReply::SysregUpper(r[2]).into());
+    }
+    Ok(u128::from(r[2]) << 64 | u128::from(r[1]))
+}
+
+/// `RSI_PLANE_SYSREG_WRITE`: writes `value` to system register `sysreg` of auxiliary plane
+/// `plane`. Only a 128-bit access ([`SysregEncoding::as_128bit`]) takes more than 64 bits.
+///
+/// # Errors
+///
+/// [`BadArgument::SysregValueTooWide`]; the RMM's status, as for [`plane_sysreg_read`].
+pub fn plane_sysreg_write(
+    conduit: &mut (impl Conduit + ?Sized),
+    plane: AuxPlaneIndex,
+    sysreg: SysregEncoding,
+    value: u128,
+) -> Result<(), RsiError> {
+    #[allow(clippy::cast_possible_truncation, reason = "the high half")]
+    let hi = (value >> 64) as u64;
+    if !sysreg.is_128bit() && hi != 0 {
+        return Err(BadArgument::SysregValueTooWide.into());
+    }
+    #[allow(clippy::cast_possible_truncation, reason = "the low half")]
+    let lo = value as u64;
+    let r = conduit.call(
+        RsiCommand::PlaneSysregWrite {
+            plane: plane.get().into(),
+            sysreg: sysreg.to_raw(),
+            value: lo,
+            value_hi: hi,
+        }
+        .to_regs(),
+    );
+    check(r[0])
+}
+
+/// The three nonces of an assigned device the realm checked in its [`RsiVdevInfo`], which
+/// `RSI_VDEV_DMA_ENABLE` and `RSI_VDEV_VALIDATE_MAPPING` repeat so that the RMM can refuse
+/// (`RSI_ERROR_DEVICE`) if the device changed since.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct VdevNonces {
+    /// Nonce of the last transition to `LOCKED`.
+    pub lock: u64,
+    /// Nonce of the last `GET_MEASUREMENT` request.
+    pub meas: u64,
+    /// Nonce of the last `GET_INTERFACE_REPORT` request.
+    pub report: u64,
+}
+
+impl From<&RsiVdevInfo> for VdevNonces {
+    fn from(info: &RsiVdevInfo) -> Self {
+        Self {
+            lock: info.lock_nonce,
+            meas: info.meas_nonce,
+            report: info.report_nonce,
+        }
+    }
+}
+
+/// `RSI_VDEV_GET_INFO`: has the RMM write what it knows about device `vdev` into `info`.
+///
+/// TF-RMM v0.9.0 (`runtime/rsi/vdev.c`) answers `RSI_ERROR_STATE` on a realm created without
+/// device assignment, before looking at any argument; otherwise the REC exits to the host
+/// (`RMI_EXIT_VDEV_REQUEST`) to find the device.
+///
+/// # Errors
+///
+/// The RMM's status; [`BadReply::VdevInfo`] if the state, hash algorithm or report format
+/// written is not defined.
+pub fn vdev_get_info(
+    conduit: &mut (impl Conduit + ?Sized),
+    vdev: VdevId,
+    info: &mut RsiVdevInfo,
+) -> Result<(), RsiError> {
+    // SAFETY: `info` is an exclusively borrowed, 512-byte aligned `RsiVdevInfo` at this IPA,
+    // which the RMM writes during the call.
+    #[allow(unsafe_code, reason = "the RMM writes the structure")]
+    unsafe {
+        raw::vdev_get_info(conduit, vdev, Ipa::of_mut(info))?;
+    }
+    let bad = |field, value: u8| {
+        Err(BadReply::VdevInfo {
+            field,
+            value: value.into(),
+        }
+        .into())
+    };
+    if RsiVdevState::from_raw(info.state.into()).is_none() {
+        return bad("state", info.state);
+    }
+    // RsiHashAlgorithm: SHA-256 (0), SHA-512 (1), SHA-384 (2) (TF-RMM v0.9.0 `smc-rsi.h`).
+    if info.hash_algo > 2 {
+        return bad("hash_algo", info.hash_algo);
+    }
+    if RsiVdevReportFormat::from_raw(info.format_type.into()).is_none() {
+        return bad("format_type", info.format_type);
+    }
+    Ok(())
+}
+
+/// `RSI_VDEV_DMA_ENABLE`: lets device `vdev` access memory, with `non_ats_plane`'s stage-2
+/// permissions for requests without ATS, provided the device still has the `nonces` the
+/// realm checked.
+///
+/// `x2` (flags) is sent as zero: TF-RMM v0.9.0 defines no flag and does not read it. On a
+/// realm created without device assignment TF-RMM answers `RSI_ERROR_STATE` before looking at
+/// any argument (`runtime/rsi/vdev.c`).
+///
+/// # Errors
+///
+/// The RMM's status.
+pub fn vdev_dma_enable(
+    conduit: &mut (impl Conduit + ?Sized),
+    vdev: VdevId,
+    non_ats_plane: PlaneIndex,
+    nonces: &VdevNonces,
+) -> Result<(), RsiError> {
+    let r = conduit.call(
+        RsiCommand::VdevDmaEnable {
+            vdev_id: vdev.0,
+            flags: 0,
+            non_ats_plane: non_ats_plane.get().into(),
+            lock_nonce: nonces.lock,
+            meas_nonce: nonces.meas,
+            report_nonce: nonces.report,
+        }
+        .to_regs(),
+    );
+    check(r[0])
+}
+
+/// `RSI_VDEV_DMA_DISABLE`: stops device `vdev` from accessing memory.
+///
+/// # Errors
+///
+/// The RMM's status (`RSI_ERROR_STATE` without device assignment, as for
+/// [`vdev_dma_enable`]).
+pub fn vdev_dma_disable(
+    conduit: &mut (impl Conduit + ?Sized),
+    vdev: VdevId,
+) -> Result<(), RsiError> {
+    check(conduit.call(RsiCommand::VdevDmaDisable { vdev_id: vdev.0 }.to_regs())[0])
+}
+
+/// Result of one `RSI_VDEV_VALIDATE_MAPPING` call.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct ValidatedMapping {
+    /// First address not validated: the top of the range if the host mapped all of it.
+    pub next: Ipa,
+    /// Whether the host accepted or rejected the request.
+    pub response: RsiResponse,
+}
+
+/// `RSI_VDEV_VALIDATE_MAPPING`: accepts the host's mapping of `[base, top)` to device `vdev`'s
+/// memory at `pa_base`, provided the device still has the `nonces` the realm checked.
+///
+/// TF-RMM v0.9.0 (`runtime/rsi/vdev.c`) answers `RSI_ERROR_STATE` on a realm without device
+/// assignment, before looking at the other arguments; otherwise it checks the range and
+/// exits to the host (`RMI_EXIT_DEV_MEM_MAP`).
+///
+/// # Errors
+///
+/// [`BadArgument::Range`], [`BadArgument::UnalignedPa`], [`BadArgument::UndefinedFlags`];
+/// the RMM's status; [`BadReply::Progress`] or [`BadReply::Response`] for a malformed reply.
+pub fn vdev_validate_mapping(
+    conduit: &mut (impl Conduit + ?Sized),
+    vdev: VdevId,
+    base: Ipa,
+    top: Ipa,
+    pa_base: u64,
+    flags: DevMemFlags,
+    nonces: &VdevNonces,
+) -> Result<ValidatedMapping, RsiError> {
+    if !(base.is_granule_aligned() && top.is_granule_aligned() && base < top) {
+        return Err(BadArgument::Range.into());
+    }
+    if !cca_abi::is_granule_aligned(pa_base) {
+        return Err(BadArgument::UnalignedPa(pa_base).into());
+    }
+    if flags.undefined_bits() != 0 {
+        return Err(BadArgument::UndefinedFlags(flags.undefined_bits()).into());
+    }
+    let r = conduit.call(
+        RsiCommand::VdevValidateMapping {
+            vdev_id: vdev.0,
+            ipa_base: base.0,
+            ipa_top: top.0,
+            pa_base,
+            flags: flags.to_raw(),
+            lock_nonce: nonces.lock,
+            meas_nonce: nonces.meas,
+            report_nonce: nonces.report,
+        }
+        .to_regs(),
+    );
+    check(r[0])?;
+    if r[1] < base.0 || r[1] > top.0 {
+        return Err(BadReply::Progress(r[1]).into());
+    }
+    let response = RsiResponse::from_raw(r[2]).ok_or(BadReply::Response(r[2]))?;
+    Ok(ValidatedMapping {
+        next: Ipa(r[1]),
+        response,
+    })
+}
+
+/// `RSI_VSMMU_GET_INFO`: TF-RMM v0.9.0 defines the function id but neither its registers nor
+/// a handler (`runtime/core/exit.c`), so it answers `SMC_UNKNOWN`. This sends no argument
+/// and reads nothing back but the status: it tells whether an RMM implements the call.
+///
+/// # Errors
+///
+/// The RMM's status ([`RsiError::NotSupported`] on TF-RMM v0.9.0).
+pub fn vsmmu_get_info(conduit: &mut (impl Conduit + ?Sized)) -> Result<(), RsiError> {
+    check(conduit.call(RsiCommand::VsmmuGetInfo.to_regs())[0])
+}
+
+/// `RSI_ARCH_DEV_ACTIVATE`: as for [`vsmmu_get_info`], a function id TF-RMM v0.9.0 defines
+/// without registers or a handler; this tells whether an RMM implements it.
+///
+/// # Errors
+///
+/// The RMM's status ([`RsiError::NotSupported`] on TF-RMM v0.9.0).
+pub fn arch_dev_activate(conduit: &mut (impl Conduit + ?Sized)) -> Result<(), RsiError> {
+    check(conduit.call(RsiCommand::ArchDevActivate.to_regs())[0])
+}
+
 /// RSI calls that take IPAs, for kernels whose virtual addresses are not IPAs, and for tests
 /// of the RMM's own checks. They check nothing themselves.
 #[allow(unsafe_code, reason = "the RMM accesses memory at caller-given IPAs")]
@@ -557,5 +1063,41 @@ pub mod raw {
         ipa: Ipa,
     ) -> Result<(), RsiError> {
         check(conduit.call(RsiCommand::HostCall { ipa: ipa.0 }.to_regs())[0])
+    }
+
+    /// `RSI_PLANE_ENTER` with a raw plane index and the IPA of an `RsiPlaneRun`.
+    ///
+    /// # Safety
+    ///
+    /// The RMM reads and writes the 4 KiB granule at `run`, which must hold an
+    /// `RsiPlaneRun` the caller owns with no live Rust reference on it.
+    pub unsafe fn plane_enter(
+        conduit: &mut (impl Conduit + ?Sized),
+        plane: u64,
+        run: Ipa,
+    ) -> Result<(), RsiError> {
+        check(conduit.call(RsiCommand::PlaneEnter { plane, run: run.0 }.to_regs())[0])
+    }
+
+    /// `RSI_VDEV_GET_INFO` at an IPA.
+    ///
+    /// # Safety
+    ///
+    /// The RMM writes the 512 bytes at `ipa`, which must be realm memory the caller owns with
+    /// no live Rust reference on it.
+    pub unsafe fn vdev_get_info(
+        conduit: &mut (impl Conduit + ?Sized),
+        vdev: VdevId,
+        ipa: Ipa,
+    ) -> Result<(), RsiError> {
+        check(
+            conduit.call(
+                RsiCommand::VdevGetInfo {
+                    vdev_id: vdev.0,
+                    ipa: ipa.0,
+                }
+                .to_regs(),
+            )[0],
+        )
     }
 }

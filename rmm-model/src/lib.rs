@@ -16,9 +16,15 @@
 //! - `RSI_HOST_CALL` as an exit to the host;
 //! - the attestation token protocol (`INIT`, `CONTINUE`, signing steps, `INCOMPLETE`,
 //!   granule buffers and offsets), with the token bytes from a [`token::TokenIssuer`];
-//! - the PSCI and SMCCC calls the RMM answers itself or forwards to the host.
+//! - the PSCI and SMCCC calls the RMM answers itself or forwards to the host;
+//! - the RSI 1.1 commands (planes, memory permissions, device assignment) as TF-RMM answers
+//!   them for a realm with no auxiliary plane and no device assignment, the only kind the
+//!   model runs: refusals, plane 0's permission values, and `RSI_MEM_SET_PERM_INDEX` as an
+//!   exit to the host. Which TF-RMM that is follows [`RealmConfig::rsi`]: an RMM offering
+//!   RSI 1.1 answers as TF-RMM v0.9.0, one offering only RSI 1.0 as TF-RMM v0.8.0's default
+//!   build, which dispatches some of those function ids to older handlers.
 //!
-//! Every bad input gets the status TF-RMM v0.8.0 gives it.
+//! Every bad input gets the status TF-RMM v0.8.0 (or v0.9.0, as above) gives it.
 //!
 //! # Example
 //!
@@ -194,6 +200,16 @@ pub enum RecExit {
         /// `x1..x3` of the call.
         args: [u64; 3],
     },
+    /// `RMI_EXIT_S2AP_CHANGE`: the realm asks (`RSI_MEM_SET_PERM_INDEX`) for `[base, top)`
+    /// to get permission index `index`.
+    S2apChange {
+        /// Base of the range (`RmiRecExit.s2ap_base`).
+        base: u64,
+        /// Top of the range (`RmiRecExit.s2ap_top`).
+        top: u64,
+        /// The permission index (kept by the RMM, not in `RmiRecExit`).
+        index: u64,
+    },
     /// The model needed realm memory the backing store does not have (on an RMM, a stage-2
     /// data abort the host must resolve). The call is retried on the next entry.
     DataAbort {
@@ -235,6 +251,14 @@ pub enum HostResponse {
         /// `RMI_REC_ENTER` flag `RIPAS_RESPONSE` = REJECT.
         reject: bool,
     },
+    /// After [`RecExit::S2apChange`]: the host changed `[base, progress)` (as its
+    /// `RMI_RTT_SET_S2AP` calls would) and may reject the request.
+    S2ap {
+        /// First address not changed (`base` to `top`, granule aligned).
+        progress: u64,
+        /// `RMI_REC_ENTER` flag `S2AP_RESPONSE` = REJECT.
+        reject: bool,
+    },
     /// After [`RecExit::Psci`] for `CPU_ON` or `AFFINITY_INFO`: `RMI_PSCI_COMPLETE` with
     /// this PSCI status (0 = success).
     PsciComplete {
@@ -256,7 +280,8 @@ pub enum EnterError {
     NotRunnable,
     /// The response does not answer the pending exit: `RMI_ERROR_INPUT`.
     WrongResponse,
-    /// The RIPAS progress is outside the requested range or unaligned: `RMI_ERROR_INPUT`.
+    /// The RIPAS (or S2AP) progress is outside the requested range or unaligned:
+    /// `RMI_ERROR_INPUT`.
     BadProgress,
 }
 
@@ -270,7 +295,7 @@ impl core::fmt::Display for EnterError {
                 "the response does not answer the pending exit (RMI_ERROR_INPUT)"
             }
             Self::BadProgress => {
-                "the RIPAS progress is outside the requested range or unaligned (RMI_ERROR_INPUT)"
+                "the RIPAS or S2AP progress is outside the requested range or unaligned (RMI_ERROR_INPUT)"
             }
         })
     }
@@ -411,6 +436,8 @@ impl<I: TokenIssuer> RealmModel<I> {
         }
         let step = if let Some(cmd) = cca_abi::rsi::RsiCommand::from_regs(regs) {
             self.handle_rsi(rec, cmd, regs, mem)
+        } else if let Some(step) = self.handle_v0_8_rdev(regs) {
+            step
         } else {
             self.handle_psci(rec, regs)
         };
@@ -464,6 +491,10 @@ impl<I: TokenIssuer> RealmModel<I> {
                 progress,
                 reject,
             ),
+            (
+                Some(RecExit::S2apChange { base, top, .. }),
+                HostResponse::S2ap { progress, reject },
+            ) => self.complete_s2ap(rec, regs, (base, top), progress, reject),
             (Some(RecExit::Psci { fid, args }), response) => {
                 self.complete_psci(rec, regs, fid, args, response)
             }
@@ -511,6 +542,32 @@ impl<I: TokenIssuer> RealmModel<I> {
         } else {
             cca_abi::rsi::RsiStatus::ErrorInput.to_raw()
         };
+        Ok(())
+    }
+
+    /// TF-RMM v0.9.0 `runtime/rmi/run.c` (`complete_set_s2ap`), for a realm whose planes share
+    /// one stage-2 tree: x1 = where the host stopped, x2 = the host's response (whatever the
+    /// progress), x3 = the next cookie, always 0 for such a realm.
+    fn complete_s2ap(
+        &mut self,
+        rec: usize,
+        regs: &mut Regs,
+        (base, top): (u64, u64),
+        progress: u64,
+        reject: bool,
+    ) -> Result<(), EnterError> {
+        if progress < base || progress > top || !cca_abi::is_granule_aligned(progress) {
+            return Err(EnterError::BadProgress);
+        }
+        self.recs[rec].pending = None;
+        regs[0] = cca_abi::rsi::RsiStatus::Success.to_raw();
+        regs[1] = progress;
+        regs[2] = if reject {
+            cca_abi::rsi::RsiResponse::Reject.to_raw()
+        } else {
+            cca_abi::rsi::RsiResponse::Accept.to_raw()
+        };
+        regs[3] = 0;
         Ok(())
     }
 

@@ -813,6 +813,13 @@ impl Rmm {
                     reject: RecEnterFlags::from_raw(enter_flags)
                         .contains(RecEnterFlags::RIPAS_RESPONSE),
                 },
+                // The model has no RMI_RTT_SET_S2AP, so the host cannot have changed any of
+                // the range: the realm learns that nothing changed, and the host's response.
+                RecExit::S2apChange { base, .. } => HostResponse::S2ap {
+                    progress: base,
+                    reject: RecEnterFlags::from_raw(enter_flags)
+                        .contains(RecEnterFlags::S2AP_RESPONSE),
+                },
                 // CPU_ON and AFFINITY_INFO wait for RMI_PSCI_COMPLETE (which clears the exit).
                 RecExit::Psci { fid, .. } if matches!(fid & 0xff, 0x03 | 0x04) => {
                     return Err(err(RmiStatus::ErrorRec));
@@ -1393,6 +1400,13 @@ fn write_exit(run: &mut RmiRecRun, exit: &RecExit) {
                 run.exit.gprs[1] = args[0];
             }
             RmiExitReason::Psci
+        }
+        // TF-RMM v0.8.0 reports this exit even to an RMI 1.0 host (`runtime/rsi/memory.c`
+        // does not depend on RMM_V1_1), with the range at 0x520 / 0x528.
+        RecExit::S2apChange { base, top, .. } => {
+            run.exit.s2ap_base = *base;
+            run.exit.s2ap_top = *top;
+            RmiExitReason::S2apChange
         }
         RecExit::DataAbort { ipa } => {
             run.exit.esr = DATA_ABORT_ESR;

@@ -1,8 +1,11 @@
-//! RSI command handling (DEN0137 B5.3; TF-RMM v0.8.0 `runtime/rsi/*.c`).
+//! RSI command handling (DEN0137 B5.3; TF-RMM v0.8.0 `runtime/rsi/*.c`), and the RSI 1.1
+//! commands as TF-RMM v0.9.0 (or v0.8.0) answers them for a realm with no auxiliary plane
+//! and no device assignment.
 
 use cca_abi::measurement::REM_COUNT;
 use cca_abi::rsi::{
-    HOST_CALL_ALIGN, HOST_CALL_GPRS, MAX_EXTEND_SIZE, Ripas, RsiCommand, RsiStatus,
+    HOST_CALL_ALIGN, HOST_CALL_GPRS, MAX_EXTEND_SIZE, MemPermValue, PERM_INDEX_COUNT, Ripas,
+    RsiCommand, RsiStatus,
 };
 use cca_abi::smccc::{Regs, pack_bytes};
 use cca_abi::{AbiVersion, GRANULE_SIZE, is_granule_aligned};
@@ -12,6 +15,18 @@ use crate::token::{Claims, TokenIssuer, TokenState};
 use crate::{RealmModel, RecExit, Step};
 
 const GRANULE: u64 = GRANULE_SIZE as u64;
+
+/// Planes of every realm the model runs: plane 0 only (`rec_num_planes` in TF-RMM
+/// `runtime/include/rec.h` is `num_aux_planes + 1`).
+const NUM_PLANES: u64 = 1;
+
+/// Whether TF-RMM accepts `index` as a permission index: it casts the register to 32 bits
+/// and accepts 0 to 14 (`runtime/rsi/memory.c`, `lib/s2tt/include/s2ap_ind.h`).
+fn perm_index_valid(index: u64) -> bool {
+    #[allow(clippy::cast_possible_truncation, reason = "TF-RMM's own cast")]
+    let low = index as u32;
+    u64::from(low) < PERM_INDEX_COUNT
+}
 
 fn status(regs: &mut Regs, s: RsiStatus) -> Step {
     regs[0] = s.to_raw();
@@ -73,7 +88,106 @@ impl<I: TokenIssuer> RealmModel<I> {
                 regs[1] = saved[1];
                 step
             }
+            // Defined but not dispatched by TF-RMM v0.8.0 and v0.9.0 (`runtime/core/exit.c`).
+            RsiCommand::VsmmuGetInfo | RsiCommand::ArchDevActivate => {
+                status(regs, RsiStatus::NotSupported)
+            }
+            // TF-RMM v0.9.0 `runtime/rsi/vdev.c`: every VDEV command first checks that the
+            // realm has device assignment and answers ERROR_STATE otherwise. v0.8.0
+            // dispatches 0x19C and 0x1A4 to RDEV_GET_INSTANCE_ID and RDEV_CONTINUE
+            // (`runtime/rsi/rdev.c`), which check the same first, and has no 0x19D or 0x19F.
+            RsiCommand::VdevDmaEnable { .. } | RsiCommand::VdevDmaDisable { .. } => {
+                status(regs, RsiStatus::ErrorState)
+            }
+            RsiCommand::VdevGetInfo { .. } | RsiCommand::VdevValidateMapping { .. } => {
+                if self.is_tf_rmm_v0_9() {
+                    status(regs, RsiStatus::ErrorState)
+                } else {
+                    status(regs, RsiStatus::NotSupported)
+                }
+            }
+            RsiCommand::MemGetPermValue { plane, index } => {
+                self.mem_get_perm_value(plane, index, regs)
+            }
+            RsiCommand::MemSetPermIndex {
+                base,
+                top,
+                index,
+                cookie,
+            } => self.mem_set_perm_index(base, top, index, cookie, regs),
+            // TF-RMM v0.8.0 / v0.9.0 `runtime/rsi/memory.c`: plane 0's values cannot be set,
+            // and the plane must exist; so a single-plane realm always gets ERROR_INPUT.
+            RsiCommand::MemSetPermValue { .. } => status(regs, RsiStatus::ErrorInput),
+            // TF-RMM v0.8.0 / v0.9.0 `runtime/rsi/planes.c`: the target must be an existing
+            // auxiliary plane, which is checked first; a single-plane realm has none.
+            RsiCommand::PlaneEnter { .. }
+            | RsiCommand::PlaneSysregRead { .. }
+            | RsiCommand::PlaneSysregWrite { .. } => status(regs, RsiStatus::ErrorInput),
         }
+    }
+
+    /// Whether the modelled RMM is TF-RMM v0.9.0 (it offers RSI 1.1) rather than v0.8.0's
+    /// default build (RSI 1.0 only): the two assign some RSI 1.1 function ids differently.
+    fn is_tf_rmm_v0_9(&self) -> bool {
+        self.config.rsi.supports(AbiVersion::V1_1)
+    }
+
+    /// TF-RMM v0.8.0 dispatches function ids 0x1A5 to 0x1AC to its draft device-assignment
+    /// handlers (`runtime/rsi/rdev.c`), which TF-RMM v0.9.0 dropped: for a realm without
+    /// device assignment they answer ERROR_STATE, except RDEV_VALIDATE_MAPPING (0x1AC), which
+    /// first answers ERROR_INPUT for an unaligned or empty range (`x3`, `x4`, `x5`).
+    /// `None` for any other function id, or on TF-RMM v0.9.0.
+    pub(crate) fn handle_v0_8_rdev(&mut self, regs: &mut Regs) -> Option<Step> {
+        const SVE_HINT: u64 = 1 << 16;
+        const RDEV_VALIDATE_MAPPING: u64 = 0xC400_01AC;
+        let fid = regs[0] & !SVE_HINT;
+        if self.is_tf_rmm_v0_9() || !(0xC400_01A5..=RDEV_VALIDATE_MAPPING).contains(&fid) {
+            return None;
+        }
+        let (base, top, pa) = (regs[3], regs[4], regs[5]);
+        regs[1..4].fill(0);
+        let bad_range = !is_granule_aligned(base)
+            || !is_granule_aligned(top)
+            || !is_granule_aligned(pa)
+            || top <= base;
+        Some(if fid == RDEV_VALIDATE_MAPPING && bad_range {
+            status(regs, RsiStatus::ErrorInput)
+        } else {
+            status(regs, RsiStatus::ErrorState)
+        })
+    }
+
+    /// TF-RMM v0.8.0 / v0.9.0 `runtime/rsi/memory.c`: the plane must exist and the index be
+    /// valid (ERROR_INPUT); x1 = the plane's value of the index. Plane 0 starts with `RW_upX`
+    /// for indices 0 to 14 (`runtime/rmi/realm.c`), and nothing can change its values.
+    fn mem_get_perm_value(&mut self, plane: u64, index: u64, regs: &mut Regs) -> Step {
+        if plane >= NUM_PLANES || !perm_index_valid(index) {
+            return status(regs, RsiStatus::ErrorInput);
+        }
+        regs[1] = MemPermValue::RwUpx.to_raw();
+        status(regs, RsiStatus::Success)
+    }
+
+    /// TF-RMM v0.8.0 / v0.9.0 `runtime/rsi/memory.c`, in its order: base and top granule
+    /// aligned with base < top; then the range protected, the index valid and the cookie
+    /// acceptable (ERROR_INPUT). A realm whose planes share one stage-2 tree (all realms
+    /// without auxiliary planes) accepts only cookie 0. Otherwise the REC exits to the host.
+    fn mem_set_perm_index(
+        &mut self,
+        base: u64,
+        top: u64,
+        index: u64,
+        cookie: u64,
+        regs: &mut Regs,
+    ) -> Step {
+        if !is_granule_aligned(base) || !is_granule_aligned(top) || base >= top {
+            return status(regs, RsiStatus::ErrorInput);
+        }
+        if top > self.par_size() || !perm_index_valid(index) || cookie != 0 {
+            return status(regs, RsiStatus::ErrorInput);
+        }
+        regs[0] = RsiStatus::Success.to_raw();
+        Step::Exit(RecExit::S2apChange { base, top, index })
     }
 
     /// DEN0137 B5.3.10 / TF-RMM `runtime/rsi/system.c`: SUCCESS with x1 = the request if it
@@ -202,8 +316,10 @@ impl<I: TokenIssuer> RealmModel<I> {
     }
 
     /// DEN0137 B5.3.9: the granule must be aligned, protected and RAM (ERROR_INPUT). TF-RMM
-    /// writes `ipa_width` (8 bytes), `hash_algo` (one byte) and the RPV and leaves the rest
-    /// of the granule as it was.
+    /// writes `ipa_width` (8 bytes), `hash_algo` (one byte), `num_aux_planes` (8 bytes, 0
+    /// here), `gicv3_vtr` (the CPU's `ICH_VTR_EL2`, which the model has no GIC to take it
+    /// from, so it leaves the slot alone) and the RPV, plus `ats_plane` (8 bytes, 0) from
+    /// v0.9.0 on (`runtime/rsi/config.c`); it leaves the rest of the granule as it was.
     fn realm_config(&mut self, ipa: u64, regs: &mut Regs, mem: &mut dyn RealmMemory) -> Step {
         if !is_granule_aligned(ipa)
             || !self.in_par(ipa, GRANULE)
@@ -211,9 +327,12 @@ impl<I: TokenIssuer> RealmModel<I> {
         {
             return status(regs, RsiStatus::ErrorInput);
         }
-        let writes: [(u64, &[u8]); 3] = [
+        let zero = 0u64.to_le_bytes();
+        let writes: [(u64, &[u8]); 5] = [
             (0x000, &u64::from(self.config.ipa_width).to_le_bytes()),
             (0x008, &[self.config.hash_algorithm.encoding()]),
+            (0x010, &zero),
+            (0x020, if self.is_tf_rmm_v0_9() { &zero } else { &[] }),
             (0x200, &self.config.rpv),
         ];
         for (off, bytes) in writes {

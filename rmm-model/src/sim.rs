@@ -129,6 +129,11 @@ impl Simulator {
                     reject: true,
                 },
             },
+            // As a host whose RMI_RTT_SET_S2AP calls cover the whole range.
+            RecExit::S2apChange { top, .. } => HostResponse::S2ap {
+                progress: *top,
+                reject: false,
+            },
             RecExit::Psci { fid, .. } if matches!(fid & 0xff, 0x03 | 0x04) => {
                 HostResponse::PsciComplete { status: 0 }
             }

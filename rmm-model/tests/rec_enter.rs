@@ -196,3 +196,51 @@ fn rec_enter_state_checks() {
     );
     assert_eq!(RmiReturn::from_raw(r[0]).status, RmiStatus::ErrorInput);
 }
+
+/// TF-RMM `runtime/rsi/memory.c` / `runtime/rmi/run.c`: `RSI_MEM_SET_PERM_INDEX` reaches the
+/// host as `RMI_EXIT_S2AP_CHANGE` with the range at 0x520 / 0x528 (dispatched even by
+/// v0.8.0's RMI 1.0 build); without `RMI_RTT_SET_S2AP` nothing changes, so the realm gets
+/// x1 = base, and x2 = the response the host gave with the `S2AP_RESPONSE` entry flag.
+#[test]
+fn mem_set_perm_index_exits_with_the_range() {
+    use cca_abi::rmi::RecEnterFlags;
+    use cca_abi::rsi::RSI_MEM_SET_PERM_INDEX;
+    let mut rmm = Rmm::new(RmmConfig::default());
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let in_realm = Arc::clone(&seen);
+    rmm.set_program(Arc::new(move |_rec, c: &mut dyn Conduit| {
+        let r = c.call(regs(RSI_MEM_SET_PERM_INDEX, &[0x10_0000, 0x10_4000, 3, 0]));
+        *in_realm.lock().unwrap() = Some([r[0], r[1], r[2], r[3]]);
+        c.call(regs(0x8400_0008, &[]));
+    }));
+    let (_rd, rec) = build(&mut rmm);
+    let mut run = Box::new(RmiRecRun::new_zeroed());
+    ok(
+        &mut rmm,
+        RmiCommand::RecEnter {
+            rec,
+            run: addr(&*run),
+        },
+    );
+    assert_eq!(
+        RmiExitReason::from_raw(run.exit.exit_reason.into()),
+        RmiExitReason::S2apChange
+    );
+    assert_eq!(
+        (run.exit.s2ap_base, run.exit.s2ap_top),
+        (0x10_0000, 0x10_4000)
+    );
+    run.enter.flags = RecEnterFlags::S2AP_RESPONSE.to_raw();
+    ok(
+        &mut rmm,
+        RmiCommand::RecEnter {
+            rec,
+            run: addr(&*run),
+        },
+    );
+    assert_eq!(
+        RmiExitReason::from_raw(run.exit.exit_reason.into()),
+        RmiExitReason::Psci
+    );
+    assert_eq!(*seen.lock().unwrap(), Some([0, 0x10_0000, 1, 0]));
+}

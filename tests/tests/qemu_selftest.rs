@@ -4,15 +4,25 @@
 //!
 //! The exception lines check the runtime's vectors (vector name, EC, ESR) and the HVC case
 //! checks the harness's injection of an Undefined Instruction exception, as TF-RMM does.
+//!
+//! The harness models TF-RMM v0.8.0 (RSI 1.0), where the selftest's RSI 1.1 calls are refused
+//! by realm-sdk before any SMC; `selftest_rsi_1_1_on_a_single_plane_realm` runs it once more
+//! with the harness modelling TF-RMM v0.9.0, where they reach the model and get TF-RMM's
+//! answers for a realm with no auxiliary plane and no device.
 
 use std::time::Duration;
 
 use system_tests::{expected, match_output, qemu_or_skip};
-use xtask::{Qemu, build_harness, build_payload};
+use xtask::{ModelRmm, Qemu, build_harness, build_payload};
 
 /// Runs the selftest ending `ending`; `ended` is how `xtask::check_realm_end` must judge it.
 fn run_selftest(ending: u64, expectation: &str, ended: Result<(), &str>) {
-    let test = format!("selftest ending {ending}");
+    run_selftest_on(ModelRmm::TfRmmV0_8, ending, expectation, ended);
+}
+
+/// As [`run_selftest`], with the harness modelling `rmm`.
+fn run_selftest_on(rmm: ModelRmm, ending: u64, expectation: &str, ended: Result<(), &str>) {
+    let test = format!("selftest ending {ending} on {rmm:?}");
     if !qemu_or_skip(&test) {
         return;
     }
@@ -24,6 +34,7 @@ fn run_selftest(ending: u64, expectation: &str, ended: Result<(), &str>) {
         image_size: image.bytes.len() as u64,
         entry: [0, ending],
         timeout: Duration::from_secs(120),
+        rmm,
     }
     .run()
     .expect("run QEMU");
@@ -72,4 +83,9 @@ fn selftest_hvc_becomes_undefined_instruction() {
         "selftest-hvc.txt",
         Err("the realm ended: unhandled exception (status 2)"),
     );
+}
+
+#[test]
+fn selftest_rsi_1_1_on_a_single_plane_realm() {
+    run_selftest_on(ModelRmm::TfRmmV0_9, 0, "selftest-rsi11.txt", Ok(()));
 }

@@ -506,6 +506,27 @@ fn run_lines(
     })
 }
 
+/// Which RMM the EL2 harness models (`el2_harness::layout::BOOT_INFO_MODEL`).
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub enum ModelRmm {
+    /// TF-RMM v0.8.0's default build: RSI 1.0 only.
+    #[default]
+    TfRmmV0_8,
+    /// TF-RMM v0.9.0: RSI 1.0 and 1.1.
+    TfRmmV0_9,
+}
+
+impl ModelRmm {
+    /// The boot information word.
+    #[must_use]
+    pub const fn boot_word(self) -> u64 {
+        match self {
+            Self::TfRmmV0_8 => el2_harness::layout::MODEL_TF_RMM_V0_8,
+            Self::TfRmmV0_9 => el2_harness::layout::MODEL_TF_RMM_V0_9,
+        }
+    }
+}
+
 /// A QEMU run of a realm payload under the EL2 harness.
 #[derive(Clone, Debug)]
 pub struct Qemu {
@@ -519,6 +540,8 @@ pub struct Qemu {
     pub entry: [u64; 2],
     /// How long QEMU may run.
     pub timeout: Duration,
+    /// The RMM the harness models.
+    pub rmm: ModelRmm,
 }
 
 impl Qemu {
@@ -566,6 +589,7 @@ impl Qemu {
             self.image_size,
             self.entry[0],
             self.entry[1],
+            self.rmm.boot_word(),
         ];
         for (offset, value) in (0..).step_by(8).zip(words) {
             cmd.arg("-device").arg(format!(
@@ -650,6 +674,7 @@ pub fn run_example(name: &str, entry: [u64; 2]) -> Result<String, Error> {
         image_size: flat.bytes.len() as u64,
         entry,
         timeout: Duration::from_secs(60),
+        rmm: ModelRmm::default(),
     }
     .run()
 }

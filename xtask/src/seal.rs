@@ -225,6 +225,7 @@ fn run(platform: &Platform, image: &Path, relay: &mut BrokerRelay) -> Result<Str
                 image_size: size,
                 entry: [0, 0],
                 timeout: Duration::from_secs(180),
+                rmm: crate::ModelRmm::default(),
             }
             .run_with(relay)
         }

@@ -1,7 +1,5 @@
 //! RMI enumerations and flag words (cca-abi.md §4.4, §5.3; TF-RMM `smc-rmi.h`).
 
-use core::ops::{BitOr, BitOrAssign};
-
 /// Defines a flag word: a `u64` newtype with named bits, lossless for unknown bits.
 macro_rules! flag_word {
     (
@@ -44,20 +42,21 @@ macro_rules! flag_word {
             }
         }
 
-        impl BitOr for $name {
+        impl core::ops::BitOr for $name {
             type Output = Self;
             fn bitor(self, rhs: Self) -> Self {
                 Self(self.0 | rhs.0)
             }
         }
 
-        impl BitOrAssign for $name {
+        impl core::ops::BitOrAssign for $name {
             fn bitor_assign(&mut self, rhs: Self) {
                 self.0 |= rhs.0;
             }
         }
     };
 }
+pub(crate) use flag_word;
 
 flag_word! {
     /// `RmiRealmFlags`: `RmiRealmParams.flags` (R8: `flags0`), cca-abi.md §4.4.
@@ -136,6 +135,7 @@ macro_rules! abi_enum {
         }
     };
 }
+pub(crate) use abi_enum;
 
 abi_enum! {
     /// `RmiRttEntryState`, returned in `x2` by `RMI_RTT_READ_ENTRY` (cca-abi.md §4.4).

@@ -190,6 +190,11 @@ pub(super) fn write_exit(run_pa: u64, exit: &RecExit) -> Result<(), crate::memor
             }
             RmiExitReason2::Psci
         }
+        RecExit::S2apChange { base, top, .. } => {
+            e.s2ap_base = *base;
+            e.s2ap_top = *top;
+            RmiExitReason2::S2apChange
+        }
         RecExit::DataAbort { ipa } => {
             // EC 0x24 without a valid syndrome (`exit.c` `handle_data_abort`).
             e.esr = super::DATA_ABORT_ESR;
