@@ -179,6 +179,18 @@ pub enum Ripas {
     Dev,
 }
 
+impl core::fmt::Display for Ripas {
+    /// The specification's name: `EMPTY`, `RAM`, `DESTROYED` or `DEV`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Empty => "EMPTY",
+            Self::Ram => "RAM",
+            Self::Destroyed => "DESTROYED",
+            Self::Dev => "DEV",
+        })
+    }
+}
+
 impl Ripas {
     /// Decodes the ABI value.
     #[must_use]

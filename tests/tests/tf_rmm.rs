@@ -189,11 +189,11 @@ fn selftest_on_tf_rmm() {
         return;
     };
     assert!(
-        out.contains("RIPAS: Empty requested, now Empty up to +0x2000"),
+        out.contains("RIPAS: EMPTY requested, now EMPTY up to +0x2000"),
         "{out}"
     );
     assert!(
-        out.contains("RIPAS: Ram requested, now Ram up to +0x2000"),
+        out.contains("RIPAS: RAM requested, now RAM up to +0x2000"),
         "{out}"
     );
     assert!(

@@ -47,12 +47,12 @@ mod payload {
             match realm.set_ripas(base, top, ripas, RipasChangeDestroyed::NoChange) {
                 Ok(()) => match realm.ripas(base, top) {
                     Ok((now, end)) => println!(
-                        "RIPAS: {ripas:?} requested, now {now:?} up to +{:#x}",
+                        "RIPAS: {ripas} requested, now {now} up to +{:#x}",
                         end.0 - base.0
                     ),
                     Err(e) => println!("RIPAS: read failed: {e}"),
                 },
-                Err(e) => println!("RIPAS: {ripas:?} refused: {e}"),
+                Err(e) => println!("RIPAS: {ripas} refused: {e}"),
             }
         }
 
