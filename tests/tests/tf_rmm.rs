@@ -241,6 +241,54 @@ fn attest_on_tf_rmm() {
         out.contains("attest: token verified inside the realm"),
         "{out}"
     );
+    // The same token verifies outside, with the command-line verifier and TF-A's sample
+    // platform key.
+    let Some(anchors) = testdata::path("veraison/ta-tfa.json") else {
+        return;
+    };
+    let hex = after(&out, "attest: token ", '\n')
+        .filter(|h| !h.starts_with("of "))
+        .or_else(|| {
+            out.lines()
+                .filter_map(|l| l.strip_prefix("attest: token "))
+                .find(|h| !h.starts_with("of "))
+        })
+        .expect("token printed");
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    let file = std::env::temp_dir().join(format!("tf-rmm-token-{}.cbor", std::process::id()));
+    std::fs::write(&file, &bytes).unwrap();
+    let nonce: String = b"attest example: a verifier's nonce"
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let verify = std::process::Command::new(cargo)
+        .args([
+            "run",
+            "-q",
+            "-p",
+            "cca-token-cli",
+            "--bin",
+            "cca-token",
+            "--",
+            "verify",
+        ])
+        .arg(&file)
+        .arg("--anchors")
+        .arg(&anchors)
+        .args(["--nonce", &nonce])
+        .output()
+        .expect("run cca-token");
+    let _ = std::fs::remove_file(&file);
+    let stdout = String::from_utf8_lossy(&verify.stdout);
+    eprintln!("attest on TF-RMM: cca-token verify: {}", stdout.trim());
+    assert!(
+        verify.status.success(),
+        "cca-token verify: {stdout}{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
 }
 
 /// The sealing demo on TF-RMM (`xtask::seal`): rmi-host maps host memory behind the realm's

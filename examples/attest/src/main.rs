@@ -40,6 +40,19 @@ mod payload {
             }
         };
         println!("attest: token of {} bytes", token.len());
+        // For verifiers outside the realm (`cca-token verify`), in hex on one line, 100
+        // bytes per write.
+        realm_sdk::print!("attest: token ");
+        for chunk in token.chunks(100) {
+            let mut hex = [0u8; 200];
+            for (pair, b) in hex.chunks_mut(2).zip(chunk) {
+                pair[0] = b"0123456789abcdef"[usize::from(b >> 4)];
+                pair[1] = b"0123456789abcdef"[usize::from(b & 0xf)];
+            }
+            let text = core::str::from_utf8(&hex[..2 * chunk.len()]).unwrap_or("");
+            realm_sdk::print!("{text}");
+        }
+        println!();
         let t = match Token::parse(token) {
             Ok(t) => t,
             Err(e) => {
