@@ -8,7 +8,9 @@
 //! cargo xtask image NAME        build NAME and write its flat image; print path and size
 //! cargo xtask tf-rmm DIR [NAME] [--pl011] [--x1 N]
 //!                               run NAME (default hello) on TF-RMM under QEMU with RME,
-//!                               launched by rmi-host; DIR holds the user's bl1.bin and fip.bin
+//!                               launched by rmi-host; DIR holds the user's bl1.bin and fip.bin;
+//!                               REALM_PARAMS in the environment sets rmi-host's realm
+//!                               parameters (examples/rmi-host/build.rs)
 //! cargo xtask seal [--tf-rmm DIR --anchors TA.json]
 //!                               the sealing demo: four realms of the `seal` example and a key
 //!                               broker on loopback, under the EL2 harness (default) or on
@@ -168,14 +170,20 @@ fn main() -> ExitCode {
                 eprintln!("xtask: {dir} must hold bl1.bin and fip.bin (see the README)");
                 return ExitCode::FAILURE;
             };
-            xtask::run_on_tf_rmm(
-                &fw,
-                name,
-                entry,
-                std::time::Duration::from_secs(300),
-                &mut xtask::NoServices,
-            )
-            .and_then(|out| print_run(&out))
+            // rmi-host's realm parameters beyond the defaults, e.g. REALM_PARAMS=sve_vl=1.
+            let params = std::env::var("REALM_PARAMS").unwrap_or_default();
+            build_payload(name)
+                .and_then(|(image, _)| {
+                    xtask::run_image_on_tf_rmm_with(
+                        &fw,
+                        &image,
+                        entry,
+                        &params,
+                        std::time::Duration::from_secs(300),
+                        &mut xtask::NoServices,
+                    )
+                })
+                .and_then(|out| print_run(&out))
         }
         _ => return usage(),
     };
