@@ -40,21 +40,38 @@ mod host {
     /// Non-secure DRAM the host delegates from (see `memory.ld`).
     const POOL: (u64, u64) = (0x4400_0000, 0x5c00_0000);
 
-    struct Console;
+    /// The realm's console, written a line at a time so that the firmware's own log lines
+    /// (TF-RMM at `LOG_LEVEL=40` logs every RMI call) fall between the realm's lines, never
+    /// inside them.
+    #[derive(Default)]
+    struct Console {
+        line: alloc::vec::Vec<u8>,
+    }
+
+    /// Longest line kept before it is written anyway.
+    const CONSOLE_LINE_MAX: usize = 8 << 10;
+
+    impl Console {
+        /// Writes what is buffered, with control bytes replaced so that it can never pass for
+        /// a relay request line.
+        fn flush(&mut self) {
+            relay::sanitize(&mut self.line);
+            console::write_bytes(&self.line);
+            self.line.clear();
+        }
+    }
 
     /// Largest shared buffer a service call may name.
     const SERVICE_BUFFER_MAX: u64 = 16 << 10;
 
     impl Host for Console {
-        /// The realm's output, with control bytes replaced so that it can never pass for a
-        /// relay request line.
+        /// The realm's output, a whole line at a time ([`Console::flush`]).
         fn console(&mut self, bytes: &[u8]) {
-            for chunk in bytes.chunks(64) {
-                let mut safe = [0u8; 64];
-                let safe = &mut safe[..chunk.len()];
-                safe.copy_from_slice(chunk);
-                relay::sanitize(safe);
-                console::write_bytes(safe);
+            for &b in bytes {
+                self.line.push(b);
+                if b == b'\n' || self.line.len() >= CONSOLE_LINE_MAX {
+                    self.flush();
+                }
             }
         }
 
@@ -178,7 +195,9 @@ mod host {
         let mut realm = Realm::build_on(link, &mut source, &config)?;
         let held = realm.granules();
         println!("rmi-host: realm built and activated, {held} granules delegated");
-        let outcome = realm.run(&mut Console);
+        let mut console = Console::default();
+        let outcome = realm.run(&mut console);
+        console.flush();
         match &outcome {
             Ok(RunOutcome::SystemOff) => println!("rmi-host: realm stopped: PSCI SYSTEM_OFF"),
             Ok(RunOutcome::SystemReset) => {
