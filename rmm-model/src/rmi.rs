@@ -773,18 +773,7 @@ impl Rmm {
             rec.pending = None;
         }
         if rec.retry_smc {
-            let Realm {
-                model,
-                tables,
-                root,
-                ..
-            } = &mut *realm;
-            let model = model.as_mut().expect("active realms have a model");
-            let mut memory = AssignedRam {
-                tables,
-                root: *root,
-            };
-            match model.handle_smc(rec.index, &mut rec.regs, &mut memory) {
+            match Self::model_smc(realm, rec.index, &mut rec.regs) {
                 // Still not there: exit again.
                 Step::Exit(exit @ RecExit::DataAbort { .. }) => {
                     return Self::exit_to_host(rec, generation, run_pa, exit);
@@ -879,18 +868,7 @@ impl Rmm {
                 }
                 Ok(ToRmm::Smc(regs)) => {
                     rec.regs = regs;
-                    let Realm {
-                        model,
-                        tables,
-                        root,
-                        ..
-                    } = &mut *realm;
-                    let model = model.as_mut().expect("active realms have a model");
-                    let mut memory = AssignedRam {
-                        tables,
-                        root: *root,
-                    };
-                    match model.handle_smc(rec.index, &mut rec.regs, &mut memory) {
+                    match Self::model_smc(realm, rec.index, &mut rec.regs) {
                         Step::Resume => {
                             let _ = thread.to_realm.send(rec.regs);
                         }
@@ -922,6 +900,23 @@ impl Rmm {
             realm.state = RealmState::SystemOff;
         }
         Self::exit_to_host(rec, generation, run_pa, exit)
+    }
+
+    /// Hands REC `index`'s SMC in `regs` to the realm's model, which reaches realm RAM as
+    /// [`AssignedRam`] (an unpopulated page is a data abort for the host).
+    fn model_smc(realm: &mut Realm, index: usize, regs: &mut Regs) -> Step {
+        let Realm {
+            model,
+            tables,
+            root,
+            ..
+        } = realm;
+        let model = model.as_mut().expect("active realms have a model");
+        let mut memory = AssignedRam {
+            tables,
+            root: *root,
+        };
+        model.handle_smc(index, regs, &mut memory)
     }
 
     /// Records `exit` as the REC's pending exit and writes it to the exit half of the host's

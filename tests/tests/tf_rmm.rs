@@ -32,6 +32,13 @@ fn after<'a>(out: &'a str, prefix: &str, end: char) -> Option<&'a str> {
         .map(|rest| rest.split(end).next().unwrap_or(rest))
 }
 
+/// The RIM rmi-host predicted for the realm it built.
+fn predicted_rim(out: &str) -> &str {
+    after(out, "rmi-host: realm image ", '\n')
+        .and_then(|l| l.split("predicted RIM ").nth(1))
+        .expect("prediction printed")
+}
+
 fn run(test: &str, name: &str, entry: [u64; 2]) -> Option<String> {
     let fw = firmware(test)?;
     let out = run_on_tf_rmm(
@@ -55,12 +62,10 @@ fn checked(test: &str, out: String) -> Option<String> {
     let held: usize = after(&out, "rmi-host: realm built and activated, ", ' ')
         .and_then(|n| n.parse().ok())
         .expect("built");
-    let populated: usize = after(&out, "rmi-host: ", ' ')
-        .and_then(|_| {
-            out.lines()
-                .find_map(|l| l.strip_suffix(" pages of RAM populated on the realm's demand"))
-                .and_then(|l| l.strip_prefix("rmi-host: "))
-        })
+    let populated: usize = out
+        .lines()
+        .find_map(|l| l.strip_suffix(" pages of RAM populated on the realm's demand"))
+        .and_then(|l| l.strip_prefix("rmi-host: "))
         .and_then(|n| n.parse().ok())
         .expect("populated");
     let teardown = format!(
@@ -82,9 +87,7 @@ fn hello_on_tf_rmm_reads_the_predicted_rim() {
         let Some(out) = run(&test, "hello", entry) else {
             return;
         };
-        let predicted = after(&out, "rmi-host: realm image ", '\n')
-            .and_then(|l| l.split("predicted RIM ").nth(1))
-            .expect("prediction printed");
+        let predicted = predicted_rim(&out);
         assert_eq!(
             after(&out, "RIM: ", '\n'),
             Some(predicted),
@@ -142,9 +145,7 @@ fn realm_parameters_on_tf_rmm() {
     };
     let reads_the_prediction = |params: &str, out: String| {
         let out = checked(test, out).unwrap();
-        let predicted = after(&out, "rmi-host: realm image ", '\n')
-            .and_then(|l| l.split("predicted RIM ").nth(1))
-            .expect("prediction printed");
+        let predicted = predicted_rim(&out);
         assert_eq!(
             after(&out, "RIM: ", '\n'),
             Some(predicted),
@@ -320,9 +321,7 @@ fn seal_on_tf_rmm() {
     for (stage, line) in stages.iter().zip(expect) {
         let out = &stage.output;
         assert!(out.contains(line), "{}:\n{out}", stage.title);
-        let predicted = after(out, "rmi-host: realm image ", '\n')
-            .and_then(|l| l.split("predicted RIM ").nth(1))
-            .expect("prediction printed");
+        let predicted = predicted_rim(out);
         let rim = if out.contains("rmi-host: RMI 2.0") {
             &stage.rim_v2
         } else {
