@@ -9,6 +9,7 @@
 //!   [`Conduit`], with [`RsiError`](rsi::RsiError) telling an RMM refusal from a malformed
 //!   reply or argument;
 //! - [`psci`]: the PSCI calls a realm makes (the RMM forwards them to the host);
+//! - [`time`]: a monotonic clock, deadlines and delays from the generic timer;
 //! - [`Realm`]: a handle that negotiates the RSI version, reads the realm configuration once
 //!   and knows the IPA width, the hash algorithm and the unprotected-alias bit; its RSI 1.1
 //!   methods refuse, without calling the RMM, when only RSI 1.0 was negotiated;
@@ -52,6 +53,7 @@ mod realm;
 pub mod rsi;
 pub mod seal;
 pub mod service;
+pub mod time;
 
 #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
 #[allow(

@@ -30,9 +30,13 @@ fn run_hello(entry_x0: u64, console: &str) {
     let exp = expected("hello.txt").replace("CONSOLE", console);
     let captures = match_output(&exp, &output)
         .unwrap_or_else(|e| panic!("{test}: {e}\n--- output ---\n{output}"));
-    let [size, harness_rim, realm_rim, populated] = captures.as_slice() else {
-        panic!("{test}: expected four captures, got {captures:?}");
+    let [size, harness_rim, realm_rim, hz, populated] = captures.as_slice() else {
+        panic!("{test}: expected five captures, got {captures:?}");
     };
+    assert!(
+        hz.parse::<u64>().unwrap() > 0,
+        "{test}: timer frequency {hz}"
+    );
     // On-demand population: the realm reached a few pages beyond its image (stack, BSS,
     // heap), not its 32 MiB of RAM.
     let populated: usize = populated.parse().unwrap();

@@ -7,9 +7,11 @@
 
 #[cfg(target_os = "none")]
 mod payload {
+    use core::time::Duration;
     use realm_sdk::psci;
     use realm_sdk::rsi::RsiError;
     use realm_sdk::rt::EntryArgs;
+    use realm_sdk::time::{Clock, Instant, delay};
     use realm_sdk::{Measurement, Realm, RemIndex, Smc, println};
 
     realm_sdk::entry!(main);
@@ -50,6 +52,23 @@ mod payload {
             "REM[0] check: {}",
             if after == expected { "ok" } else { "MISMATCH" }
         );
+        match Clock::read() {
+            Some(clock) => {
+                let start = Instant::now();
+                delay(Duration::from_millis(1));
+                let took = Instant::now().duration_since(start, clock);
+                println!(
+                    "time: generic timer at {} Hz; a 1 ms delay took at least 1 ms: {}",
+                    clock.hz(),
+                    if took >= Duration::from_millis(1) {
+                        "ok"
+                    } else {
+                        "NO"
+                    }
+                );
+            }
+            None => println!("time: CNTFRQ_EL0 is 0: no generic timer frequency"),
+        }
         Ok(())
     }
 
