@@ -14,6 +14,7 @@
 //! - [`link`]: conduits that carry the negotiated generation ([`link::Link::connect`]), so
 //!   that a command of one generation cannot be issued on the other: it does not compile;
 //! - [`rim`]: prediction of a realm's RIM from a description of how the host builds it;
+//! - `comid` (feature `std`): a realm's reference values as a CoMID for CoRIM verifiers;
 //! - [`builder`]: builds a realm from a flat image (delegate, create, populate, measure,
 //!   activate), runs it, and tears it down without leaking a granule.
 //!
@@ -81,6 +82,8 @@
 extern crate alloc;
 
 pub mod builder;
+#[cfg(feature = "std")]
+pub mod comid;
 pub mod error;
 pub mod link;
 pub mod rim;

@@ -491,3 +491,67 @@ fn a_closed_pipe_ends_quietly() {
         assert!(err.is_empty(), "{args:?}: {err}");
     }
 }
+
+/// `--endorsements` and `--endorsements-json` write the realm's reference values (the RIM
+/// printed, the `--rem` REMs, the `--rpv` RPV) as the CoMID of the CCA realm profile,
+/// byte for byte what the library's `comid` module makes; a REM of the wrong length is
+/// refused with a sentence and exit 1.
+#[test]
+fn writes_the_reference_values_as_a_comid() {
+    use cca_abi::measurement::{HashAlgorithm, Measurement};
+    use rmi_shim::comid::RealmReferenceValues;
+    let dir = std::env::temp_dir().join(format!("rim-predict-comid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("image.bin");
+    std::fs::write(&image, [0x42u8; 5000]).unwrap();
+    let (cbor, json) = (dir.join("comid.cbor"), dir.join("comid.json"));
+    let rem0 = "11".repeat(32);
+    let rpv = "ab".repeat(64);
+    let out = Command::new(BIN)
+        .args(["--ipa-base", "0x80000000", "--ram-size", "0x2000000"])
+        .args(["--rem", &format!("0={rem0}"), "--rpv", &rpv])
+        .arg("--endorsements")
+        .arg(&cbor)
+        .arg("--endorsements-json")
+        .arg(&json)
+        .arg(&image)
+        .output()
+        .expect("run rim-predict");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rim_hex = String::from_utf8(out.stdout).unwrap();
+    let rim_bytes: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&rim_hex.trim()[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let values = RealmReferenceValues {
+        rim: Measurement::from_digest(HashAlgorithm::Sha256, &rim_bytes).unwrap(),
+        rems: [
+            Measurement::from_digest(HashAlgorithm::Sha256, &[0x11; 32]),
+            None,
+            None,
+            None,
+        ],
+        rpv: Some([0xab; 64]),
+    };
+    assert_eq!(std::fs::read(&cbor).unwrap(), values.comid_cbor());
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(written, values.comid_json());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--rpv went into the endorsements only"));
+
+    let bad = Command::new(BIN)
+        .args(["--rem", "1=abcd", "--endorsements"])
+        .arg(&cbor)
+        .arg(&image)
+        .output()
+        .expect("run rim-predict");
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr).trim(),
+        "rim-predict: --rem 1: 2 bytes; a sha-256 REM has 32"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -115,9 +115,21 @@ struct Cli {
     /// Create the REC without RUNNABLE (it is then not measured).
     #[arg(long)]
     not_runnable: bool,
-    /// Accepted and ignored: the RPV is NOT part of the RIM.
-    #[arg(long, value_name = "HEX")]
-    rpv: Option<String>,
+    /// The Realm Personalization Value (64 bytes): NOT part of the RIM; it goes into the
+    /// endorsements only.
+    #[arg(long, value_name = "HEX", value_parser = rpv)]
+    rpv: Option<[u8; 64]>,
+    /// Expected REM I (0..3) as hex, for the endorsements (repeatable).
+    #[arg(long, value_name = "I=HEX", value_parser = rem)]
+    rem: Vec<(usize, Vec<u8>)>,
+    /// Write the realm's reference values (RIM, the --rem REMs, the --rpv RPV) to FILE as a
+    /// CBOR CoMID of the CoRIM CCA realm profile (draft-ydb-rats-cca-endorsements), for
+    /// Veraison's provisioning tools.
+    #[arg(long, value_name = "FILE")]
+    endorsements: Option<PathBuf>,
+    /// The same CoMID in the JSON template form (cocli, cca-realm-measurements).
+    #[arg(long, value_name = "FILE")]
+    endorsements_json: Option<PathBuf>,
     /// Print a JSON object instead of the hex RIM.
     #[arg(long)]
     json: bool,
@@ -156,6 +168,38 @@ fn number(s: &str) -> Result<u64, String> {
         None => s.replace('_', "").parse(),
     };
     parsed.map_err(|e| format!("not a decimal or 0x-prefixed hex number ({e})"))
+}
+
+fn hex_bytes(s: &str) -> Result<Vec<u8>, String> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    if !s.len().is_multiple_of(2) {
+        return Err("an odd number of hex digits".into());
+    }
+    (0..s.len() / 2)
+        .map(|i| {
+            s.get(2 * i..2 * i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or_else(|| format!("not hex at digit {}", 2 * i))
+        })
+        .collect()
+}
+
+/// `--rpv`: 64 bytes in hex.
+fn rpv(s: &str) -> Result<[u8; 64], String> {
+    let bytes = hex_bytes(s)?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| format!("{} bytes; the RPV is 64", b.len()))
+}
+
+/// `--rem I=HEX`: a REM index (0..3) and a digest.
+fn rem(s: &str) -> Result<(usize, Vec<u8>), String> {
+    let (i, hex) = s.split_once('=').ok_or("expected I=HEX")?;
+    let i: usize = i.parse().map_err(|_| format!("{i}: not a REM index"))?;
+    if i > 3 {
+        return Err(format!("REM {i}: there are REMs 0 to 3"));
+    }
+    Ok((i, hex_bytes(hex)?))
 }
 
 fn number_u32(s: &str) -> Result<u32, String> {
@@ -424,6 +468,43 @@ fn predict(cli: &Cli, flat: &FlatImage<'_>) -> Result<(Measurement, Vec<RipasRan
     }
 }
 
+/// Writes the CoMID files `--endorsements` and `--endorsements-json` ask for.
+fn write_endorsements(cli: &Cli, rim: &Measurement) -> Result<(), Failure> {
+    if cli.endorsements.is_none() && cli.endorsements_json.is_none() {
+        return Ok(());
+    }
+    let mut rems = [None, None, None, None];
+    for (i, digest) in &cli.rem {
+        let rem = Measurement::from_digest(cli.hash, digest).ok_or_else(|| {
+            Failure::Other(format!(
+                "--rem {i}: {} bytes; a {} REM has {}",
+                digest.len(),
+                cli.hash.token_name(),
+                cli.hash.digest_len()
+            ))
+        })?;
+        rems[*i] = Some(rem);
+    }
+    let values = rmi_shim::comid::RealmReferenceValues {
+        rim: *rim,
+        rems,
+        rpv: cli.rpv,
+    };
+    let write = |path: &Path, bytes: &[u8]| {
+        std::fs::write(path, bytes).map_err(|error| Failure::Read {
+            file: path.display().to_string(),
+            error,
+        })
+    };
+    if let Some(path) = &cli.endorsements {
+        write(path, &values.comid_cbor())?;
+    }
+    if let Some(path) = &cli.endorsements_json {
+        write(path, format!("{:#}\n", values.comid_json()).as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Standard output failed, other than by being closed.
 struct Output(std::io::Error);
 
@@ -440,7 +521,12 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         recs: &recs,
     };
     let (rim, ripas) = predict(cli, &flat)?;
-    let note = "the RPV is not part of the RIM; --rpv was ignored";
+    write_endorsements(cli, &rim)?;
+    let note = if cli.endorsements.is_some() || cli.endorsements_json.is_some() {
+        "the RPV is not part of the RIM; --rpv went into the endorsements only"
+    } else {
+        "the RPV is not part of the RIM; --rpv was ignored"
+    };
     let printed = if cli.json {
         let hex = |v: u64| format!("{v:#x}");
         let p = &flat.params;
