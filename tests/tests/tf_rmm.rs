@@ -98,6 +98,10 @@ fn hello_on_tf_rmm_reads_the_predicted_rim() {
             "{test}:\n{out}"
         );
         assert!(out.contains("REM[0] check: ok"), "{test}:\n{out}");
+        assert!(
+            out.contains("a 1 ms delay took at least 1 ms: ok"),
+            "{test}:\n{out}"
+        );
         assert!(out.contains("hello: done"), "{test}:\n{out}");
     }
 }
