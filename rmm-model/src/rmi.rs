@@ -280,6 +280,25 @@ struct Rec {
     retry_smc: bool,
 }
 
+impl Rec {
+    /// REC `index` of the realm `rd`, with its auxiliary granules and `x0..x7` at entry.
+    fn new(rd: u64, index: usize, aux: Vec<u64>, gprs: &[u64; 8]) -> Self {
+        let mut regs = [0u64; 18];
+        regs[..8].copy_from_slice(gprs);
+        Self {
+            rd,
+            index,
+            aux,
+            regs,
+            pending: None,
+            ripas_progress: 0,
+            thread: None,
+            retry_access: false,
+            retry_smc: false,
+        }
+    }
+}
+
 /// The marker a REC thread unwinds with when its REC is destroyed.
 struct RecGone;
 
@@ -690,22 +709,8 @@ impl Rmm {
         for &a in &aux {
             self.granules.insert(a, GranuleState::RecAux);
         }
-        let mut regs = [0u64; 18];
-        regs[..8].copy_from_slice(&params.gprs);
-        self.recs.insert(
-            rec,
-            Rec {
-                rd,
-                index,
-                aux,
-                regs,
-                pending: None,
-                ripas_progress: 0,
-                thread: None,
-                retry_access: false,
-                retry_smc: false,
-            },
-        );
+        self.recs
+            .insert(rec, Rec::new(rd, index, aux, &params.gprs));
         Ok([0; 4])
     }
 

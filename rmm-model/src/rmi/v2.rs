@@ -895,22 +895,8 @@ impl Rmm {
         realm.recs.push(rec);
         realm.live_recs += 1;
         self.granules.insert(rec, GranuleState::Rec);
-        let mut regs = [0u64; 18];
-        regs[..8].copy_from_slice(&params.gprs);
-        self.recs.insert(
-            rec,
-            Rec {
-                rd,
-                index: rec_index,
-                aux,
-                regs,
-                pending: None,
-                ripas_progress: 0,
-                thread: None,
-                retry_access: false,
-                retry_smc: false,
-            },
-        );
+        self.recs
+            .insert(rec, Rec::new(rd, rec_index, aux, &params.gprs));
         Ok(())
     }
 }
