@@ -3,7 +3,7 @@
 //! A realm reads the virtual counter `CNTVCT_EL0`, which counts at `CNTFRQ_EL0` ticks per
 //! second (Arm ARM D12, the Generic Timer). The conversions are pure functions of a
 //! [`Clock`] (the frequency), so they are tested on the host; reading the counter needs the
-//! `rt` runtime on AArch64 ([`Clock::read`], [`Instant::now`], [`delay`]).
+//! `rt` runtime on AArch64 (`Clock::read`, `Instant::now`, `delay`).
 //!
 //! What the host can do to time: it decides when a REC runs, so it can stall a realm for as
 //! long as it likes, and a delay or a deadline only promises *at least* the time asked for.
