@@ -58,9 +58,10 @@ impl<const N: usize> Default for SharedPages<N> {
 /// A shared buffer at the unprotected alias of pages the realm gave up.
 ///
 /// The alias is reached at the address equal to its IPA, so the realm must run with the MMU
-/// off or an identity map of the unprotected half (as the `rt` runtime does). Every access
-/// is a volatile byte access: the memory is the host's, and with the MMU off it is Device
-/// memory, where wider or unaligned accesses could fault.
+/// off or an identity map of the unprotected half (as the `rt` runtime does, with Normal
+/// non-cacheable memory there). Every access is a volatile byte access: the memory is the
+/// host's, and a realm with the MMU off sees it as Device memory, where wider or unaligned
+/// accesses could fault.
 #[derive(Debug)]
 pub struct AliasWindow {
     base: u64,
@@ -81,7 +82,22 @@ pub fn share<C: Conduit, const N: usize>(
     let base = Ipa::of_mut(pages);
     let size = N * GRANULE_SIZE;
     let top = Ipa(base.0 + size as u64);
-    realm.set_ripas(base, top, Ripas::Empty, RipasChangeDestroyed::NoChange)?;
+    // Under the runtime's identity map, write the pages' dirty lines back, drop them from the
+    // caches and unmap the protected pages before the RMM takes them; the window reaches
+    // them through the alias, which the map holds as Normal non-cacheable memory.
+    // The pages are a `static`, so in the image's data or BSS, which the map holds page by
+    // page; a refusal means the range is not there.
+    #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+    crate::rt::mmu::release(base, size)
+        .map_err(|_| RsiError::BadArgument(rsi::BadArgument::Range))?;
+    let changed = realm.set_ripas(base, top, Ripas::Empty, RipasChangeDestroyed::NoChange);
+    #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+    if changed.is_err() {
+        // Still (partly) RAM and ours: map the pages again. The RIPAS error is what the
+        // caller needs to hear; a failure to remap leaves them unmapped, which only faults.
+        let _ = crate::rt::mmu::restore(base, size);
+    }
+    changed?;
     let mut window = AliasWindow {
         base: realm.unprotected_alias(base).0,
         size,

@@ -236,7 +236,9 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                         && (self.ram.0..self.ram.1).contains(&at.addr()) =>
                 {
                     let level = abi::RttLevel::new(ret.index as i8 + 1).expect("1 to 3");
-                    let block = abi::RttLevel::new(ret.index as i8).expect("0 to 2").block_size();
+                    let block = abi::RttLevel::new(ret.index as i8)
+                        .expect("0 to 2")
+                        .block_size();
                     let table = Ipa::new(at.addr() - at.addr() % block).expect("aligned");
                     self.create_rtt(rd, table, level)?;
                 }
