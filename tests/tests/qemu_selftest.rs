@@ -1,6 +1,7 @@
 //! The `selftest` realm payload on QEMU under the EL2 harness: heap, RIPAS changes through
 //! the host, the token protocol's error path, and each way a payload can end (return,
-//! undefined instruction, panic, HVC), checked against `expected/selftest-*.txt`.
+//! undefined instruction, panic, HVC, a write to the stack guard page), checked against
+//! `expected/selftest-*.txt`, each with the MMU and caches on.
 //!
 //! The exception lines check the runtime's vectors (vector name, EC, ESR) and the HVC case
 //! checks the harness's injection of an Undefined Instruction exception, as TF-RMM does.
@@ -70,6 +71,17 @@ fn selftest_hvc_becomes_undefined_instruction() {
     run_selftest(
         3,
         "selftest-hvc.txt",
+        Err("the realm ended: unhandled exception (status 2)"),
+    );
+}
+
+#[test]
+fn selftest_stack_guard_page_faults() {
+    // ESR 0x96000047: data abort from the current EL (EC 0x25), a write (WnR), translation
+    // fault at level 3 (DFSC 0b000111): the guard page below the stack is unmapped.
+    run_selftest(
+        4,
+        "selftest-guard.txt",
         Err("the realm ended: unhandled exception (status 2)"),
     );
 }

@@ -3,9 +3,10 @@
 //! It allocates from the heap, changes the RIPAS of a buffer to `EMPTY` and back with
 //! `RSI_IPA_STATE_SET`, asks for an attestation token, and then, depending on the REC's
 //! `x1` at entry: 0 returns normally, 1 executes an undefined instruction, 2 panics, 3
-//! executes `HVC` (which the RMM turns into an undefined-instruction exception). The
-//! runtime's exception vectors and panic handler report the last three and switch the realm
-//! off.
+//! executes `HVC` (which the RMM turns into an undefined-instruction exception), 4 writes to
+//! the stack's guard page (a translation fault). The runtime's exception vectors and panic
+//! handler report the last four and switch the realm off. It first says whether the MMU and
+//! caches are on (`SCTLR_EL1`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -18,7 +19,7 @@ mod payload {
 
     use realm_sdk::attest::TokenError;
     use realm_sdk::rsi::RipasChangeDestroyed;
-    use realm_sdk::rt::EntryArgs;
+    use realm_sdk::rt::{EntryArgs, mmu};
     use realm_sdk::{Ipa, Realm, Ripas, Smc, println};
 
     realm_sdk::entry!(main);
@@ -29,6 +30,13 @@ mod payload {
     static mut SCRATCH: Scratch = Scratch([0; 8192]);
 
     fn main(realm: &mut Realm<Smc>, args: EntryArgs) {
+        let on_off = |on: bool| if on { "on" } else { "off" };
+        println!(
+            "MMU: {}, caches {}",
+            on_off(mmu::is_enabled()),
+            on_off(mmu::caches_enabled())
+        );
+
         let v: Vec<u64> = (0..1000).collect();
         let mut s = String::new();
         let _ = write!(s, "{} items, sum {}", v.len(), v.iter().sum::<u64>());
@@ -37,7 +45,13 @@ mod payload {
         let base = Ipa((&raw const SCRATCH).addr() as u64);
         let top = Ipa(base.0 + 8192);
         for ripas in [Ripas::Empty, Ripas::Ram] {
-            // The scratch granules hold no live data: nothing reads them while EMPTY.
+            // The scratch granules hold no live data: nothing reads them while EMPTY, and the
+            // map holds them only while they are RAM.
+            if ripas == Ripas::Empty
+                && let Err(e) = mmu::release(base, 8192)
+            {
+                println!("MMU: release failed: {e}");
+            }
             match realm.set_ripas(base, top, ripas, RipasChangeDestroyed::NoChange) {
                 Ok(()) => match realm.ripas(base, top) {
                     Ok((now, end)) => println!(
@@ -48,7 +62,14 @@ mod payload {
                 },
                 Err(e) => println!("RIPAS: {ripas:?} refused: {e}"),
             }
+            if ripas == Ripas::Ram
+                && let Err(e) = mmu::restore(base, 8192)
+            {
+                println!("MMU: restore failed: {e}");
+            }
         }
+        // SAFETY: SCRATCH is mapped again and nothing else refers to it.
+        unsafe { (&raw mut SCRATCH).cast::<u8>().write_volatile(1) };
 
         let mut buf = [0u8; 64];
         match realm.attestation_token(&realm_sdk::Challenge::for_verifier(b"selftest"), &mut buf) {
@@ -71,6 +92,19 @@ mod payload {
                 // SAFETY: a realm may not use HVC; the RMM injects an Undefined Instruction
                 // exception, which the runtime reports before switching the realm off.
                 unsafe { core::arch::asm!("hvc #0", options(noreturn)) }
+            }
+            4 => {
+                let guard = mmu::stack_guard();
+                println!("selftest: write to the stack guard page");
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    reason = "IPAs fit in usize on aarch64"
+                )]
+                let at = guard.0 as usize + 0xff8;
+                // SAFETY: the guard page is unmapped: the store faults (a translation fault)
+                // and the runtime reports it and switches the realm off; it never completes.
+                unsafe { core::ptr::with_exposed_provenance_mut::<u64>(at).write_volatile(0x5a5a) };
+                println!("selftest: the guard page took the write");
             }
             other => println!("selftest: unknown ending {other}"),
         }
