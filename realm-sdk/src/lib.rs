@@ -9,8 +9,9 @@
 //! - [`psci`]: the PSCI calls a realm makes (the RMM forwards them to the host);
 //! - [`Realm`]: a handle that negotiates the RSI version, reads the realm configuration once
 //!   and knows the IPA width, the hash algorithm and the unprotected-alias bit;
-//! - `rt` (feature `rt`, `aarch64-unknown-none` only): a bare-metal runtime with entry, stack,
-//!   BSS, exception vectors, panic handler, console (host call or PL011) and heap.
+//! - `rt` (feature `rt`, `aarch64-unknown-none` only): a bare-metal runtime with entry, an
+//!   identity map with the MMU and caches on, stack, BSS, exception vectors, panic handler,
+//!   console (host call or PL011) and heap.
 //!
 //! # Addresses
 //!

@@ -405,7 +405,7 @@ fn clean_invalidate_dcache(start: usize, end: usize) {
 fn page_mapped_ram(base: Ipa, len: usize) -> Result<MemoryRegion, MmuError> {
     let start = usize::try_from(base.0).map_err(|_| MmuError::BadRange)?;
     let end = start.checked_add(len).ok_or(MmuError::BadRange)?;
-    let aligned = start % PAGE_SIZE == 0 && len % PAGE_SIZE == 0 && len > 0;
+    let aligned = start.is_multiple_of(PAGE_SIZE) && len.is_multiple_of(PAGE_SIZE) && len > 0;
     let in_data = start >= sym!(__data_start) && end <= sym!(__stack_guard);
     let in_stack_or_heap = start >= sym!(__stack_bottom) && end <= sym!(__heap_end);
     if !aligned || !(in_data || in_stack_or_heap) {
@@ -484,7 +484,7 @@ pub fn map_device(ipa: Ipa, len: usize) -> Result<(), MmuError> {
             sym!(__realm_ram_start) | map.unprotected_bit,
             sym!(__realm_ram_end) | map.unprotected_bit,
         );
-        let aligned = start % PAGE_SIZE == 0 && len % PAGE_SIZE == 0 && len > 0;
+        let aligned = start.is_multiple_of(PAGE_SIZE) && len.is_multiple_of(PAGE_SIZE) && len > 0;
         let unprotected = start & map.unprotected_bit != 0 && end <= map.unprotected_bit << 1;
         let overlaps_ram = start < alias.1 && end > alias.0;
         if !aligned || !unprotected || overlaps_ram {
