@@ -86,10 +86,15 @@ pub fn share<C: Conduit, const N: usize>(
     // caches and unmap the protected pages before the RMM takes them; the window reaches
     // them through the alias, which the map holds as Normal non-cacheable memory.
     // The pages are a `static`, so in the image's data or BSS, which the map holds page by
-    // page; a refusal means the range is not there.
+    // page; a refusal means the range is not there, or the map does not reach the alias
+    // (an IPA width over 48 bits).
     #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
-    crate::rt::mmu::release(base, size)
-        .map_err(|_| RsiError::BadArgument(rsi::BadArgument::Range))?;
+    if crate::rt::mmu::alias_mapped() {
+        crate::rt::mmu::release(base, size)
+            .map_err(|_| RsiError::BadArgument(rsi::BadArgument::Range))?;
+    } else {
+        return Err(RsiError::BadArgument(rsi::BadArgument::Range));
+    }
     let changed = realm.set_ripas(base, top, Ripas::Empty, RipasChangeDestroyed::NoChange);
     #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
     if changed.is_err() {

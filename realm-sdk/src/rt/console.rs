@@ -178,7 +178,13 @@ unsafe extern "C" {
 }
 
 /// Switches the console to the PL011 at the unprotected alias of the board's UART.
+///
+/// Keeps the host-call console if the runtime's map does not reach the unprotected half
+/// (an IPA width over 48 bits, see [`super::mmu::alias_mapped`]).
 pub fn use_pl011(realm: &Realm<Smc>) {
+    if !super::mmu::alias_mapped() {
+        return;
+    }
     let ipa = realm.unprotected_alias(Ipa((&raw const __realm_pl011_ipa).addr() as u64));
     #[allow(
         clippy::cast_possible_truncation,

@@ -14,6 +14,10 @@
 //! | unprotected alias of `REALM_RAM`                 | Normal non-cacheable| RW, XN  |
 //! | unprotected alias of `__realm_pl011_ipa` (4 KiB) | Device-nGnRE        | RW, XN  |
 //!
+//! With an IPA width over 48 bits (LPA2) the unprotected half lies above the 48-bit VA space
+//! this map can have (aarch64-paging has no level -1 tables): only protected RAM is mapped,
+//! the PL011 console stays on host calls and `service::share` fails ([`alias_mapped`]).
+//!
 //! Everything else faults (a translation fault, reported by the runtime's exception
 //! handler). Protected RAM up to `__heap_end` is mapped with 4 KiB pages, so that pages there
 //! can be given up ([`release`]) and taken back ([`restore`]) one by one; RAM past the heap
@@ -97,8 +101,10 @@ const SCTLR_WXN: u64 = 1 << 19;
 /// Why the map could not be built or changed.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum MmuError {
-    /// The realm's IPA width is outside what the map supports (33 to 48 bits).
+    /// The realm's IPA width is outside what the map supports (33 to 52 bits).
     IpaWidth(u8),
+    /// The unprotected half is out of the map's reach (an IPA width over 48 bits).
+    NoAlias,
     /// `ID_AA64MMFR0_EL1.PARange` (the value) is too small for the realm's IPA width.
     PaRange(u64),
     /// The range is empty, not page aligned, or not where the call may change the map.
@@ -114,7 +120,8 @@ pub enum MmuError {
 impl fmt::Display for MmuError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::IpaWidth(w) => write!(f, "IPA width {w} is not supported (33 to 48 bits)"),
+            Self::IpaWidth(w) => write!(f, "IPA width {w} is not supported (33 to 52 bits)"),
+            Self::NoAlias => f.write_str("the unprotected half is not mapped (IPA over 48 bits)"),
             Self::PaRange(r) => write!(f, "PARange {r:#x} is smaller than the IPA width"),
             Self::BadRange => f.write_str("range is empty, unaligned or outside what may change"),
             Self::PoolExhausted => f.write_str("the page-table pool is exhausted"),
@@ -184,6 +191,8 @@ impl Translation<El1Attributes> for TablePool {
 struct IdMap {
     mapping: Mapping<TablePool, El1And0>,
     unprotected_bit: usize,
+    /// Whether the unprotected alias of RAM and the UART are mapped.
+    alias: bool,
 }
 
 static MAP: Mutex<Option<IdMap>> = Mutex::new(None);
@@ -236,10 +245,13 @@ fn sctlr() -> u64 {
 pub(super) fn init(ipa_width: u8) -> Result<(), MmuError> {
     let (root_level, va_bits) = match ipa_width {
         33..=39 => (1, 39),
-        40..=48 => (0, 48),
+        40..=52 => (0, 48),
         w => return Err(MmuError::IpaWidth(w)),
     };
-    let ips = ips_for(ipa_width)?;
+    // aarch64-paging has no level -1 tables (FEAT_LPA2, 52-bit VAs): a realm with a wider
+    // IPA space gets its protected RAM mapped (below 2^48) but not the unprotected half.
+    let alias = ipa_width <= 48;
+    let ips = ips_for(ipa_width.min(48))?;
     let unprotected_bit = 1usize << (ipa_width - 1);
     let mut mapping = Mapping::with_asid_and_va_range(
         TablePool { next: 0 },
@@ -270,7 +282,7 @@ pub(super) fn init(ipa_width: u8) -> Result<(), MmuError> {
         ),
     ];
     for (start, end, flags, constraints) in regions {
-        if start < end {
+        if start < end && (alias || start & unprotected_bit == 0) {
             // Identity: the output address is the IPA, the same bits as the VA.
             mapping.map_range(
                 &MemoryRegion::new(start, end),
@@ -289,6 +301,7 @@ pub(super) fn init(ipa_width: u8) -> Result<(), MmuError> {
     *MAP.lock() = Some(IdMap {
         mapping,
         unprotected_bit,
+        alias,
     });
     Ok(())
 }
@@ -480,6 +493,9 @@ pub fn map_device(ipa: Ipa, len: usize) -> Result<(), MmuError> {
     let start = usize::try_from(ipa.0).map_err(|_| MmuError::BadRange)?;
     let end = start.checked_add(len).ok_or(MmuError::BadRange)?;
     with_map(|map| {
+        if !map.alias {
+            return Err(MmuError::NoAlias);
+        }
         let alias = (
             sym!(__realm_ram_start) | map.unprotected_bit,
             sym!(__realm_ram_end) | map.unprotected_bit,
@@ -498,6 +514,13 @@ pub fn map_device(ipa: Ipa, len: usize) -> Result<(), MmuError> {
         )?;
         Ok(())
     })
+}
+
+/// Returns whether the unprotected alias of RAM (shared buffers) and of the UART is mapped:
+/// true once the MMU is on, unless the realm's IPA width is over 48 bits.
+#[must_use]
+pub fn alias_mapped() -> bool {
+    MAP.lock().as_ref().is_some_and(|map| map.alias)
 }
 
 /// Page tables left in the pool, or `None` before the MMU is on.
