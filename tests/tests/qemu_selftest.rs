@@ -85,3 +85,8 @@ fn selftest_stack_guard_page_faults() {
         Err("the realm ended: unhandled exception (status 2)"),
     );
 }
+
+#[test]
+fn selftest_bench_gives_the_same_results_with_the_mmu_off_and_on() {
+    run_selftest(5, "selftest-bench.txt", Ok(()));
+}

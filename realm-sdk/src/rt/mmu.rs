@@ -516,6 +516,72 @@ pub fn map_device(ipa: Ipa, len: usize) -> Result<(), MmuError> {
     })
 }
 
+/// Runs `f` with the MMU and caches off, then turns them on again: for measuring what the
+/// map and the caches are worth (a benchmark), nothing else.
+///
+/// Before turning the MMU off it writes every dirty line of `[__data_start, __heap_end)`
+/// (data, BSS, stack, heap) back to PoC; before turning it on again it discards the lines
+/// the caches may still hold there, so that cacheable reads see what `f` wrote.
+///
+/// # Safety
+///
+/// While `f` runs every data access is Device memory: `f` must not use atomics (no lock, no
+/// heap, no `println!`), must not take an exception, must touch no memory outside the image
+/// and `[__data_start, __heap_end)`, and no other CPU may run.
+pub unsafe fn with_mmu_off<R>(f: impl FnOnce() -> R) -> R {
+    let line = dcache_line();
+    let (start, end) = (sym!(__data_start) & !(line - 1), sym!(__heap_end));
+    let on = sctlr();
+    let off = on & !(SCTLR_M | SCTLR_C | SCTLR_I);
+    // SAFETY: cleaning to PoC keeps memory's contents; with the MMU off, VAs are the same
+    // IPAs the identity map used, so the code and its stack stay where they are. The loop and
+    // the switch are one block: no store can land in the cache between them.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "dc civac, {at}",
+            "add {at}, {at}, {line}",
+            "cmp {at}, {end}",
+            "b.lo 2b",
+            "dsb sy",
+            "msr sctlr_el1, {off}",
+            "isb",
+            "ic iallu",
+            "dsb nsh",
+            "isb",
+            at = inout(reg) start => _,
+            line = in(reg) line,
+            end = in(reg) end,
+            off = in(reg) off,
+            options(nostack),
+        );
+    }
+    let result = f();
+    // SAFETY: invalidation only discards cached copies (all clean: nothing was cacheable
+    // while the MMU was off) of memory `f` may have written; the map is the one that was on.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "dc ivac, {at}",
+            "add {at}, {at}, {line}",
+            "cmp {at}, {end}",
+            "b.lo 2b",
+            "dsb sy",
+            "msr sctlr_el1, {on}",
+            "isb",
+            "ic iallu",
+            "dsb nsh",
+            "isb",
+            at = inout(reg) start => _,
+            line = in(reg) line,
+            end = in(reg) end,
+            on = in(reg) on,
+            options(nostack),
+        );
+    }
+    result
+}
+
 /// Returns whether the unprotected alias of RAM (shared buffers) and of the UART is mapped:
 /// true once the MMU is on, unless the realm's IPA width is over 48 bits.
 #[must_use]
