@@ -3,8 +3,8 @@
 //! It allocates from the heap, changes the RIPAS of a buffer to `EMPTY` and back with
 //! `RSI_IPA_STATE_SET`, asks for an attestation token, and then, depending on the REC's
 //! `x1` at entry: 0 returns normally, 1 executes an undefined instruction, 2 panics, 3
-//! executes `HVC` (which the RMM turns into an undefined-instruction exception), 4 writes to
-//! the stack's guard page (a translation fault). The runtime's exception vectors and panic
+//! executes `HVC` (which the RMM turns into an undefined-instruction exception), 4 overflows
+//! the stack into its guard page (a translation fault). The runtime's exception vectors and panic
 //! handler report the last four and switch the realm off. 5 times a SHA-256 of 1 MiB and a
 //! 64x64 matrix product with the MMU and caches off (`rt::mmu::with_mmu_off`), then on (best
 //! of three each). It
@@ -30,6 +30,18 @@ mod payload {
     #[repr(C, align(4096))]
     struct Scratch([u8; 8192]);
     static mut SCRATCH: Scratch = Scratch([0; 8192]);
+
+    /// Recurses with 4 KiB frames until the stack runs into its guard page.
+    #[inline(never)]
+    fn overflow(depth: u64) -> u64 {
+        let mut frame = [0u8; 4096];
+        frame[0] = depth as u8;
+        let frame = core::hint::black_box(&mut frame);
+        if depth == u64::MAX {
+            return frame[0].into();
+        }
+        overflow(depth + 1) + u64::from(frame[4095])
+    }
 
     fn main(realm: &mut Realm<Smc>, args: EntryArgs) {
         let on_off = |on: bool| if on { "on" } else { "off" };
@@ -96,17 +108,12 @@ mod payload {
                 unsafe { core::arch::asm!("hvc #0", options(noreturn)) }
             }
             4 => {
-                let guard = mmu::stack_guard();
-                println!("selftest: write to the stack guard page");
-                #[allow(
-                    clippy::cast_possible_truncation,
-                    reason = "IPAs fit in usize on aarch64"
-                )]
-                let at = guard.0 as usize + 0xff8;
-                // SAFETY: the guard page is unmapped: the store faults (a translation fault)
-                // and the runtime reports it and switches the realm off; it never completes.
-                unsafe { core::ptr::with_exposed_provenance_mut::<u64>(at).write_volatile(0x5a5a) };
-                println!("selftest: the guard page took the write");
+                println!(
+                    "selftest: stack overflow (guard page at {:#x})",
+                    mmu::stack_guard().0
+                );
+                let depth = overflow(0);
+                println!("selftest: the stack held {depth} frames");
             }
             5 => crate::bench::run(),
             other => println!("selftest: unknown ending {other}"),
