@@ -82,27 +82,15 @@ pub fn share<C: Conduit, const N: usize>(
     let base = Ipa::of_mut(pages);
     let size = N * GRANULE_SIZE;
     let top = Ipa(base.0 + size as u64);
-    // Under the runtime's identity map, write the pages' dirty lines back, drop them from the
-    // caches and unmap the protected pages before the RMM takes them; the window reaches
-    // them through the alias, which the map holds as Normal non-cacheable memory.
-    // The pages are a `static`, so in the image's data or BSS, which the map holds page by
-    // page; a refusal means the range is not there, or the map does not reach the alias
-    // (an IPA width over 48 bits).
+    // Under the runtime's identity map, `set_ripas` writes the pages' dirty lines back, drops
+    // them from the caches and unmaps the protected pages before the RMM takes them; the
+    // window reaches them through the alias, which the map holds as Normal non-cacheable
+    // memory, unless the IPA space is too wide for the map (over 48 bits).
     #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
-    if crate::rt::mmu::alias_mapped() {
-        crate::rt::mmu::release(base, size)
-            .map_err(|_| RsiError::BadArgument(rsi::BadArgument::Range))?;
-    } else {
+    if !crate::rt::mmu::alias_mapped() {
         return Err(RsiError::BadArgument(rsi::BadArgument::Range));
     }
-    let changed = realm.set_ripas(base, top, Ripas::Empty, RipasChangeDestroyed::NoChange);
-    #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
-    if changed.is_err() {
-        // Still (partly) RAM and ours: map the pages again. The RIPAS error is what the
-        // caller needs to hear; a failure to remap leaves them unmapped, which only faults.
-        let _ = crate::rt::mmu::restore(base, size);
-    }
-    changed?;
+    realm.set_ripas(base, top, Ripas::Empty, RipasChangeDestroyed::NoChange)?;
     let mut window = AliasWindow {
         base: realm.unprotected_alias(base).0,
         size,

@@ -24,7 +24,7 @@ pub struct Report {
 }
 
 /// Returns whether `mnemonic` is an exclusive load/store or an LSE atomic (A64: LDXR, LDAXR,
-/// STXR, STLXR and their byte, halfword and pair forms; CAS, CASP, SWP, LD<op>, ST<op>).
+/// STXR, STLXR and their byte, halfword and pair forms; CAS, CASP, SWP, `LD<op>`, `ST<op>`).
 #[must_use]
 pub fn is_exclusive_or_atomic(mnemonic: &str) -> bool {
     let m = mnemonic.to_ascii_lowercase();

@@ -59,13 +59,8 @@ mod payload {
         let base = Ipa((&raw const SCRATCH).addr() as u64);
         let top = Ipa(base.0 + 8192);
         for ripas in [Ripas::Empty, Ripas::Ram] {
-            // The scratch granules hold no live data: nothing reads them while EMPTY, and the
-            // map holds them only while they are RAM.
-            if ripas == Ripas::Empty
-                && let Err(e) = mmu::release(base, 8192)
-            {
-                println!("MMU: release failed: {e}");
-            }
+            // The scratch granules hold no live data: nothing reads them while EMPTY (and
+            // `set_ripas` unmaps them meanwhile).
             match realm.set_ripas(base, top, ripas, RipasChangeDestroyed::NoChange) {
                 Ok(()) => match realm.ripas(base, top) {
                     Ok((now, end)) => println!(
@@ -76,13 +71,8 @@ mod payload {
                 },
                 Err(e) => println!("RIPAS: {ripas:?} refused: {e}"),
             }
-            if ripas == Ripas::Ram
-                && let Err(e) = mmu::restore(base, 8192)
-            {
-                println!("MMU: restore failed: {e}");
-            }
         }
-        // SAFETY: SCRATCH is mapped again and nothing else refers to it.
+        // SAFETY: SCRATCH is RAM and mapped again (by `set_ripas`); nothing else refers to it.
         unsafe { (&raw mut SCRATCH).cast::<u8>().write_volatile(1) };
 
         let mut buf = [0u8; 64];

@@ -21,7 +21,8 @@
 //! Everything else faults (a translation fault, reported by the runtime's exception
 //! handler). Protected RAM up to `__heap_end` is mapped with 4 KiB pages, so that pages there
 //! can be given up ([`release`]) and taken back ([`restore`]) one by one; RAM past the heap
-//! may use 2 MiB blocks. `MAIR_EL1`: index 0 Device-nGnRE, 1 Normal WB RA/WA inner and outer,
+//! may use 2 MiB blocks. [`crate::Realm::set_ripas`] does both around its RIPAS changes
+//! ([`before_ripas_empty`], [`after_ripas_ram`]), and so `service::share`. `MAIR_EL1`: index 0 Device-nGnRE, 1 Normal WB RA/WA inner and outer,
 //! 2 Normal non-cacheable. `TCR_EL1`: 4 KiB granule, a 39-bit (IPA width up to 39) or 48-bit
 //! VA space from `TTBR0_EL1`, inner-shareable write-back walks, `TTBR1_EL1` walks disabled.
 //! `SCTLR_EL1`: M, C, I and WXN set, alignment checking off (the target is built with
@@ -452,7 +453,7 @@ fn with_map<T>(f: impl FnOnce(&mut IdMap) -> Result<T, MmuError>) -> Result<T, M
 pub fn release(base: Ipa, len: usize) -> Result<(), MmuError> {
     let region = page_mapped_ram(base, len)?;
     with_map(|map| {
-        clean_invalidate_dcache(region.start().0, region.end().0);
+        clean_mapped(&map.mapping, &region)?;
         map.mapping.map_range(
             &region,
             PhysicalAddress(region.start().0),
@@ -461,6 +462,49 @@ pub fn release(base: Ipa, len: usize) -> Result<(), MmuError> {
         )?;
         Ok(())
     })
+}
+
+/// `DC CIVAC` over the parts of `region` the map holds (on an unmapped VA it would fault), so
+/// that releasing twice is harmless.
+fn clean_mapped(
+    mapping: &Mapping<TablePool, El1And0>,
+    region: &MemoryRegion,
+) -> Result<(), MmuError> {
+    mapping.walk_range(region, &mut |chunk, descriptor, _level| {
+        if descriptor.is_valid() {
+            clean_invalidate_dcache(chunk.start().0, chunk.end().0);
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Keeps the map consistent with a change of `[base, base + len)` to RIPAS `EMPTY`, before
+/// the change ([`crate::Realm::set_ripas`] calls it): [`release`] where the map holds the
+/// pages one by one (data, BSS, stack, heap). Elsewhere (RAM past the heap, in 2 MiB blocks)
+/// the mapped lines are still written back and discarded, and the mapping stays: the realm
+/// must not touch the range. Does nothing before the MMU is on.
+pub fn before_ripas_empty(base: Ipa, len: usize) {
+    if release(base, len).is_ok() {
+        return;
+    }
+    let Ok(start) = usize::try_from(base.0) else {
+        return;
+    };
+    let Some(end) = start.checked_add(len).filter(|&end| end > start) else {
+        return;
+    };
+    if let Some(map) = MAP.lock().as_ref() {
+        // A range outside the map's VA space has nothing to clean.
+        let _ = clean_mapped(&map.mapping, &MemoryRegion::new(start, end));
+    }
+}
+
+/// Keeps the map consistent with a change of `[base, base + len)` to RIPAS `RAM`, after the
+/// change ([`crate::Realm::set_ripas`] calls it): [`restore`]s pages [`release`] unmapped;
+/// ranges the map never held page by page are left as they are.
+pub fn after_ripas_ram(base: Ipa, len: usize) {
+    let _ = restore(base, len);
 }
 
 /// Maps pages given up with [`release`] again (read-write, execute-never, write-back), once
