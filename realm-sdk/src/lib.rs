@@ -13,10 +13,11 @@
 //! - [`Realm`]: a handle that negotiates the RSI version, reads the realm configuration once
 //!   and knows the IPA width, the hash algorithm and the unprotected-alias bit; its RSI 1.1
 //!   methods refuse, without calling the RMM, when only RSI 1.0 was negotiated;
-//! - `rt` (feature `rt`, `aarch64-unknown-none` only): a bare-metal runtime with entry, stack,
-//!   BSS, exception vectors, panic handler, console (host call or PL011) and heap. It and
-//!   its macros `entry!` and `println!` are documented for that target: docs.rs's default
-//!   page, or `cargo doc -p realm-sdk --target aarch64-unknown-none --features rt`.
+//! - `rt` (feature `rt`, `aarch64-unknown-none` only): a bare-metal runtime with entry, an
+//!   identity map with the MMU and caches on, stack, BSS, exception vectors, panic handler,
+//!   console (host call or PL011) and heap. It and its macros `entry!` and `println!` are
+//!   documented for that target: docs.rs's default page, or
+//!   `cargo doc -p realm-sdk --target aarch64-unknown-none --features rt`.
 //!
 //! # Addresses
 //!

@@ -232,6 +232,15 @@ impl<C: Conduit> Realm<C> {
         ripas: Ripas,
         destroyed: RipasChangeDestroyed,
     ) -> Result<(), RsiError> {
+        // Under the runtime's identity map: write the lines of pages about to leave back to
+        // PoC and unmap them; map them again once they are RAM (`rt::mmu`). After a failure
+        // pages stay unmapped: some may be EMPTY already, and an access then faults cleanly.
+        #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+        let len = usize::try_from(top.0.saturating_sub(base.0)).unwrap_or(0);
+        #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+        if ripas == Ripas::Empty {
+            crate::rt::mmu::before_ripas_empty(base, len);
+        }
         let mut at = base;
         while at < top {
             let change = rsi::ipa_state_set(&mut self.conduit, at, top, ripas, destroyed)?;
@@ -239,6 +248,10 @@ impl<C: Conduit> Realm<C> {
                 return Err(RsiError::HostRejected { next: change.next });
             }
             at = change.next;
+        }
+        #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+        if ripas == Ripas::Ram {
+            crate::rt::mmu::after_ripas_ram(base, len);
         }
         Ok(())
     }

@@ -58,9 +58,10 @@ impl<const N: usize> Default for SharedPages<N> {
 /// A shared buffer at the unprotected alias of pages the realm gave up.
 ///
 /// The alias is reached at the address equal to its IPA, so the realm must run with the MMU
-/// off or an identity map of the unprotected half (as the `rt` runtime does). Every access
-/// is a volatile byte access: the memory is the host's, and with the MMU off it is Device
-/// memory, where wider or unaligned accesses could fault.
+/// off or an identity map of the unprotected half (as the `rt` runtime does, with Normal
+/// non-cacheable memory there). Every access is a volatile byte access: the memory is the
+/// host's, and a realm with the MMU off sees it as Device memory, where wider or unaligned
+/// accesses could fault.
 #[derive(Debug)]
 pub struct AliasWindow {
     base: u64,
@@ -81,6 +82,14 @@ pub fn share<C: Conduit, const N: usize>(
     let base = Ipa::of_mut(pages);
     let size = N * GRANULE_SIZE;
     let top = Ipa(base.0 + size as u64);
+    // Under the runtime's identity map, `set_ripas` writes the pages' dirty lines back, drops
+    // them from the caches and unmaps the protected pages before the RMM takes them; the
+    // window reaches them through the alias, which the map holds as Normal non-cacheable
+    // memory, unless the IPA space is too wide for the map (over 48 bits).
+    #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+    if !crate::rt::mmu::alias_mapped() {
+        return Err(RsiError::BadArgument(rsi::BadArgument::Range));
+    }
     realm.set_ripas(base, top, Ripas::Empty, RipasChangeDestroyed::NoChange)?;
     let mut window = AliasWindow {
         base: realm.unprotected_alias(base).0,

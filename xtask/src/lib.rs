@@ -4,7 +4,8 @@
 //! - [`flat_image`] turns a payload ELF into the flat binary a host loads at the realm's IPA
 //!   (what `objcopy -O binary` does, without needing binutils);
 //! - [`Qemu`] runs a payload on `qemu-system-aarch64` under the EL2 harness and collects
-//!   its console output.
+//!   its console output;
+//! - [`exclusives`] checks a QEMU trace for exclusive accesses before the realm's MMU is on.
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Write};
@@ -13,6 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod bench_launch;
+pub mod exclusives;
 pub mod relay;
 pub mod seal;
 
@@ -604,6 +606,21 @@ impl Qemu {
     /// answered "unavailable".
     pub fn run(&self) -> Result<String, Error> {
         self.run_with(&mut NoServices)
+    }
+
+    /// As [`Qemu::run`], with QEMU logging each block of guest code it translates
+    /// (`-d in_asm`) to `log`; [`exclusives::check_in_asm_log`] reads it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Qemu::run`].
+    pub fn run_traced(&self, log: &Path) -> Result<String, Error> {
+        if !Self::available() {
+            return Err(Error::NoQemu);
+        }
+        let mut cmd = self.command();
+        cmd.arg("-d").arg("in_asm").arg("-D").arg(log);
+        run_with_timeout(cmd, self.timeout, &mut NoServices)
     }
 
     /// As [`Qemu::run`], with `services` answering the realm's service calls.

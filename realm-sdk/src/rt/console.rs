@@ -178,7 +178,13 @@ unsafe extern "C" {
 }
 
 /// Switches the console to the PL011 at the unprotected alias of the board's UART.
+///
+/// Keeps the host-call console if the runtime's map does not reach the unprotected half
+/// (an IPA width over 48 bits, see [`super::mmu::alias_mapped`]).
 pub fn use_pl011(realm: &Realm<Smc>) {
+    if !super::mmu::alias_mapped() {
+        return;
+    }
     let ipa = realm.unprotected_alias(Ipa((&raw const __realm_pl011_ipa).addr() as u64));
     #[allow(
         clippy::cast_possible_truncation,
@@ -187,8 +193,9 @@ pub fn use_pl011(realm: &Realm<Smc>) {
     let Some(regs) = NonNull::new(ipa.0 as usize as *mut PL011Registers) else {
         return;
     };
-    // SAFETY: the board's linker file names the UART the host emulates; with the MMU off the
-    // unprotected alias of its IPA reaches it, and only this console accesses it.
+    // SAFETY: the board's linker file names the UART the host emulates; the runtime's identity
+    // map makes the unprotected alias of its IPA Device memory, and only this console
+    // accesses it.
     let uart = Uart::new(unsafe { UniqueMmioPointer::new(regs) });
     *CONSOLE.lock() = Console::Pl011(uart);
 }
@@ -202,9 +209,16 @@ pub fn _print(args: fmt::Arguments<'_>) {
 }
 
 /// Prints even while the console is locked (from a panic or an exception taken while
-/// printing), through a fresh host-call console.
+/// printing), through a fresh host-call console. Before the MMU is on it does not touch the
+/// lock at all (an exclusive access on Device memory is UNPREDICTABLE) and always uses a
+/// fresh host-call console.
 pub fn emergency_print(args: fmt::Arguments<'_>) {
-    match CONSOLE.try_lock() {
+    let console = if super::mmu::is_enabled() {
+        CONSOLE.try_lock()
+    } else {
+        None
+    };
+    match console {
         Some(mut console) => {
             let _ = console.write_fmt(args);
             let _ = console.flush();

@@ -42,13 +42,18 @@ _start:
 2:  wfi
     b       2b
 
-    /* 16 vectors of 0x80 bytes: each passes its number to the Rust handler. */
+    /* 16 vectors of 0x80 bytes: each switches to the exception stack (every exception is
+     * fatal, and the main stack may be what overflowed into its guard page) and passes its
+     * number to the Rust handler. */
     .section .text.vectors, "ax"
     .balign 0x800
     .global __realm_sdk_vectors
 __realm_sdk_vectors:
     .irp n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
     .balign 0x80
+    adrp    x9, __exception_stack_top
+    add     x9, x9, :lo12:__exception_stack_top
+    mov     sp, x9
     mov     x0, #\n
     b       __realm_sdk_exception
     .endr

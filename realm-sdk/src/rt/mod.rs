@@ -3,8 +3,9 @@
 //! It provides what a payload needs to run at R-EL1 straight from the host's load:
 //!
 //! - `_start` ([`entry`](self)): enables FP/SIMD, installs the exception vectors, sets the
-//!   stack, zeroes BSS, initialises the heap, negotiates RSI and reads the realm
-//!   configuration, selects the console and calls the payload's `main`;
+//!   stack, zeroes BSS, negotiates RSI and reads the realm configuration, builds an identity
+//!   map and turns the MMU and caches on ([`mmu`]), initialises the heap, selects the
+//!   console and calls the payload's `main`;
 //! - exception vectors that report the exception class and addresses, then switch the realm
 //!   off with PSCI `SYSTEM_OFF`;
 //! - a panic handler that reports the panic and switches the realm off;
@@ -16,8 +17,11 @@
 //! - a global heap (`linked_list_allocator` behind a spin lock);
 //! - randomness from the CPU's `RNDR` register ([`Rndr`]).
 //!
-//! The MMU stays off: virtual addresses are IPAs, which is what realm-sdk's safe RSI
-//! functions assume. The image is linked with realm-build's `realm.ld` and a board's MEMORY
+//! Virtual addresses are IPAs (an identity map, see [`mmu`]), which is what realm-sdk's safe
+//! RSI functions assume; protected RAM is Normal write-back memory, the unprotected alias of
+//! RAM Normal non-cacheable (shared buffers) and the UART Device memory. Nothing before the
+//! MMU is on uses an atomic read-modify-write (exclusive accesses on Device memory are
+//! UNPREDICTABLE). The image is linked with realm-build's `realm.ld` and a board's MEMORY
 //! file (`realm_build::link_payload` in the payload's `build.rs`).
 //!
 //! # Entry registers
@@ -47,6 +51,7 @@ pub mod console;
 mod entry;
 mod exceptions;
 mod heap;
+pub mod mmu;
 mod rndr;
 
 pub use rndr::Rndr;
@@ -100,14 +105,21 @@ pub fn system_off() -> ! {
 /// Called by `_start` with the entry registers, on the runtime's stack, BSS zeroed.
 #[unsafe(no_mangle)]
 extern "C" fn __realm_sdk_start(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
-    heap::init();
+    // The MMU is off until `mmu::init` returns: every data access is Device memory, so
+    // nothing here may use an atomic read-modify-write (no lock, no heap). `Realm::new` is
+    // plain SMCs and stores; errors print through a lock-free host-call console.
     let mut realm = match Realm::new(Smc) {
         Ok(realm) => realm,
         Err(e) => {
-            crate::println!("realm-sdk: RSI initialisation failed: {e}");
+            console::emergency_print(format_args!("realm-sdk: RSI initialisation failed: {e}\n"));
             exit(cca_abi::hostcall::exit::INIT_FAILED);
         }
     };
+    if let Err(e) = mmu::init(realm.ipa_width()) {
+        console::emergency_print(format_args!("realm-sdk: MMU set-up failed: {e}\n"));
+        exit(cca_abi::hostcall::exit::INIT_FAILED);
+    }
+    heap::init();
     if x0 & cca_abi::hostcall::ENTRY_CONSOLE_PL011 != 0 {
         console::use_pl011(&realm);
     }
