@@ -29,7 +29,7 @@
 //! strict alignment anyway).
 //!
 //! Before the MMU is on, every data access is Device memory, where the architecture leaves
-//! exclusive accesses UNPREDICTABLE: [`init`] uses no atomic read-modify-write (the page
+//! exclusive accesses UNPREDICTABLE: `init` uses no atomic read-modify-write (the page
 //! tables are written with plain stores) and the runtime calls it before the heap and the
 //! console take their spin locks.
 
