@@ -118,6 +118,11 @@ mod tests {
             ),
             "n = \"r\" p = \"C:\\\\a\\\"b/x\""
         );
+        // The template's toolchain is the workspace's: the payload builds with what CI tests.
+        assert_eq!(
+            include_str!("../template/rust-toolchain.toml"),
+            include_str!("../../rust-toolchain.toml")
+        );
         for (path, text) in FILES {
             let filled = fill(text, "r", "/sdk");
             assert!(!filled.contains("{{"), "{path} keeps a placeholder");
