@@ -13,6 +13,8 @@
 //! image inside and boots it as BL33 on the TF-A + TF-RMM in DIR (`bl1.bin`, `fip.bin`).
 //!
 //! The checkout: `--sdk DIR`, else `REALM_SDK_DIR`, else the one `realm-run` was built from.
+//! Runs on TF-RMM share rmi-host's build and a work folder in the checkout's target folder:
+//! one at a time per checkout (runs under the harness may overlap).
 //!
 //! Exit codes: 0 the realm switched itself off with PSCI `SYSTEM_OFF` after `main` returned;
 //! 1 it did not (panic, exception, failed start, a launch or build failure, QEMU missing);
