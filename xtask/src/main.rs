@@ -3,7 +3,8 @@
 //! ```text
 //! cargo xtask demo              build and run the `hello` realm on QEMU (EL2 harness + model)
 //! cargo xtask run NAME [--pl011] [--x1 N]
-//!                               run the example NAME; --pl011 selects the PL011 console,
+//!                               run the payload package NAME (an example, or one's own
+//!                               added to the workspace); --pl011 selects the PL011 console,
 //!                               --x1 sets the REC's x1 at entry (selftest: how it ends)
 //! cargo xtask image NAME        build NAME and write its flat image; print path and size
 //! cargo xtask tf-rmm DIR [NAME] [--pl011] [--x1 N]
@@ -28,16 +29,13 @@ use std::process::ExitCode;
 
 use xtask::{EXAMPLES, build_payload, run_example};
 
-/// Parses `[NAME] [--pl011] [--x1 N]` (NAME defaults to hello) into the example and the
-/// REC's `x0`, `x1`.
+/// Parses `[NAME] [--pl011] [--x1 N]` (NAME defaults to hello) into the payload and the
+/// REC's `x0`, `x1`. NAME is any payload package of the workspace, not only the examples.
 fn name_and_entry<'a>(args: &[&'a str]) -> Option<(&'a str, [u64; 2])> {
     let (name, flags) = match args.first() {
         Some(n) if !n.starts_with("--") => (*n, &args[1..]),
         _ => ("hello", args),
     };
-    if !EXAMPLES.contains(&name) {
-        return None;
-    }
     let mut entry = [0u64; 2];
     let mut it = flags.iter();
     while let Some(flag) = it.next() {
@@ -54,7 +52,10 @@ fn usage() -> ExitCode {
     eprintln!(
         "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | seal [--tf-rmm DIR --anchors TA.json] | size | bench-launch DIR [NAME] [--runs N]"
     );
-    eprintln!("examples: {}", EXAMPLES.join(", "));
+    eprintln!(
+        "NAME: a payload package of the workspace; examples: {}",
+        EXAMPLES.join(", ")
+    );
     ExitCode::from(2)
 }
 
@@ -135,7 +136,7 @@ fn main() -> ExitCode {
             };
             run_example(name, entry).and_then(|out| print_run(&out))
         }
-        ["image", name] if EXAMPLES.contains(name) => build_payload(name).map(|(path, image)| {
+        ["image", name] if !name.starts_with('-') => build_payload(name).map(|(path, image)| {
             println!(
                 "{}: {} bytes, loads at {:#x}",
                 path.display(),
