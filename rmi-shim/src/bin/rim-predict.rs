@@ -115,8 +115,8 @@ struct Cli {
     /// Create the REC without RUNNABLE (it is then not measured).
     #[arg(long)]
     not_runnable: bool,
-    /// The Realm Personalization Value (64 bytes): NOT part of the RIM; it goes into the
-    /// endorsements only.
+    /// The Realm Personalization Value (up to 64 bytes, zero-padded): NOT part of the RIM;
+    /// it goes into the endorsements only.
     #[arg(long, value_name = "HEX", value_parser = rpv)]
     rpv: Option<[u8; 64]>,
     /// Expected REM I (0..3) as hex, for the endorsements (repeatable).
@@ -184,12 +184,16 @@ fn hex_bytes(s: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-/// `--rpv`: 64 bytes in hex.
+/// `--rpv`: up to 64 bytes in hex, zero-padded to 64 as `RmiRealmParams.rpv` holds them
+/// (kvmtool and QEMU pad a shorter personalization value the same way).
 fn rpv(s: &str) -> Result<[u8; 64], String> {
     let bytes = hex_bytes(s)?;
-    bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| format!("{} bytes; the RPV is 64", b.len()))
+    if bytes.len() > 64 {
+        return Err(format!("{} bytes; the RPV has 64", bytes.len()));
+    }
+    let mut rpv = [0u8; 64];
+    rpv[..bytes.len()].copy_from_slice(&bytes);
+    Ok(rpv)
 }
 
 /// `--rem I=HEX`: a REM index (0..3) and a digest.
@@ -655,5 +659,13 @@ mod tests {
         assert!(gpr("8=1").is_err());
         assert!(ipa("0x1001").is_err());
         assert!(rtt_level("4").is_err());
+        let mut padded = [0u8; 64];
+        padded[..2].copy_from_slice(&[0xf0, 0xf1]);
+        assert_eq!(rpv("f0f1"), Ok(padded));
+        assert!(rpv(&"00".repeat(65)).is_err());
+        assert!(rpv("f0f").is_err());
+        assert_eq!(rem("3=0a0b"), Ok((3, vec![10, 11])));
+        assert!(rem("4=00").is_err());
+        assert!(rem("00").is_err());
     }
 }
