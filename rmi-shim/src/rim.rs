@@ -320,6 +320,16 @@ pub fn predict_for(
     predict_steps_for(generation, &build.params, build.steps())
 }
 
+/// The top of the 2 MiB blocks of RAM from `base` that hold an image of `image_len` bytes,
+/// within `ram_size` bytes of RAM: where rmi-shim's builder stops making level-3 tables at
+/// launch. `None` if it overflows the address space.
+pub(crate) fn image_blocks_top(base: u64, ram_size: u64, image_len: usize) -> Option<u64> {
+    let block = RttLevel::new(2).expect("2").block_size();
+    let top = base.checked_add(ram_size)?;
+    let end = base.checked_add((image_len as u64).checked_next_multiple_of(block)?)?;
+    Some(end.min(top))
+}
+
 /// The `RMI_RTT_INIT_RIPAS` walk of rmi-shim's builder over `ram_size` bytes of RAM from
 /// `base` holding an image of `image_len` bytes: level-3 entries over the 2 MiB blocks of the
 /// image, then 2 MiB level-2 entries up to the top of RAM (RMI 1.0 measures one RIPAS
@@ -335,25 +345,20 @@ pub fn builder_ripas(
     ram_size: u64,
     image_len: usize,
 ) -> Result<alloc::vec::Vec<RipasRange>, PredictError> {
-    let block = RttLevel::new(2).expect("2");
     let overflow = PredictError::AddressOverflow;
     let top = base.addr().checked_add(ram_size).ok_or(overflow)?;
-    let image_top = (image_len as u64)
-        .checked_next_multiple_of(block.block_size())
-        .and_then(|len| base.addr().checked_add(len))
-        .ok_or(overflow)?
-        .min(top);
+    let image_top = image_blocks_top(base.addr(), ram_size, image_len).ok_or(overflow)?;
     let ipa = |a: u64| Ipa::new(a).ok_or(overflow);
     let ranges = [
         RipasRange {
             base,
-            top: ipa(image_top.max(base.addr()))?,
+            top: ipa(image_top)?,
             level: RttLevel::new(3).expect("3"),
         },
         RipasRange {
             base: ipa(image_top)?,
             top: ipa(top)?,
-            level: block,
+            level: RttLevel::new(2).expect("2"),
         },
     ];
     if ram_size == 0 {

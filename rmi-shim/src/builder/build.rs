@@ -306,8 +306,10 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
     /// repeated.
     pub(super) fn create_unknown(&mut self, rd: Granule, ipa: Ipa) -> Result<(), BuildError> {
         let data = self.delegate()?;
-        // At most one table per level below the root.
-        for _ in 0..5 {
+        // At most one table per level below a level-0 root; after that the RMM's answer
+        // stands.
+        let mut tables = 0;
+        loop {
             let created = match &mut self.link {
                 Link::V1(rmm) => rmi::data_create_unknown(rmm, rd, data, ipa),
                 Link::V2(rmm) => rmi2::rtt_data_map(rmm, rd, ipa, &[data]).map_err(Error::from),
@@ -321,21 +323,30 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                     return Ok(());
                 }
                 Err(Error::Refused { ret, .. })
-                    if ret.status == RmiStatus::ErrorRtt && ret.index < 3 =>
+                    if ret.status == RmiStatus::ErrorRtt && ret.index < 3 && tables < 3 =>
                 {
-                    let level = RttLevel::new(ret.index as i8 + 1).expect("1 to 3");
-                    let block = RttLevel::new(ret.index as i8).expect("0 to 2").block_size();
-                    let table = Ipa::new(ipa.addr() - ipa.addr() % block).expect("aligned");
-                    self.create_rtt(rd, table, level)?;
+                    self.create_rtt_below(rd, ipa, ret.index)?;
+                    tables += 1;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(BuildError::Rmi(Error::Refused {
-            fid: cca_abi::rmi::fids::RMI_RTT_DATA_MAP,
-            ret: cca_abi::rmi::RmiReturn::new(RmiStatus::ErrorRtt, 0),
-            out: [0; 4],
-        }))
+    }
+
+    /// Creates the RTT one level below `reached`, the level at which the RMM's walk for `ipa`
+    /// stopped (`(RMI_ERROR_RTT, reached)`, `reached` < 3), covering `ipa`.
+    pub(super) fn create_rtt_below(
+        &mut self,
+        rd: Granule,
+        ipa: Ipa,
+        reached: u8,
+    ) -> Result<(), BuildError> {
+        // `reached` is 0 to 2 (an unsigned level below 3): both levels exist.
+        let reached = reached as i8;
+        let level = RttLevel::new(reached + 1).expect("1 to 3");
+        let block = RttLevel::new(reached).expect("0 to 2").block_size();
+        let table = Ipa::new(ipa.addr() - ipa.addr() % block).expect("aligned to a block");
+        self.create_rtt(rd, table, level)
     }
 
     /// Creates the RTT of `level` covering `ipa` (aligned to the entry of the level above).

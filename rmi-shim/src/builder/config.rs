@@ -401,10 +401,11 @@ impl RealmConfig<'_> {
     }
 
     /// The top of the 2 MiB blocks that hold the image (level-3 tables from the start).
+    /// [`rim::image_blocks_top`] of this configuration, which [`Self::check`] keeps from
+    /// overflowing.
     pub(super) fn image_blocks_top(&self) -> u64 {
-        let block = 2 << 20;
-        let end = self.ram_base + (self.image.len() as u64).next_multiple_of(block);
-        end.min(self.ram_base + self.ram_size)
+        rim::image_blocks_top(self.ram_base, self.ram_size, self.image.len())
+            .unwrap_or(self.ram_base + self.ram_size)
     }
 
     /// The RTTs the build creates below the roots before `RMI_RTT_INIT_RIPAS`, level by

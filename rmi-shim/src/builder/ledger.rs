@@ -68,24 +68,12 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         let taken: Vec<Granule> = (0..n).map_while(|_| self.source.allocate()).collect();
         let mut at = 0;
         let mut failed = None;
-        while at < taken.len() {
-            let len = run_length(&taken[at..]);
-            let top = next_granule(taken[at + len - 1])?;
-            let done = match &mut self.link {
-                Link::V2(rmm) => match rmi2::granule_range_delegate(rmm, taken[at], top) {
-                    Ok(()) => len,
-                    Err(e) => {
-                        failed = Some(e.error);
-                        ((e.reached - taken[at].addr()) / GRANULE) as usize
-                    }
-                },
-                Link::V1(_) => 0,
-            };
-            self.reserved.extend_from_slice(&taken[at..at + done]);
+        while at < taken.len() && failed.is_none() {
+            let run = &taken[at..at + run_length(&taken[at..])];
+            let (done, error) = self.range_op(run, Range::Delegate);
+            self.reserved.extend_from_slice(&run[..done]);
             at += done;
-            if done < len {
-                break;
-            }
+            failed = error;
         }
         for &g in &taken[at..] {
             self.source.release(g);
@@ -106,24 +94,42 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         pending.dedup();
         let mut at = 0;
         while at < pending.len() {
-            let len = run_length(&pending[at..]);
-            let run = &pending[at..at + len];
-            let done = match (&mut self.link, next_granule(run[len - 1])) {
-                (Link::V2(rmm), Ok(top)) => {
-                    match rmi2::granule_range_undelegate(rmm, run[0], top) {
-                        Ok(()) => len,
-                        Err(e) => ((e.reached - run[0].addr()) / GRANULE) as usize,
-                    }
-                }
-                _ => 0,
-            };
+            let run = &pending[at..at + run_length(&pending[at..])];
+            let (done, _) = self.range_op(run, Range::Undelegate);
             for &g in &run[..done] {
                 self.source.release(g);
             }
             // The refused granule and those after it in the run: still delegated.
             self.owned
                 .extend(run[done..].iter().map(|&g| Owned::Delegated(g)));
-            at += len;
+            at += run.len();
+        }
+    }
+
+    /// RMI 2.0: `RMI_GRANULE_RANGE_(UN)DELEGATE` over the contiguous granules `run`; how
+    /// many from its start were moved, and why it stopped short of the end.
+    fn range_op(&mut self, run: &[Granule], op: Range) -> (usize, Option<Error>) {
+        let (Some(&first), Some(&last)) = (run.first(), run.last()) else {
+            return (0, None);
+        };
+        let top = match next_granule(last) {
+            Ok(top) => top,
+            Err(e) => return (0, Some(e)),
+        };
+        let rmm = match self.v2(op.fid()) {
+            Ok(rmm) => rmm,
+            Err(e) => return (0, Some(e)),
+        };
+        let result = match op {
+            Range::Delegate => rmi2::granule_range_delegate(rmm, first, top),
+            Range::Undelegate => rmi2::granule_range_undelegate(rmm, first, top),
+        };
+        match result {
+            Ok(()) => (run.len(), None),
+            Err(e) => (
+                ((e.reached - first.addr()) / GRANULE) as usize,
+                Some(e.error),
+            ),
         }
     }
 
@@ -131,9 +137,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
     fn delegate_granule(&mut self, g: Granule) -> Result<(), Error> {
         match &mut self.link {
             Link::V1(rmm) => rmi::granule_delegate(rmm, g),
-            Link::V2(rmm) => {
-                rmi2::granule_range_delegate(rmm, g, next_granule(g)?).map_err(Error::from)
-            }
+            Link::V2(_) => self.range_op(&[g], Range::Delegate).1.map_or(Ok(()), Err),
         }
     }
 
@@ -141,9 +145,7 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
     fn undelegate_granule(&mut self, g: Granule) -> Result<(), Error> {
         match &mut self.link {
             Link::V1(rmm) => rmi::granule_undelegate(rmm, g),
-            Link::V2(rmm) => {
-                rmi2::granule_range_undelegate(rmm, g, next_granule(g)?).map_err(Error::from)
-            }
+            Link::V2(_) => self.range_op(&[g], Range::Undelegate).1.map_or(Ok(()), Err),
         }
     }
 
@@ -400,6 +402,22 @@ fn next_granule(g: Granule) -> Result<Granule, Error> {
                 value: g.addr(),
             },
         })
+}
+
+/// Which way an RMI 2.0 range command moves granules.
+#[derive(Clone, Copy)]
+enum Range {
+    Delegate,
+    Undelegate,
+}
+
+impl Range {
+    const fn fid(self) -> u32 {
+        match self {
+            Self::Delegate => cca_abi::rmi::fids::RMI_GRANULE_RANGE_DELEGATE,
+            Self::Undelegate => cca_abi::rmi::fids::RMI_GRANULE_RANGE_UNDELEGATE,
+        }
+    }
 }
 
 /// How many granules at the start of `granules` follow each other in memory.

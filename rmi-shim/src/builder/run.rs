@@ -228,19 +228,15 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         while at < end {
             match rmi::rtt_set_ripas(&mut self.link, rd, rec, at, end) {
                 Ok(next) => at = next,
-                // Inside RAM, above level 3 (RMI 2.0 on-demand RAM without its level-3 table
-                // yet) and the range does not cover the whole entry: make the table below.
+                // Inside RAM, above level 3 (on-demand RAM beyond the image's blocks has no
+                // level-3 table yet) and the range does not cover the whole entry: make the
+                // table below.
                 Err(Error::Refused { ret, .. })
                     if ret.status == abi::RmiStatus::ErrorRtt
                         && ret.index < 3
                         && (self.ram.0..self.ram.1).contains(&at.addr()) =>
                 {
-                    let level = abi::RttLevel::new(ret.index as i8 + 1).expect("1 to 3");
-                    let block = abi::RttLevel::new(ret.index as i8)
-                        .expect("0 to 2")
-                        .block_size();
-                    let table = Ipa::new(at.addr() - at.addr() % block).expect("aligned");
-                    self.create_rtt(rd, table, level)?;
+                    self.create_rtt_below(rd, at, ret.index)?;
                 }
                 // Outside the RTTs the host built: the realm gets the partial progress.
                 Err(Error::Refused { ret, .. }) if ret.status == abi::RmiStatus::ErrorRtt => break,
