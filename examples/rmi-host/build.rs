@@ -25,11 +25,7 @@ fn main() {
     for (i, var) in ["REALM_ENTRY_X0", "REALM_ENTRY_X1"].iter().enumerate() {
         println!("cargo:rerun-if-env-changed={var}");
         if let Ok(v) = env::var(var) {
-            let parsed = match v.strip_prefix("0x") {
-                Some(hex) => u64::from_str_radix(hex, 16),
-                None => v.parse(),
-            };
-            regs[i] = parsed.unwrap_or_else(|e| panic!("{var}={v}: {e}"));
+            regs[i] = number(var, &v);
         }
     }
     let entry = PathBuf::from(env::var("OUT_DIR").unwrap()).join("entry.rs");
@@ -48,12 +44,13 @@ fn main() {
     }
 }
 
+/// A decimal or 0x-hex number from the build environment; `key` names it in the panic.
 fn number(key: &str, v: &str) -> u64 {
     let parsed = match v.strip_prefix("0x") {
         Some(hex) => u64::from_str_radix(hex, 16),
         None => v.parse(),
     };
-    parsed.unwrap_or_else(|e| panic!("REALM_PARAMS: {key}={v}: {e}"))
+    parsed.unwrap_or_else(|e| panic!("{key}={v}: {e}"))
 }
 
 /// The Rust items `src/main.rs` includes for `REALM_PARAMS`.
@@ -64,11 +61,12 @@ fn realm_params(spec: &str) -> String {
     let mut unmeasured = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let (key, value) = item.split_once('=').unwrap_or((item, ""));
+        let name = format!("REALM_PARAMS: {key}");
         match key {
             "lpa2" => lpa2 = true,
-            "sve_vl" => sve_vl = Some(number(key, value)),
-            "pmu" => pmu = Some(number(key, value)),
-            "ipa_width" => ipa_width = Some(number(key, value)),
+            "sve_vl" => sve_vl = Some(number(&name, value)),
+            "pmu" => pmu = Some(number(&name, value)),
+            "ipa_width" => ipa_width = Some(number(&name, value)),
             "rtt_level_start" => {
                 level = Some(
                     value
@@ -76,8 +74,8 @@ fn realm_params(spec: &str) -> String {
                         .unwrap_or_else(|e| panic!("REALM_PARAMS: {item}: {e}")),
                 );
             }
-            "entry" => entry = Some(number(key, value)),
-            "ram_size" => ram_size = Some(number(key, value)),
+            "entry" => entry = Some(number(&name, value)),
+            "ram_size" => ram_size = Some(number(&name, value)),
             "populate" => {
                 eager = match value {
                     "eager" => true,
@@ -89,9 +87,9 @@ fn realm_params(spec: &str) -> String {
                 let (a, b) = value
                     .split_once("..")
                     .unwrap_or_else(|| panic!("REALM_PARAMS: {item}: expected A..B"));
-                unmeasured.push((number(key, a), number(key, b)));
+                unmeasured.push((number(&name, a), number(&name, b)));
             }
-            _ => panic!("REALM_PARAMS: unknown parameter {key:?}"),
+            _ => panic!("REALM_PARAMS: unknown parameter '{key}'"),
         }
     }
     let opt = |v: Option<u64>, ty: &str| match v {

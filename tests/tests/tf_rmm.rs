@@ -276,13 +276,10 @@ fn attest_on_tf_rmm() {
     let Some(anchors) = testdata::path("veraison/ta-tfa.json") else {
         return;
     };
-    let hex = after(&out, "attest: token ", '\n')
-        .filter(|h| !h.starts_with("of "))
-        .or_else(|| {
-            out.lines()
-                .filter_map(|l| l.strip_prefix("attest: token "))
-                .find(|h| !h.starts_with("of "))
-        })
+    let hex = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("attest: token "))
+        .find(|h| !h.starts_with("of "))
         .expect("token printed");
     let bytes: Vec<u8> = (0..hex.len() / 2)
         .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))

@@ -102,7 +102,13 @@ fn phases(out: &TimedOutput) -> [Option<Duration>; PHASES.len() + 1] {
         };
     }
     // Teardown alone: from "realm stopped" to "teardown done".
-    at[PHASES.len()] = match (at[4], at[5]) {
+    let phase = |name: &str| {
+        PHASES
+            .iter()
+            .position(|(n, _)| *n == name)
+            .and_then(|i| at[i])
+    };
+    at[PHASES.len()] = match (phase("realm stopped"), phase("teardown done")) {
         (Some(stop), Some(done)) => done.checked_sub(stop),
         _ => None,
     };
