@@ -218,28 +218,19 @@ enum ToRmm {
 struct AssignedRam<'a> {
     tables: &'a BTreeMap<u64, Table>,
     root: u64,
+    /// The top of the realm's IPA space: the RTTs describe nothing above.
+    limit: u64,
 }
 
 impl AssignedRam<'_> {
     fn check(&self, ipa: u64, len: usize) -> Result<(), Unmapped> {
-        let end = ipa.saturating_add(len as u64);
+        let end = ipa.saturating_add(len as u64).min(self.limit);
         let mut page = ipa & !(GRANULE - 1);
         while page < end {
-            let mut pa = self.root;
-            while let Some(t) = self.tables.get(&pa) {
-                let Some(entry) = page
-                    .checked_sub(t.base)
-                    .and_then(|off| t.entries.get((off / entry_size(t.level)) as usize))
-                else {
-                    break;
-                };
-                match entry.state {
-                    EntryState::Table(child) => pa = child,
-                    EntryState::Unassigned if entry.ripas == Ripas::Ram => {
-                        return Err(Unmapped { ipa: page.max(ipa) });
-                    }
-                    _ => break,
-                }
+            let (table, _, idx) = Rmm::walk_tables(self.tables, self.root, page, 3);
+            let entry = self.tables[&table].entries[idx];
+            if entry.state == EntryState::Unassigned && entry.ripas == Ripas::Ram {
+                return Err(Unmapped { ipa: page.max(ipa) });
             }
             page += GRANULE;
         }
@@ -914,12 +905,14 @@ impl Rmm {
             model,
             tables,
             root,
+            s2sz,
             ..
         } = realm;
         let model = model.as_mut().expect("active realms have a model");
         let mut memory = AssignedRam {
             tables,
             root: *root,
+            limit: 1 << *s2sz,
         };
         model.handle_smc(index, regs, &mut memory)
     }
@@ -1022,9 +1015,20 @@ impl Rmm {
     /// Walks from the root towards `level` at `ipa`: the deepest table reached (its PA and
     /// level) and the index of the entry for `ipa` in it.
     fn walk(realm: &Realm, ipa: u64, level: i8) -> (u64, i8, usize) {
-        let mut pa = realm.root;
+        Self::walk_tables(&realm.tables, realm.root, ipa, level)
+    }
+
+    /// [`Self::walk`] over `tables` from the root table at `root`; `ipa` must lie below the
+    /// realm's `2^s2sz`.
+    fn walk_tables(
+        tables: &BTreeMap<u64, Table>,
+        root: u64,
+        ipa: u64,
+        level: i8,
+    ) -> (u64, i8, usize) {
+        let mut pa = root;
         loop {
-            let t = &realm.tables[&pa];
+            let t = &tables[&pa];
             let idx = ((ipa - t.base) / entry_size(t.level)) as usize;
             if t.level == level {
                 return (pa, t.level, idx);
