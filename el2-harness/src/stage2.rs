@@ -75,7 +75,7 @@ impl Stage2 {
 
     /// Whether the page of RAM at IPA `ipa` is mapped; `None` outside RAM.
     #[must_use]
-    pub fn is_mapped(&mut self, ipa: u64) -> Option<bool> {
+    fn is_mapped(&mut self, ipa: u64) -> Option<bool> {
         let off = ipa
             .checked_sub(REALM_RAM_IPA)
             .filter(|&o| o < REALM_RAM_SIZE)?;

@@ -67,18 +67,16 @@ fn tagged_bytes(bytes: &[u8]) -> Value {
 
 impl RealmReferenceValues {
     /// The reference values `(mkey, value)`, in the order the CoMID lists them.
-    fn measurements(&self) -> Vec<(String, Measured<'_>)> {
-        let mut out = Vec::with_capacity(6);
-        out.push(("cca.rim".into(), Measured::Digest(&self.rim)));
-        for (i, rem) in self.rems.iter().enumerate() {
-            if let Some(rem) = rem {
-                out.push((alloc::format!("cca.rem{i}"), Measured::Digest(rem)));
-            }
-        }
-        if let Some(rpv) = &self.rpv {
-            out.push(("cca.rpv".into(), Measured::Raw(rpv)));
-        }
-        out
+    fn measurements(&self) -> Vec<(&'static str, Measured<'_>)> {
+        const REMS: [&str; 4] = ["cca.rem0", "cca.rem1", "cca.rem2", "cca.rem3"];
+        let rems = REMS
+            .into_iter()
+            .zip(&self.rems)
+            .filter_map(|(key, rem)| Some((key, Measured::Digest(rem.as_ref()?))));
+        core::iter::once(("cca.rim", Measured::Digest(&self.rim)))
+            .chain(rems)
+            .chain(self.rpv.as_ref().map(|rpv| ("cca.rpv", Measured::Raw(rpv))))
+            .collect()
     }
 
     /// The CoMID's `tag-id`: a version 8 UUID from SHA-256 of a label and the RIM.
@@ -118,7 +116,7 @@ impl RealmReferenceValues {
                     // comid.raw-value
                     Measured::Raw(bytes) => map(alloc::vec![(4, tagged_bytes(bytes))]),
                 };
-                map(alloc::vec![(0, text(&key)), (1, mval)]) // comid.mkey, comid.mval
+                map(alloc::vec![(0, text(key)), (1, mval)]) // comid.mkey, comid.mval
             })
             .collect();
         let triple = Value::Array(alloc::vec![environment, Value::Array(measurements)]);
