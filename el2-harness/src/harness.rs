@@ -21,6 +21,7 @@ use spin::Mutex;
 
 use crate::stage2::{self, Stage2};
 use crate::switch::{GuestContext, enter_guest};
+use crate::vgic;
 
 static STAGE2: Mutex<Stage2> = Mutex::new(Stage2::new());
 
@@ -41,6 +42,7 @@ const SPSR_EL1H_MASKED: u64 = 0x3c5;
 /// SCTLR_EL1 with the MMU and caches off (RES1 bits only).
 const SCTLR_EL1_MMU_OFF: u64 = 0x30d0_0800;
 /// ESR_ELx.EC values (Arm ARM D23.2.41).
+const EC_WFX: u64 = 0x01;
 const EC_HVC64: u64 = 0x16;
 const EC_SMC64: u64 = 0x17;
 const EC_DABT_LOWER: u64 = 0x24;
@@ -161,6 +163,7 @@ fn main() -> ! {
     // EL1 may read the physical counter and use the physical timer.
     CNTHCTL_EL2.set(0b11);
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    vgic::init_cpu();
 
     let mut ctx = GuestContext::new(REALM_RAM_IPA, SPSR_EL1H_MASKED, entry);
     run(&mut model, &mut ctx);
@@ -173,7 +176,9 @@ fn main() -> ! {
 
 /// Runs the realm until it stops or fails.
 fn run(model: &mut RealmModel<InsecureTestIssuer>, ctx: &mut GuestContext) {
+    let mut timer = vgic::VirtualTimer::new();
     loop {
+        timer.before_entry();
         // SAFETY: stage 2 maps only realm RAM and the UART's alias; HCR_EL2 traps SMCs.
         let vector = unsafe { enter_guest(ctx) };
         let esr = ESR_EL2.get();
@@ -196,6 +201,7 @@ fn run(model: &mut RealmModel<InsecureTestIssuer>, ctx: &mut GuestContext) {
                 }
                 ctx.x[..18].copy_from_slice(&regs);
             }
+            (8, EC_WFX) if esr & 1 == 0 => timer.on_wfi(ctx),
             (8, EC_HVC64) => {
                 // The RMM makes the realm take an Undefined Instruction exception for HVC
                 // (TF-RMM runtime/core/exit.c): inject it at the realm's EL1 vectors.

@@ -12,7 +12,11 @@
 //! - **the host**: it prints console host calls, accepts RIPAS changes and stops when the
 //!   realm calls PSCI `SYSTEM_OFF` or `SYSTEM_RESET`.
 //!
-//! What it does not model: GIC and timers for the realm, more than one REC, emulated MMIO
+//! It delivers the realm's EL1 virtual timer interrupt through the GICv3 virtual CPU
+//! interface, trapping `WFI` ([`vgic`]), and injects it early once, as a hostile host may.
+//!
+//! What it does not model: the rest of the GIC (no physical interrupt is enabled, no other
+//! virtual interrupt is delivered), the physical timer, more than one REC, emulated MMIO
 //! (the UART's unprotected alias is mapped straight to the UART), and RIPAS enforcement on
 //! the realm's own memory accesses (only the RMM's accesses check RIPAS).
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -27,6 +31,8 @@ mod harness;
 mod stage2;
 #[cfg(target_os = "none")]
 mod switch;
+#[cfg(target_os = "none")]
+mod vgic;
 
 #[cfg(not(target_os = "none"))]
 fn main() {

@@ -5,7 +5,10 @@
 //!   the program's `main` declared with [`entry!`];
 //! - a heap over the linker script's `__heap_start..__heap_end`;
 //! - the QEMU `virt` PL011 at 0x0900_0000 as console (`console`, `println!`);
-//! - the GICv3 virtual CPU interface cleared before a realm first runs (`gic`);
+//! - the GICv3 virtual CPU interface cleared before a realm first runs, and its list
+//!   registers, active priorities and control registers for a host to load and save per
+//!   REC (`gic`);
+//! - the physical counter (`physical_counter`);
 //! - faults and panics are reported on the console, then the machine is powered off with
 //!   PSCI `SYSTEM_OFF` (`power_off`).
 //!
@@ -35,6 +38,16 @@ macro_rules! entry {
             $main()
         }
     };
+}
+
+/// The physical counter `CNTPCT_EL0`, read after an `ISB` (so not before earlier
+/// instructions).
+#[cfg(target_os = "none")]
+#[must_use]
+pub fn physical_counter() -> u64 {
+    use aarch64_cpu::registers::{CNTPCT_EL0, Readable};
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    CNTPCT_EL0.get()
 }
 
 /// Powers the machine off with PSCI `SYSTEM_OFF` (an SMC to EL3 firmware, or QEMU's own PSCI

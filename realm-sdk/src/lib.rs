@@ -47,6 +47,7 @@
 pub mod addr;
 pub mod attest;
 pub mod broker;
+pub mod gic;
 #[cfg(feature = "islet")]
 pub mod islet;
 pub mod psci;

@@ -5,10 +5,18 @@
 //! [`Clock`] (the frequency), so they are tested on the host; reading the counter needs the
 //! `rt` runtime on AArch64 (`Clock::read`, `Instant::now`, `delay`).
 //!
+//! With the runtime, a realm can also sleep: [`sleep_until`] and [`sleep`] arm the EL1
+//! virtual timer and wait in `WFI` for its interrupt (INTID 27, [`crate::gic`]), which the
+//! host delivers through the virtual GIC; [`delay`] busy-waits instead.
+//!
 //! What the host can do to time: it decides when a REC runs, so it can stall a realm for as
 //! long as it likes, and a delay or a deadline only promises *at least* the time asked for.
 //! It cannot make the counter run backwards: the RMM fixes the realm's counter offset. A
 //! protocol that must not wait forever on the host bounds its waits with a [`Deadline`].
+//! The timer's interrupt is the host's to deliver: it can withhold it (the sleep lasts until
+//! the host lets the REC run again), delay it, or inject it early or for no reason; the
+//! sleep treats it as a hint and re-reads the counter, so it never ends early
+//! ([`TimerEvents`] counts what the handler saw).
 
 use core::time::Duration;
 
@@ -181,6 +189,143 @@ mod counter {
 
 #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
 pub use counter::delay;
+
+/// What the virtual timer's interrupt handler has seen since the realm started (all CPUs).
+///
+/// A host may inject the timer's INTID before the timer fires, or any other INTID; the
+/// handler tells them apart by the timer's own `CNTV_CTL_EL0.ISTATUS`, so a payload (or a
+/// test) can check that it woke on the real thing.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct TimerEvents {
+    /// Virtual timer interrupts (INTID 27) taken while the timer condition held.
+    pub fired: u64,
+    /// INTID 27 taken while the timer condition did not hold: injected early by the host.
+    pub early: u64,
+    /// Other INTIDs: nothing in the runtime asked for them; acknowledged and ended.
+    pub other: u64,
+    /// IRQs taken with nothing to acknowledge (`ICC_IAR1_EL1` returned the spurious INTID
+    /// 1023 at once).
+    pub spurious: u64,
+}
+
+#[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+mod sleeping {
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    use aarch64_cpu::asm::barrier::{SY, isb};
+    use aarch64_cpu::registers::{CNTV_CTL_EL0, CNTV_CVAL_EL0, DAIF, Readable, Writeable};
+
+    use super::{Deadline, Duration, TimerEvents};
+    use crate::gic;
+
+    /// `CNTV_CTL_EL0` bits (Arm ARM D23, CNTV_CTL_EL0).
+    const ENABLE: u64 = 1 << 0;
+    const IMASK: u64 = 1 << 1;
+    const ISTATUS: u64 = 1 << 2;
+    /// `DAIF.I`.
+    const DAIF_I: u64 = 1 << 7;
+
+    static FIRED: AtomicU64 = AtomicU64::new(0);
+    static EARLY: AtomicU64 = AtomicU64::new(0);
+    static OTHER: AtomicU64 = AtomicU64::new(0);
+    static SPURIOUS: AtomicU64 = AtomicU64::new(0);
+
+    /// The counts of [`TimerEvents`] so far.
+    #[must_use]
+    pub fn timer_events() -> TimerEvents {
+        TimerEvents {
+            fired: FIRED.load(Ordering::Relaxed),
+            early: EARLY.load(Ordering::Relaxed),
+            other: OTHER.load(Ordering::Relaxed),
+            spurious: SPURIOUS.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sleeps until `deadline` has passed: arms the EL1 virtual timer (`CNTV_CVAL_EL0`,
+    /// `CNTV_CTL_EL0`), waits in `WFI` and takes the timer's interrupt (INTID 27) through the
+    /// runtime's IRQ vector, as often as needed, then disarms the timer. Returns at once if
+    /// the deadline has passed.
+    ///
+    /// The interrupt is a hint: the loop ends only when the counter says the deadline has
+    /// passed, so an interrupt the host injects early, a spurious one or a `WFI` that
+    /// completes for no reason only cost another round. A host can make the sleep longer
+    /// (it decides when the REC runs and when it injects the interrupt), never shorter.
+    ///
+    /// IRQs stay masked while the deadline is tested and during `WFI`, and are unmasked
+    /// only afterwards: an interrupt arriving between the test and the `WFI` still ends the
+    /// `WFI` (a pending interrupt is a wake-up event whatever `PSTATE.I`, Arm ARM D1.6.2),
+    /// so no wake-up is lost. The caller's `PSTATE.I` is restored on return.
+    pub fn sleep_until(deadline: Deadline) {
+        gic::enable_group1();
+        let daif = DAIF.get();
+        DAIF.set(daif | DAIF_I);
+        while !deadline.expired() {
+            // The compare value first, then the enable: no interrupt from a stale value.
+            CNTV_CVAL_EL0.set(deadline.instant().ticks());
+            CNTV_CTL_EL0.set(ENABLE);
+            isb(SY);
+            if !deadline.expired() {
+                aarch64_cpu::asm::wfi();
+            }
+            // Take what is pending (the handler runs on this stack), then mask again.
+            DAIF.set(daif & !DAIF_I);
+            isb(SY);
+            DAIF.set(daif | DAIF_I);
+        }
+        CNTV_CTL_EL0.set(0);
+        isb(SY);
+        DAIF.set(daif);
+    }
+
+    /// Sleeps at least `d` ([`sleep_until`]); returns at once if the platform has no timer
+    /// frequency.
+    pub fn sleep(d: Duration) {
+        if let Some(deadline) = Deadline::from_now(d) {
+            sleep_until(deadline);
+        }
+    }
+
+    /// The runtime's IRQ handler: acknowledges and ends every pending group-1 interrupt. The
+    /// virtual timer's, if its condition holds, is masked at the timer (`IMASK`) so that its
+    /// level drops until [`sleep_until`] arms it again.
+    pub(crate) fn handle_irq() {
+        // Bounded: a host that keeps injecting cannot hold the CPU here for ever.
+        for round in 0..16 {
+            let intid = gic::acknowledge();
+            if intid == gic::INTID_SPURIOUS {
+                // Nothing pending: spurious only if nothing was, when the IRQ was taken.
+                if round == 0 {
+                    SPURIOUS.fetch_add(1, Ordering::Relaxed);
+                }
+                return;
+            }
+            if matches!(gic::kind(intid), gic::IntidKind::Special) {
+                // 1020 to 1022 are never returned by ICC_IAR1_EL1 to a non-secure EL1;
+                // there is nothing to end.
+                OTHER.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            if intid == gic::VIRTUAL_TIMER_INTID {
+                let ctl = CNTV_CTL_EL0.get();
+                if ctl & (ENABLE | ISTATUS) == ENABLE | ISTATUS {
+                    CNTV_CTL_EL0.set(ctl | IMASK);
+                    isb(SY);
+                    FIRED.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    EARLY.fetch_add(1, Ordering::Relaxed);
+                }
+            } else {
+                OTHER.fetch_add(1, Ordering::Relaxed);
+            }
+            gic::end_of_interrupt(intid);
+        }
+    }
+}
+
+#[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+pub(crate) use sleeping::handle_irq;
+#[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+pub use sleeping::{sleep, sleep_until, timer_events};
 
 #[cfg(test)]
 mod tests {

@@ -363,3 +363,33 @@ fn seal_on_tf_rmm() {
     let log = after(&stages[0].output, "seal: event log ", '\n').expect("event log");
     system_tests::assert_log_replays_to_token(log, &stages[0].relay.requests[0]);
 }
+
+/// The realm sleeps on its EL1 virtual timer under TF-RMM (issue 12, item 3): rmi-host traps
+/// its `WFI` (`RmiRecEnterFlags.TRAP_WFI`), waits for the deadline TF-RMM reports in
+/// `RmiRecExit.cntv_cval` and injects vINTID 27 (RMI 1.0: `RmiRecEnter.gicv3_lrs`; RMI 2.0:
+/// `ICH_LR0_EL2`). Each sleep must last at least its duration and end on the timer's
+/// interrupt, with no early, stray or spurious one: this host injects only when the timer
+/// has fired.
+#[test]
+fn timer_on_tf_rmm() {
+    let Some(out) = run("timer on TF-RMM", "timer", [0, 0]) else {
+        return;
+    };
+    for asked in [10u64, 25, 50] {
+        let prefix = format!(
+            "timer: slept {asked} ms, woke on the virtual timer interrupt (INTID 27) after "
+        );
+        let took: u64 = after(&out, &prefix, ' ')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("the {asked} ms sleep is reported:\n{out}"));
+        assert!(took >= asked, "a {asked} ms sleep took {took} ms:\n{out}");
+    }
+    assert!(
+        out.contains("timer: interrupts taken: 3 from the timer, 0 early, 0 other, 0 spurious"),
+        "{out}"
+    );
+    assert!(
+        out.contains("timer: no sleep ended early, each ended on the timer's interrupt: ok"),
+        "{out}"
+    );
+}

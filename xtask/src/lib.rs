@@ -27,7 +27,7 @@ pub use realm_run::{
 pub use relay::{BrokerRelay, NoServices, Services};
 
 /// Realm payloads in `examples/`, by package name.
-pub const EXAMPLES: &[&str] = &["attest", "hello", "minimal", "seal", "selftest"];
+pub const EXAMPLES: &[&str] = &["attest", "hello", "minimal", "seal", "selftest", "timer"];
 
 /// The workspace root.
 #[must_use]

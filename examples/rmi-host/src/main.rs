@@ -18,6 +18,7 @@ mod host {
     use cca_abi::rmi::Generation;
     use cca_abi::smccc::Smc;
     use el2_rt::{console, power_off, println};
+    use rmi_shim::builder::vgic::{CpuInterfaceState, VirtualCpuInterface};
     use rmi_shim::builder::{
         BuildError, Host, Populate, RangeSource, Realm, RealmConfig, RunOutcome, SharedMemory,
     };
@@ -116,6 +117,48 @@ mod host {
             };
             gprs[0] = code;
             gprs[1] = len as u64;
+        }
+
+        /// This CPU's counter and GIC virtual CPU interface ([`VirtualCpuInterface`]).
+        fn cpu_interface(&mut self) -> Option<&mut dyn VirtualCpuInterface> {
+            Some(self)
+        }
+    }
+
+    /// The realm's virtual timer interrupt: rmi-shim's builder traps the realm's `WFI`, waits
+    /// on this CPU's physical counter for the realm's deadline and injects vINTID 27; on RMI
+    /// 2.0 through this CPU's `ICH_*_EL2` registers (el2-rt's `gic`).
+    ///
+    /// The host's own GIC is left as TF-A configured it: the timer PPIs are not enabled at
+    /// the redistributor, so a realm's timer firing while it runs does not make TF-RMM exit
+    /// with `RMI_EXIT_IRQ` (seen on QEMU with TF-A v2.14 + TF-RMM v0.8.0 and TF-A v2.15 +
+    /// TF-RMM v0.9.0: the `timer` example's sleeps end through trapped `WFI`s only, see
+    /// `tests/tests/tf_rmm.rs`); the host learns of the timer from `RmiRecExit.cntv_ctl`.
+    impl VirtualCpuInterface for Console {
+        fn counter(&mut self) -> u64 {
+            el2_rt::physical_counter()
+        }
+
+        fn load(&mut self, state: &CpuInterfaceState) {
+            use el2_rt::gic;
+            for (n, lr) in state.lrs.iter().enumerate().take(gic::list_registers()) {
+                gic::write_list_register(n, *lr);
+            }
+            for n in 0..gic::active_priority_registers() {
+                gic::write_active_priorities(n, state.ap0r[n], state.ap1r[n]);
+            }
+            gic::write_control(state.vmcr, state.hcr);
+        }
+
+        fn save(&mut self, state: &mut CpuInterfaceState) {
+            use el2_rt::gic;
+            for (n, lr) in state.lrs.iter_mut().enumerate().take(gic::list_registers()) {
+                *lr = gic::read_list_register(n);
+            }
+            for n in 0..gic::active_priority_registers() {
+                (state.ap0r[n], state.ap1r[n]) = gic::read_active_priorities(n);
+            }
+            state.vmcr = gic::read_vmcr();
         }
     }
 

@@ -1,4 +1,4 @@
-//! `_start` and the exception vector table: the only assembly of the runtime.
+//! `_start`, the exception vector table and the IRQ path: the only assembly of the runtime.
 
 core::arch::global_asm!(
     r#"
@@ -42,20 +42,103 @@ _start:
 2:  wfi
     b       2b
 
-    /* 16 vectors of 0x80 bytes: each switches to the exception stack (every exception is
-     * fatal, and the main stack may be what overflowed into its guard page) and passes its
-     * number to the Rust handler. */
+    /* 16 vectors of 0x80 bytes. Vector 5, an IRQ taken from EL1 on SP_EL1 (the runtime's
+     * own stack), goes to the IRQ path below and returns. Every other one is fatal: it
+     * switches to the exception stack (the main stack may be what overflowed into its guard
+     * page) and passes its number to the Rust handler. */
     .section .text.vectors, "ax"
     .balign 0x800
     .global __realm_sdk_vectors
 __realm_sdk_vectors:
     .irp n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
     .balign 0x80
+    .if \n == 5
+    b       __realm_sdk_irq_entry
+    .else
     adrp    x9, __exception_stack_top
     add     x9, x9, :lo12:__exception_stack_top
     mov     sp, x9
     mov     x0, #\n
     b       __realm_sdk_exception
+    .endif
     .endr
+
+    /* IRQ: saves what the AAPCS64 lets a Rust function clobber (x0-x18, x30, all of the
+     * SIMD&FP registers since only the low halves of v8-v15 are callee-saved, FPCR, FPSR)
+     * and ELR_EL1/SPSR_EL1, calls __realm_sdk_irq with IRQs still masked, restores, ERET.
+     * Frame (0x2c0 bytes, 16-aligned): x0-x17 at 0x00, x18/x30 at 0x90, ELR/SPSR at 0xa0,
+     * FPCR/FPSR at 0xb0, q0-q31 at 0xc0. */
+    .section .text.irq, "ax"
+__realm_sdk_irq_entry:
+    sub     sp, sp, #0x2c0
+    stp     x0, x1, [sp, #0x00]
+    stp     x2, x3, [sp, #0x10]
+    stp     x4, x5, [sp, #0x20]
+    stp     x6, x7, [sp, #0x30]
+    stp     x8, x9, [sp, #0x40]
+    stp     x10, x11, [sp, #0x50]
+    stp     x12, x13, [sp, #0x60]
+    stp     x14, x15, [sp, #0x70]
+    stp     x16, x17, [sp, #0x80]
+    stp     x18, x30, [sp, #0x90]
+    mrs     x0, elr_el1
+    mrs     x1, spsr_el1
+    stp     x0, x1, [sp, #0xa0]
+    mrs     x0, fpcr
+    mrs     x1, fpsr
+    stp     x0, x1, [sp, #0xb0]
+    add     x0, sp, #0xc0
+    stp     q0, q1, [x0, #0x000]
+    stp     q2, q3, [x0, #0x020]
+    stp     q4, q5, [x0, #0x040]
+    stp     q6, q7, [x0, #0x060]
+    stp     q8, q9, [x0, #0x080]
+    stp     q10, q11, [x0, #0x0a0]
+    stp     q12, q13, [x0, #0x0c0]
+    stp     q14, q15, [x0, #0x0e0]
+    stp     q16, q17, [x0, #0x100]
+    stp     q18, q19, [x0, #0x120]
+    stp     q20, q21, [x0, #0x140]
+    stp     q22, q23, [x0, #0x160]
+    stp     q24, q25, [x0, #0x180]
+    stp     q26, q27, [x0, #0x1a0]
+    stp     q28, q29, [x0, #0x1c0]
+    stp     q30, q31, [x0, #0x1e0]
+    bl      __realm_sdk_irq
+    add     x0, sp, #0xc0
+    ldp     q0, q1, [x0, #0x000]
+    ldp     q2, q3, [x0, #0x020]
+    ldp     q4, q5, [x0, #0x040]
+    ldp     q6, q7, [x0, #0x060]
+    ldp     q8, q9, [x0, #0x080]
+    ldp     q10, q11, [x0, #0x0a0]
+    ldp     q12, q13, [x0, #0x0c0]
+    ldp     q14, q15, [x0, #0x0e0]
+    ldp     q16, q17, [x0, #0x100]
+    ldp     q18, q19, [x0, #0x120]
+    ldp     q20, q21, [x0, #0x140]
+    ldp     q22, q23, [x0, #0x160]
+    ldp     q24, q25, [x0, #0x180]
+    ldp     q26, q27, [x0, #0x1a0]
+    ldp     q28, q29, [x0, #0x1c0]
+    ldp     q30, q31, [x0, #0x1e0]
+    ldp     x0, x1, [sp, #0xb0]
+    msr     fpcr, x0
+    msr     fpsr, x1
+    ldp     x0, x1, [sp, #0xa0]
+    msr     elr_el1, x0
+    msr     spsr_el1, x1
+    ldp     x18, x30, [sp, #0x90]
+    ldp     x16, x17, [sp, #0x80]
+    ldp     x14, x15, [sp, #0x70]
+    ldp     x12, x13, [sp, #0x60]
+    ldp     x10, x11, [sp, #0x50]
+    ldp     x8, x9, [sp, #0x40]
+    ldp     x6, x7, [sp, #0x30]
+    ldp     x4, x5, [sp, #0x20]
+    ldp     x2, x3, [sp, #0x10]
+    ldp     x0, x1, [sp, #0x00]
+    add     sp, sp, #0x2c0
+    eret
 "#
 );

@@ -1,4 +1,5 @@
-//! Exception reporting: any exception taken by the payload is fatal.
+//! Exception reporting: any exception taken by the payload is fatal, except an IRQ taken at
+//! EL1 on its own stack, which goes to the interrupt handler ([`crate::time::sleep_until`]).
 
 use aarch64_cpu::registers::{ELR_EL1, ESR_EL1, FAR_EL1, Readable};
 
@@ -58,4 +59,11 @@ extern "C" fn __realm_sdk_exception(vector: u64) -> ! {
         ELR_EL1.get(),
     ));
     exit(cca_abi::hostcall::exit::EXCEPTION);
+}
+
+/// Called by the IRQ vector (current EL, SP_ELx) with the interrupted context saved and IRQs
+/// masked: acknowledges and ends what is pending at the GIC CPU interface.
+#[unsafe(no_mangle)]
+extern "C" fn __realm_sdk_irq() {
+    crate::time::handle_irq();
 }

@@ -7,7 +7,9 @@
 //!   map and turns the MMU and caches on ([`mmu`]), initialises the heap, selects the
 //!   console and calls the payload's `main`;
 //! - exception vectors that report the exception class and addresses, then switch the realm
-//!   off with PSCI `SYSTEM_OFF`;
+//!   off with PSCI `SYSTEM_OFF`; except an IRQ at EL1, which saves the interrupted context,
+//!   acknowledges and ends what is pending at the GIC CPU interface ([`crate::gic`]) and
+//!   returns: the virtual timer's interrupt that ends [`crate::time::sleep_until`];
 //! - a panic handler that reports the panic and switches the realm off;
 //! - before every `SYSTEM_OFF`, an exit report to the host
 //!   (`cca_abi::hostcall::EXIT_STATUS`): main returned, panic, exception or failed start, so

@@ -171,6 +171,9 @@ pub enum BuildError {
         /// `RmiRecExit.esr`.
         esr: u64,
     },
+    /// The virtual interrupt state that came back from a REC exit is not what the host put
+    /// there ([`super::vgic`]).
+    Vgic(super::vgic::VgicError),
     /// Teardown could not destroy or undelegate `leaked` granules.
     Leaked {
         /// Granules still delegated.
@@ -184,6 +187,12 @@ pub enum BuildError {
 impl From<Error> for BuildError {
     fn from(e: Error) -> Self {
         Self::Rmi(e)
+    }
+}
+
+impl From<super::vgic::VgicError> for BuildError {
+    fn from(e: super::vgic::VgicError) -> Self {
+        Self::Vgic(e)
     }
 }
 
@@ -210,6 +219,7 @@ impl fmt::Display for BuildError {
             Self::UnhandledExit { reason, esr } => {
                 write!(f, "unhandled REC exit: reason {reason}, ESR {esr:#x}")
             }
+            Self::Vgic(e) => write!(f, "virtual GIC: {e}"),
             Self::Leaked {
                 leaked,
                 cause: None,

@@ -33,6 +33,10 @@
 //! `RMI_RTT_DATA_UNMAP`, the stateful `RMI_REC_DESTROY` that gives the auxiliary granules
 //! back, `RMI_GRANULE_RANGE_UNDELEGATE`).
 //!
+//! While the realm runs, its EL1 virtual timer interrupt is delivered through the virtual
+//! GIC when the [`Host`] provides the CPU's counter and interface ([`vgic`]): `WFI` traps to
+//! the host, which waits for the realm's timer and injects vINTID 27.
+//!
 //! While the realm runs, a data abort in the unprotected alias of its RAM (a realm reaching
 //! memory it shared, after setting its RIPAS to `EMPTY`) is answered by mapping a zeroed
 //! host page there (`RMI_RTT_CREATE` as needed, `RMI_RTT_MAP_UNPROTECTED`); [`Host`]
@@ -54,13 +58,15 @@
 // DATA_CREATE(_UNKNOWN), REC_AUX_COUNT, REC_CREATE, REALM_ACTIVATE; `ledger`: GRANULE_DELEGATE,
 // GRANULE_UNDELEGATE and every destroy (DATA, RTT, REC, REALM, RTT_UNMAP_UNPROTECTED);
 // `run`: REC_ENTER and the exit reasons, PSCI_COMPLETE, RTT_SET_RIPAS; `shared`:
-// RTT_READ_ENTRY, RTT_MAP_UNPROTECTED.
+// RTT_READ_ENTRY, RTT_MAP_UNPROTECTED; `vgic`: the GIC and timer fields of REC_ENTER/exit
+// (RMI 1.0) or the ICH_*_EL2 registers around it (2.0).
 mod build;
 mod config;
 mod ledger;
 mod run;
 mod shared;
 mod source;
+pub mod vgic;
 
 pub use config::{BuildError, Populate, RealmConfig};
 pub use run::{Host, RipasDecision, RunOutcome};

@@ -11,6 +11,7 @@ use cca_abi::rsi::Ripas;
 use cca_abi::smccc::{Conduit, unpack_bytes};
 use zerocopy::FromZeros;
 
+use super::vgic::{ExitHandled, Interrupts, VirtualCpuInterface};
 use super::{BuildError, GranuleSource, Realm, SharedMemory, page_addr, rec_mpidr};
 use crate::error::Error;
 use crate::rmi;
@@ -52,6 +53,13 @@ pub trait Host {
         let _ = (base, top, ripas);
         RipasDecision::Accept
     }
+
+    /// The host CPU's counter and GICv3 virtual CPU interface, to deliver the realm's
+    /// virtual timer interrupt ([`super::vgic`]). The default, `None`, delivers none (and a
+    /// realm waiting in `WFI` for its timer waits until some other exit).
+    fn cpu_interface(&mut self) -> Option<&mut dyn VirtualCpuInterface> {
+        None
+    }
 }
 
 impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
@@ -72,15 +80,20 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         let mut current = 0;
         // The page populated at the last exit: a second fault there is not a missing page.
         let mut populated: Option<Ipa> = None;
+        let mut interrupts = Interrupts::new(self.generation(), self.recs.len());
         loop {
             let rec = self.recs[current];
+            interrupts.before_enter(current, &mut run, host.cpu_interface());
             rmi::rec_enter(&mut self.link, rec, page_addr(&*run))?;
+            let vgic = interrupts.after_exit(current, &run, host.cpu_interface())?;
             run.enter.flags = 0;
             run.enter.gprs = [0; 31];
             let exit = &run.exit;
             let reason = RmiExitReason::from_raw(exit.exit_reason.into());
             let last_populated = populated.take();
             match reason {
+                // A trapped WFI the virtual timer delivery answered.
+                _ if vgic == ExitHandled::Wfx => {}
                 RmiExitReason::HostCall => {
                     let mut gprs = exit.gprs;
                     if exit.imm == CONSOLE_WRITE {

@@ -1,0 +1,131 @@
+//! The realm's virtual timer interrupt, delivered through the GICv3 virtual CPU interface.
+//!
+//! The harness plays host and RMM here the way rmi-shim's builder and TF-RMM do between
+//! them: the realm's `ICC_*_EL1` accesses reach the virtual CPU interface (`HCR_EL2.IMO` and
+//! `FMO` set, `ICH_HCR_EL2.En` = 1); `WFI` traps to EL2 (`HCR_EL2.TWI`, what rmi-shim asks of
+//! TF-RMM with `RmiRecEnterFlags.TRAP_WFI`); on a trapped `WFI` with the realm's EL1 virtual
+//! timer armed, the harness waits until the timer condition holds (`CNTV_CTL_EL0.ISTATUS`)
+//! and injects vINTID 27 as a pending group-1 interrupt in `ICH_LR0_EL2` (HW = 0, as TF-RMM
+//! requires of a host: v0.8.0 and v0.9.0 `lib/gic/src/gic.c`). Before every entry it also
+//! injects the interrupt if the timer fired while the realm ran, as a host does with the
+//! `cntv_ctl` TF-RMM reports at each exit (`runtime/core/timers.c`
+//! `report_timer_state_to_ns`). The realm ends the interrupt with `ICC_EOIR1_EL1`, which
+//! turns the list register back to invalid.
+//!
+//! The harness never enables a physical interrupt at the GIC (QEMU starts it with every PPI
+//! disabled), so no physical IRQ reaches EL2 and the realm only sleeps in a trapped `WFI`.
+//!
+//! It also plays a hostile host once: the first time the realm waits in `WFI` with its timer
+//! armed and not yet fired, the harness injects the interrupt at once, early. A realm must
+//! treat the interrupt as a hint and re-read the counter (realm-sdk's `time::sleep_until`
+//! counts it as early and sleeps on). The state is per CPU: one [`VirtualTimer`] for the
+//! harness's one physical CPU.
+
+use aarch64_cpu::registers::{
+    CNTV_CTL_EL0, CNTVOFF_EL2, HCR_EL2, ICC_SRE_EL2, ICH_HCR_EL2, ICH_LR0_EL2, ICH_VMCR_EL2,
+    Readable, Writeable,
+};
+
+use crate::switch::GuestContext;
+
+/// `CNTV_CTL_EL0` bits (Arm ARM D23, CNTV_CTL_EL0).
+const CNT_ENABLE: u64 = 1 << 0;
+const CNT_IMASK: u64 = 1 << 1;
+const CNT_ISTATUS: u64 = 1 << 2;
+
+/// The realm's EL1 virtual timer PPI.
+pub const VIRTUAL_TIMER_INTID: u64 = 27;
+
+/// `ICH_LR<n>_EL2` (GICv3 §12.4.6): state pending (`0b01` at \[63:62\]), group 1 (bit 60),
+/// HW = 0, priority 0xa0 at \[55:48\] (valid with 5 implemented priority bits), vINTID 27.
+const LR_TIMER_PENDING: u64 = (0b01 << 62) | (1 << 60) | (0xa0 << 48) | VIRTUAL_TIMER_INTID;
+/// `ICH_LR<n>_EL2.State` mask.
+const LR_STATE: u64 = 0b11 << 62;
+
+/// Sets up this CPU's GIC virtual CPU interface and the traps the virtual timer needs; after
+/// `HCR_EL2` has been set for the realm.
+pub fn init_cpu() {
+    // ICC_SRE_EL2: SRE (system registers at EL2), Enable (EL1 may use them too), DFB, DIB.
+    ICC_SRE_EL2.set(ICC_SRE_EL2.get() | 0b1111);
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    // The realm's virtual counter is the physical one, as on TF-RMM (a REC's CNTVOFF_EL2
+    // starts at 0 and the realm cannot change it).
+    CNTVOFF_EL2.set(0);
+    ICH_VMCR_EL2.set(0);
+    ICH_LR0_EL2.set(0);
+    // ICH_HCR_EL2.En: the virtual CPU interface signals the list registers' interrupts.
+    ICH_HCR_EL2.set(1);
+    // HCR_EL2: IMO (bit 4) and FMO (bit 3) send the realm's ICC_* accesses to the virtual
+    // interface and its virtual IRQs to it; TWI (bit 13) traps WFI.
+    HCR_EL2.set(HCR_EL2.get() | (1 << 13) | (1 << 4) | (1 << 3));
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+}
+
+/// The virtual timer's delivery on one CPU.
+#[derive(Debug, Default)]
+pub struct VirtualTimer {
+    /// The one early injection has been made.
+    early_done: bool,
+}
+
+impl VirtualTimer {
+    /// Nothing injected yet.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self { early_done: false }
+    }
+
+    /// Before entering the realm: injects the timer's interrupt if the timer condition holds
+    /// and the interrupt is not already in the list register.
+    pub fn before_entry(&mut self) {
+        let ctl = CNTV_CTL_EL0.get();
+        if ctl & (CNT_ENABLE | CNT_IMASK | CNT_ISTATUS) == CNT_ENABLE | CNT_ISTATUS {
+            inject();
+        }
+    }
+
+    /// A trapped `WFI` (ESR EC 0x01, TI = 0): skips it, and if the realm's virtual timer is
+    /// armed, waits until it fires and injects its interrupt (or, the first time, injects it
+    /// at once, early). With no timer armed and nothing pending the realm just resumes: a
+    /// `WFI` may complete at any time.
+    pub fn on_wfi(&mut self, ctx: &mut GuestContext) {
+        // The preferred return address of a trapped WFI is the WFI itself.
+        ctx.elr += 4;
+        if ICH_LR0_EL2.get() & LR_STATE != 0 {
+            return;
+        }
+        let armed = |ctl: u64| ctl & (CNT_ENABLE | CNT_IMASK) == CNT_ENABLE;
+        let ctl = CNTV_CTL_EL0.get();
+        if !armed(ctl) {
+            return;
+        }
+        if !self.early_done && ctl & CNT_ISTATUS == 0 {
+            self.early_done = true;
+            el2_rt::println!(
+                "el2-harness: injecting the virtual timer interrupt before the timer fired (a hostile host's early interrupt)"
+            );
+            inject();
+            return;
+        }
+        loop {
+            let ctl = CNTV_CTL_EL0.get();
+            if !armed(ctl) {
+                return;
+            }
+            if ctl & CNT_ISTATUS != 0 {
+                break;
+            }
+            core::hint::spin_loop();
+        }
+        inject();
+    }
+}
+
+/// Makes vINTID 27 pending in `ICH_LR0_EL2` unless the list register already holds it
+/// (pending or active): one list register per vINTID, as TF-RMM requires of a host.
+fn inject() {
+    if ICH_LR0_EL2.get() & LR_STATE == 0 {
+        ICH_LR0_EL2.set(LR_TIMER_PENDING);
+        aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    }
+}
