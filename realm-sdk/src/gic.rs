@@ -12,7 +12,7 @@
 //! What the host can do: inject any virtual interrupt at any time, withhold one, or inject a
 //! timer interrupt early. A realm must treat an interrupt as a hint and check the state it
 //! announces (for the timer, the counter and `CNTV_CTL_EL0.ISTATUS`), as
-//! [`crate::time::sleep_until`] does.
+//! realm-sdk's `time::sleep_until` does.
 
 /// INTID of the EL1 virtual timer's PPI (Server Base System Architecture; TF-RMM
 /// `lib/arch/include/arch.h` `EL1_VIRT_TIMER_PPI`; QEMU `virt` and the FVP).

@@ -5,9 +5,9 @@
 //! [`Clock`] (the frequency), so they are tested on the host; reading the counter needs the
 //! `rt` runtime on AArch64 (`Clock::read`, `Instant::now`, `delay`).
 //!
-//! With the runtime, a realm can also sleep: [`sleep_until`] and [`sleep`] arm the EL1
-//! virtual timer and wait in `WFI` for its interrupt (INTID 27, [`crate::gic`]), which the
-//! host delivers through the virtual GIC; [`delay`] busy-waits instead.
+//! With the runtime, a realm can also sleep: `sleep_until` and `sleep` arm the EL1 virtual
+//! timer and wait in `WFI` for its interrupt (INTID 27, [`crate::gic`]), which the host
+//! delivers through the virtual GIC; `delay` busy-waits instead.
 //!
 //! What the host can do to time: it decides when a REC runs, so it can stall a realm for as
 //! long as it likes, and a delay or a deadline only promises *at least* the time asked for.

@@ -129,11 +129,15 @@ mod host {
     /// on this CPU's physical counter for the realm's deadline and injects vINTID 27; on RMI
     /// 2.0 through this CPU's `ICH_*_EL2` registers (el2-rt's `gic`).
     ///
-    /// The host's own GIC is left as TF-A configured it: the timer PPIs are not enabled at
-    /// the redistributor, so a realm's timer firing while it runs does not make TF-RMM exit
-    /// with `RMI_EXIT_IRQ` (seen on QEMU with TF-A v2.14 + TF-RMM v0.8.0 and TF-A v2.15 +
-    /// TF-RMM v0.9.0: the `timer` example's sleeps end through trapped `WFI`s only, see
-    /// `tests/tests/tf_rmm.rs`); the host learns of the timer from `RmiRecExit.cntv_ctl`.
+    /// The host's own GIC is left as TF-A configured it, with the timer PPIs disabled at the
+    /// redistributor, so a realm's timer firing while it runs does not make TF-RMM exit with
+    /// `RMI_EXIT_IRQ`. Found by experiment on QEMU, with TF-A v2.14 + TF-RMM v0.8.0 and
+    /// TF-A v2.15 + TF-RMM v0.9.0: without `TRAP_WFI` the `timer` example's first 10 ms
+    /// sleep had not ended after 60 s on either stack; with it, its three sleeps gave three
+    /// `WFI` exits and three `RMI_EXIT_IRQ` exits, the latter being TF-RMM reporting the
+    /// timer's change of state on the entry after the host's wait (`runtime/core/run.c`
+    /// `rec_run_loop`), not a physical interrupt. The host learns of the timer from
+    /// `RmiRecExit.cntv_ctl`/`cntv_cval` and waits on its own counter.
     impl VirtualCpuInterface for Console {
         fn counter(&mut self) -> u64 {
             el2_rt::physical_counter()

@@ -37,7 +37,9 @@
 //!
 //! Each entry sets `TRAP_WFI`: on QEMU the host's GIC is left as TF-A configured it, with
 //! the timer PPIs disabled at the redistributor, so a fired timer never exits the realm as a
-//! physical IRQ, and a realm waiting in `WFI` would wait for ever. On a `WFI` exit the host
+//! physical IRQ, and a realm waiting in `WFI` would wait for ever (tried on TF-RMM v0.8.0
+//! and v0.9.0: without `TRAP_WFI` a 10 ms sleep had not ended after 60 s). Trapping `WFI`
+//! also works whatever the host's GIC configuration. On a `WFI` exit the host
 //! looks at the timer the RMM reported: armed (`ENABLE`, not `IMASK`), it waits until the
 //! physical counter reaches `cntv_cval` ([`VirtualCpuInterface::wait_until`]), then injects;
 //! with nothing armed it resumes the realm at once (a `WFI` may complete at any time). On
@@ -384,7 +386,10 @@ mod tests {
         assert_eq!(lr.state(), LrState::Pending);
         assert_eq!(lr.vintid(), 27);
         assert!(!lr.hw());
-        assert_eq!(ListRegister(lr.0 | (1 << 63)).state(), LrState::PendingActive);
+        assert_eq!(
+            ListRegister(lr.0 | (1 << 63)).state(),
+            LrState::PendingActive
+        );
         assert_eq!(ListRegister(2 << 62).state(), LrState::Active);
         assert_eq!(ListRegister::INVALID.state(), LrState::Invalid);
     }
@@ -458,7 +463,10 @@ mod tests {
         let mut run = Box::new(RmiRecRun::new_zeroed());
         irqs.before_enter(1, &mut run, Some(&mut cpu));
         assert_eq!(cpu.loaded[0].hcr, ICH_HCR_EN);
-        assert_eq!(run.enter.gicv3_lrs, [0; 16], "RecEnter has no GIC fields on 2.0");
+        assert_eq!(
+            run.enter.gicv3_lrs, [0; 16],
+            "RecEnter has no GIC fields on 2.0"
+        );
         // The realm set its priority mask and group enable; its timer fired.
         cpu.hardware.vmcr = 0xff00_0002;
         run.exit.exit_reason = RmiExitReason::Irq.to_raw() as u8;
@@ -493,7 +501,11 @@ mod tests {
             (TIMER_LR, TIMER_LR + 1, false),
             (TIMER_LR, TIMER_LR ^ (0xa0 << 48), false),
         ] {
-            assert_eq!(check_returned(wrote, read).is_some(), ok, "{wrote:#x} -> {read:#x}");
+            assert_eq!(
+                check_returned(wrote, read).is_some(),
+                ok,
+                "{wrote:#x} -> {read:#x}"
+            );
         }
         let mut cpu = SoftCpu::default();
         let mut irqs = Interrupts::new(Generation::V1_0, 1);
