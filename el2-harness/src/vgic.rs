@@ -15,10 +15,11 @@
 //! The harness never enables a physical interrupt at the GIC (QEMU starts it with every PPI
 //! disabled), so no physical IRQ reaches EL2 and the realm only sleeps in a trapped `WFI`.
 //!
-//! It also plays a hostile host once: the first time the realm waits in `WFI` with its timer
-//! armed and not yet fired, the harness injects the interrupt at once, early. A realm must
-//! treat the interrupt as a hint and re-read the counter (realm-sdk's `time::sleep_until`
-//! counts it as early and sleeps on). The state is per CPU: one [`VirtualTimer`] for the
+//! It also plays a hostile host, once each: the first time the realm waits in `WFI` with its
+//! timer armed and not yet fired, the harness injects the interrupt at once, early; the
+//! second time, it resumes the realm with no interrupt at all (a `WFI` may complete for no
+//! reason). A realm must treat the interrupt as a hint and re-read the counter (realm-sdk's
+//! `time::sleep_until` counts the early one and sleeps on after both). The state is per CPU: one [`VirtualTimer`] for the
 //! harness's one physical CPU.
 
 use aarch64_cpu::registers::{
@@ -64,15 +65,16 @@ pub fn init_cpu() {
 /// The virtual timer's delivery on one CPU.
 #[derive(Debug, Default)]
 pub struct VirtualTimer {
-    /// The one early injection has been made.
-    early_done: bool,
+    /// Trapped `WFI`s with the timer armed and not fired, up to 2: the first gets an early
+    /// interrupt, the second none.
+    hostile: u8,
 }
 
 impl VirtualTimer {
     /// Nothing injected yet.
     #[must_use]
     pub const fn new() -> Self {
-        Self { early_done: false }
+        Self { hostile: 0 }
     }
 
     /// Before entering the realm: injects the timer's interrupt if the timer condition holds
@@ -86,7 +88,7 @@ impl VirtualTimer {
 
     /// A trapped `WFI` (ESR EC 0x01, TI = 0): skips it, and if the realm's virtual timer is
     /// armed, waits until it fires and injects its interrupt (or, the first time, injects it
-    /// at once, early). With no timer armed and nothing pending the realm just resumes: a
+    /// at once, early, and the second time resumes the realm without one). With no timer armed and nothing pending the realm just resumes: a
     /// `WFI` may complete at any time.
     pub fn on_wfi(&mut self, ctx: &mut GuestContext) {
         // The preferred return address of a trapped WFI is the WFI itself.
@@ -99,12 +101,18 @@ impl VirtualTimer {
         if !armed(ctl) {
             return;
         }
-        if !self.early_done && ctl & CNT_ISTATUS == 0 {
-            self.early_done = true;
-            el2_rt::println!(
-                "el2-harness: injecting the virtual timer interrupt before the timer fired (a hostile host's early interrupt)"
-            );
-            inject();
+        if self.hostile < 2 && ctl & CNT_ISTATUS == 0 {
+            self.hostile += 1;
+            if self.hostile == 1 {
+                el2_rt::println!(
+                    "el2-harness: injecting the virtual timer interrupt before the timer fired (a hostile host's early interrupt)"
+                );
+                inject();
+            } else {
+                el2_rt::println!(
+                    "el2-harness: resuming the realm's WFI with no interrupt (a spurious wake-up)"
+                );
+            }
             return;
         }
         loop {

@@ -73,6 +73,11 @@ fn minimal() {
 }
 
 #[test]
+fn timer() {
+    check("timer", [0, 0]);
+}
+
+#[test]
 fn selftest_every_ending() {
     for ending in 0..=4 {
         check("selftest", [0, ending]);

@@ -3,10 +3,11 @@
 //! through the GICv3 virtual CPU interface when the realm's trapped `WFI` waits for a timer
 //! that has fired (`el2-harness/src/vgic.rs`).
 //!
-//! The harness also plays a hostile host once: at the realm's first `WFI` it injects the
-//! interrupt before the timer fired. The expectation says the realm counted it as early and
-//! slept on: no sleep ends before its deadline (checked by the payload on the counter, and
-//! here on the times it prints).
+//! The harness also plays a hostile host: at the realm's first `WFI` it injects the
+//! interrupt before the timer fired, at the second it resumes the realm with no interrupt.
+//! The expectation says the realm counted the early one and slept on after both: no sleep
+//! ends before its deadline (checked by the payload on the counter, and here on the times
+//! it prints).
 
 use std::time::Duration;
 
