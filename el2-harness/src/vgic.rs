@@ -18,8 +18,10 @@
 //! It also plays a hostile host, once each: the first time the realm waits in `WFI` with its
 //! timer armed and not yet fired, the harness injects the interrupt at once, early; the
 //! second time, it resumes the realm with no interrupt at all (a `WFI` may complete for no
-//! reason). A realm must treat the interrupt as a hint and re-read the counter (realm-sdk's
-//! `time::sleep_until` counts the early one and sleeps on after both). The state is per CPU: one [`VirtualTimer`] for the
+//! reason); the third time, it injects an interrupt the realm never asked for (vINTID 30,
+//! the physical timer's PPI). A realm must treat an interrupt as a hint and re-read the
+//! counter (realm-sdk's `time::sleep_until` counts the early and the stray one, and sleeps
+//! on after all three). The state is per CPU: one [`VirtualTimer`] for the
 //! harness's one physical CPU.
 
 use aarch64_cpu::registers::{
@@ -37,9 +39,14 @@ const CNT_ISTATUS: u64 = 1 << 2;
 /// The realm's EL1 virtual timer PPI.
 pub const VIRTUAL_TIMER_INTID: u64 = 27;
 
-/// `ICH_LR<n>_EL2` (GICv3 §12.4.6): state pending (`0b01` at \[63:62\]), group 1 (bit 60),
-/// HW = 0, priority 0xa0 at \[55:48\] (valid with 5 implemented priority bits), vINTID 27.
-const LR_TIMER_PENDING: u64 = (0b01 << 62) | (1 << 60) | (0xa0 << 48) | VIRTUAL_TIMER_INTID;
+/// The vINTID of the one stray interrupt: the EL1 physical timer's PPI, which the realm
+/// never arms.
+const STRAY_INTID: u64 = 30;
+
+/// `ICH_LR<n>_EL2` (GICv3 §12.4.6) without its vINTID: state pending (`0b01` at \[63:62\]),
+/// group 1 (bit 60), HW = 0, priority 0xa0 at \[55:48\] (valid with 5 implemented priority
+/// bits).
+const LR_PENDING_GROUP1: u64 = (0b01 << 62) | (1 << 60) | (0xa0 << 48);
 /// `ICH_LR<n>_EL2.State` mask.
 const LR_STATE: u64 = 0b11 << 62;
 
@@ -65,8 +72,8 @@ pub fn init_cpu() {
 /// The virtual timer's delivery on one CPU.
 #[derive(Debug, Default)]
 pub struct VirtualTimer {
-    /// Trapped `WFI`s with the timer armed and not fired, up to 2: the first gets an early
-    /// interrupt, the second none.
+    /// Trapped `WFI`s with the timer armed and not fired, up to 3: the first gets an early
+    /// interrupt, the second none, the third a stray one.
     hostile: u8,
 }
 
@@ -82,7 +89,7 @@ impl VirtualTimer {
     pub fn before_entry(&mut self) {
         let ctl = CNTV_CTL_EL0.get();
         if ctl & (CNT_ENABLE | CNT_IMASK | CNT_ISTATUS) == CNT_ENABLE | CNT_ISTATUS {
-            inject();
+            inject(VIRTUAL_TIMER_INTID);
         }
     }
 
@@ -101,17 +108,24 @@ impl VirtualTimer {
         if !armed(ctl) {
             return;
         }
-        if self.hostile < 2 && ctl & CNT_ISTATUS == 0 {
+        if self.hostile < 3 && ctl & CNT_ISTATUS == 0 {
             self.hostile += 1;
-            if self.hostile == 1 {
-                el2_rt::println!(
-                    "el2-harness: injecting the virtual timer interrupt before the timer fired (a hostile host's early interrupt)"
-                );
-                inject();
-            } else {
-                el2_rt::println!(
+            match self.hostile {
+                1 => {
+                    el2_rt::println!(
+                        "el2-harness: injecting the virtual timer interrupt before the timer fired (a hostile host's early interrupt)"
+                    );
+                    inject(VIRTUAL_TIMER_INTID);
+                }
+                2 => el2_rt::println!(
                     "el2-harness: resuming the realm's WFI with no interrupt (a spurious wake-up)"
-                );
+                ),
+                _ => {
+                    el2_rt::println!(
+                        "el2-harness: injecting vINTID {STRAY_INTID}, which the realm never asked for (a stray interrupt)"
+                    );
+                    inject(STRAY_INTID);
+                }
             }
             return;
         }
@@ -125,15 +139,16 @@ impl VirtualTimer {
             }
             core::hint::spin_loop();
         }
-        inject();
+        inject(VIRTUAL_TIMER_INTID);
     }
 }
 
-/// Makes vINTID 27 pending in `ICH_LR0_EL2` unless the list register already holds it
-/// (pending or active): one list register per vINTID, as TF-RMM requires of a host.
-fn inject() {
+/// Makes `vintid` pending in `ICH_LR0_EL2` unless the list register holds an interrupt
+/// (pending or active) already: one list register, so never two entries for one vINTID, as
+/// TF-RMM requires of a host.
+fn inject(vintid: u64) {
     if ICH_LR0_EL2.get() & LR_STATE == 0 {
-        ICH_LR0_EL2.set(LR_TIMER_PENDING);
+        ICH_LR0_EL2.set(LR_PENDING_GROUP1 | vintid);
         aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
     }
 }

@@ -375,7 +375,7 @@ fn timer_on_tf_rmm() {
     let Some(out) = run("timer on TF-RMM", "timer", [0, 0]) else {
         return;
     };
-    for asked in [10u64, 25, 50] {
+    for asked in [50u64, 10, 25] {
         let prefix = format!(
             "timer: slept {asked} ms, woke on the virtual timer interrupt (INTID 27) after "
         );
