@@ -197,9 +197,11 @@ pub use counter::delay;
 /// test) can check that it woke on the real thing.
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
 pub struct TimerEvents {
-    /// Virtual timer interrupts (INTID 27) taken while the timer condition held.
+    /// Virtual timer interrupts (INTID 27) taken while the timer was asserted (enabled, its
+    /// condition met, not masked).
     pub fired: u64,
-    /// INTID 27 taken while the timer condition did not hold: injected early by the host.
+    /// INTID 27 taken while the timer was not asserted: injected early by the host, or again
+    /// for a fire already taken.
     pub early: u64,
     /// Other INTIDs: nothing in the runtime asked for them; acknowledged and ended.
     pub other: u64,
@@ -307,7 +309,9 @@ mod sleeping {
             }
             if intid == gic::VIRTUAL_TIMER_INTID {
                 let ctl = CNTV_CTL_EL0.get();
-                if ctl & (ENABLE | ISTATUS) == ENABLE | ISTATUS {
+                // Asserted: enabled, condition met, not masked (masked means this fire was
+                // taken already and the host delivered it again).
+                if ctl & (ENABLE | IMASK | ISTATUS) == ENABLE | ISTATUS {
                     CNTV_CTL_EL0.set(ctl | IMASK);
                     isb(SY);
                     FIRED.fetch_add(1, Ordering::Relaxed);
