@@ -43,6 +43,7 @@ use crate::token::TokenIssuer;
 use crate::{HostResponse, RealmConfig, RealmModel, RecExit, RsiRevisions, Step};
 
 mod v2;
+pub mod vtimer;
 
 const GRANULE: u64 = GRANULE_SIZE as u64;
 
@@ -269,6 +270,8 @@ struct Rec {
     /// The pending exit is a data abort of an RSI call that reached unpopulated RAM: the
     /// call runs again on entry (TF-RMM re-executes it once the host mapped the page).
     retry_smc: bool,
+    /// The EL1 virtual timer and GIC list registers (RMI 1.0).
+    vtimer: vtimer::VirtualTimer,
 }
 
 impl Rec {
@@ -286,6 +289,7 @@ impl Rec {
             thread: None,
             retry_access: false,
             retry_smc: false,
+            vtimer: vtimer::VirtualTimer::default(),
         }
     }
 }
@@ -732,13 +736,17 @@ impl Rmm {
         // and GPRs (0x200) are where they were; the exit half differs (`write_exit`,
         // `v2::write_exit`).
         let generation = self.config.generation;
+        // RMI 1.0: the whole entry, whose GIC fields the REC checks and loads below.
+        let mut entry_v1 = None;
         let (enter_flags, enter_gprs) = match generation {
             Generation::V1_0 => {
-                let mut run = RmiRecRun::new_zeroed();
+                let mut run = Box::new(RmiRecRun::new_zeroed());
                 HostMemory
                     .read(run_pa, run.as_mut_bytes())
                     .map_err(|_| err(RmiStatus::ErrorInput))?;
-                (run.enter.flags, run.enter.gprs)
+                let entry = (run.enter.flags, run.enter.gprs);
+                entry_v1 = Some(run);
+                entry
             }
             Generation::V2_0 => v2::read_enter(run_pa)?,
         };
@@ -758,6 +766,11 @@ impl Rmm {
             .recs()[rec.index]
             .runnable();
         if !runnable {
+            return Err(err(RmiStatus::ErrorRec));
+        }
+        if let Some(run) = &entry_v1
+            && !rec.vtimer.enter(run)
+        {
             return Err(err(RmiStatus::ErrorRec));
         }
         if rec.retry_access {
@@ -816,6 +829,10 @@ impl Rmm {
                 .map_err(|_| err(RmiStatus::ErrorRec))?;
             rec.pending = None;
         }
+        // The timer's asserted state changed while the host ran: TF-RMM reports it at once.
+        if generation == Generation::V1_0 && rec.thread.is_some() && rec.vtimer.changed() {
+            return Self::exit_v1_timer(rec, run_pa, RmiExitReason::Irq, 0);
+        }
         // Start the REC's thread on first entry, or hand it the result of its last SMC.
         match &rec.thread {
             None => {
@@ -847,7 +864,28 @@ impl Rmm {
         }
         let thread = rec.thread.as_ref().expect("started");
         let exit = loop {
-            match thread.from_realm.recv() {
+            // The timer and GIC model calls first (`vtimer`).
+            let message = match thread.from_realm.recv() {
+                Ok(ToRmm::Smc(mut regs)) => match rec.vtimer.call(&mut regs) {
+                    vtimer::Call::NotMine => Ok(ToRmm::Smc(regs)),
+                    vtimer::Call::Resume => {
+                        let _ = thread.to_realm.send(regs);
+                        continue;
+                    }
+                    vtimer::Call::Wfi => {
+                        rec.regs = regs;
+                        // ESR: EC 0x01, IL, TI = 0 (WFI).
+                        return Self::exit_v1_timer(
+                            rec,
+                            run_pa,
+                            RmiExitReason::Sync,
+                            (0x01 << 26) | (1 << 25),
+                        );
+                    }
+                },
+                other => other,
+            };
+            match message {
                 Ok(ToRmm::Smc(regs))
                     if matches!(regs[0], MODEL_UNPROTECTED_READ | MODEL_UNPROTECTED_WRITE) =>
                 {
@@ -917,13 +955,30 @@ impl Rmm {
         model.handle_smc(index, regs, &mut memory)
     }
 
+    /// An RMI 1.0 exit of the timer model: a trapped `WFI` (`Sync`, `esr`) or the timer's
+    /// change of state (`Irq`), with nothing pending for the next entry.
+    fn exit_v1_timer(rec: &mut Rec, run_pa: u64, reason: RmiExitReason, esr: u64) -> Reply {
+        let mut run = Box::new(RmiRecRun::new_zeroed());
+        #[allow(clippy::cast_possible_truncation, reason = "exit reasons fit a byte")]
+        let raw = reason.to_raw() as u8;
+        run.exit.exit_reason = raw;
+        run.exit.esr = esr;
+        rec.vtimer.report(&mut run.exit);
+        rec.pending = None;
+        HostMemory
+            .write(run_pa + 0x800, run.exit.as_bytes())
+            .map_err(|_| err(RmiStatus::ErrorInput))?;
+        Ok([0; 4])
+    }
+
     /// Records `exit` as the REC's pending exit and writes it to the exit half of the host's
     /// `RmiRecRun` in the encoding of `generation`.
     fn exit_to_host(rec: &mut Rec, generation: Generation, run_pa: u64, exit: RecExit) -> Reply {
         let written = match generation {
             Generation::V1_0 => {
-                let mut run = RmiRecRun::new_zeroed();
+                let mut run = Box::new(RmiRecRun::new_zeroed());
                 write_exit(&mut run, &exit);
+                rec.vtimer.report(&mut run.exit);
                 HostMemory.write(run_pa + 0x800, run.exit.as_bytes())
             }
             Generation::V2_0 => v2::write_exit(run_pa, &exit),
