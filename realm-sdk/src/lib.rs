@@ -9,7 +9,9 @@
 //!   [`Conduit`], with [`RsiError`](rsi::RsiError) telling an RMM refusal from a malformed
 //!   reply or argument;
 //! - [`psci`]: the PSCI calls a realm makes (the RMM forwards them to the host);
-//! - [`time`]: a monotonic clock, deadlines and delays from the generic timer;
+//! - [`time`]: a monotonic clock, deadlines and delays from the generic timer, and (with
+//!   `rt`) sleeping until a deadline on the virtual timer interrupt;
+//! - [`gic`]: the GICv3 CPU interface a realm sees (INTIDs; with `rt`, acknowledge and end);
 //! - [`Realm`]: a handle that negotiates the RSI version, reads the realm configuration once
 //!   and knows the IPA width, the hash algorithm and the unprotected-alias bit; its RSI 1.1
 //!   methods refuse, without calling the RMM, when only RSI 1.0 was negotiated;
