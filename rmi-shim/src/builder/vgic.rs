@@ -16,6 +16,10 @@
 //!   exit, it exits at once with `RMI_EXIT_IRQ` to report it (`runtime/core/timers.c`
 //!   `check_pending_timers`, `runtime/core/run.c` `rec_run_loop`). The interrupt the realm
 //!   takes is the *virtual* one the host puts in a list register.
+//! - A physical IRQ taken while the realm runs exits with `RMI_EXIT_IRQ` and nothing else:
+//!   no INTID, the interrupt stays pending at the host's own GIC for the host to take
+//!   (`runtime/core/exit.c` `handle_exception_irq_lel`). The same exit reason reports the
+//!   timer's change of state above, with the timer fields telling the host which.
 //! - A `WFI` traps only if the host set `RmiRecEnterFlags.TRAP_WFI`; it exits with
 //!   `RMI_EXIT_SYNC`, `esr` = EC 0x01 and the TI bit (0 for WFI), the realm's PC already past
 //!   the instruction (`runtime/core/exit.c` `handle_wfx_exception`, `runtime/rmi/run.c`).
