@@ -1,7 +1,7 @@
 //! Every byte the host hands the realm is hostile: models, containers and disk headers that
 //! lie get a typed error with a sentence, never a panic.
 
-use realm_inference::container::{self, ContainerError, HEADER_SIZE, TAG_SIZE};
+use realm_inference::container::{self, ContainerError, HEADER_SIZE, RECIPIENT_SIZE, TAG_SIZE};
 use realm_inference::disk::{DiskError, Header, SECTOR_SIZE};
 use realm_inference::model::{MAX_WIDTH, Model, ModelError};
 
@@ -165,22 +165,41 @@ fn random_models_never_panic() {
 }
 
 const KEY: [u8; 32] = [0x5a; 32];
+const OTHER_KEY: [u8; 32] = [0x5b; 32];
 
-fn sealed() -> (Vec<u8>, [u8; 16]) {
+/// A deterministic generator for the tests' data keys and nonces.
+fn counter() -> impl FnMut(&mut [u8]) {
+    let mut n = 0u8;
+    move |buf: &mut [u8]| {
+        for b in buf {
+            n = n.wrapping_add(1);
+            *b = n;
+        }
+    }
+}
+
+fn sealed_for(recipients: &[&[u8; 32]]) -> (Vec<u8>, [u8; 16]) {
     let id = container::model_id("digits-mlp");
-    let mut out = vec![0u8; MODEL.len() + HEADER_SIZE + TAG_SIZE];
-    let c = container::seal(&KEY, &id, 3, [9; 12], MODEL, &mut out)
+    let mut out = vec![0u8; MODEL.len() + HEADER_SIZE + TAG_SIZE + 8 * RECIPIENT_SIZE];
+    let c = container::seal(recipients, &id, 3, MODEL, &mut counter(), &mut out)
         .unwrap()
         .to_vec();
     (c, id)
 }
 
+fn sealed() -> (Vec<u8>, [u8; 16]) {
+    sealed_for(&[&KEY])
+}
+
 #[test]
-fn the_container_round_trips() {
-    let (mut c, id) = sealed();
-    let (h, plain) = container::open(&KEY, &id, &mut c).unwrap();
-    assert_eq!(plain, MODEL);
-    assert_eq!((h.model_version, h.len), (3, MODEL.len()));
+fn the_container_round_trips_for_each_recipient() {
+    let (c, id) = sealed_for(&[&OTHER_KEY, &KEY]);
+    for key in [&KEY, &OTHER_KEY] {
+        let mut c = c.clone();
+        let (h, plain) = container::open(key, &id, &mut c).unwrap();
+        assert_eq!(plain, MODEL);
+        assert_eq!((h.model_version, h.len, h.recipients), (3, MODEL.len(), 2));
+    }
 }
 
 /// Another key (another realm image), any changed byte, another ID, a lying length: each
@@ -188,35 +207,41 @@ fn the_container_round_trips() {
 #[test]
 fn tampered_containers_are_refused() {
     let (c, id) = sealed();
+    let body = HEADER_SIZE + RECIPIENT_SIZE;
     let mut other = c.clone();
     assert_eq!(
-        container::open(&[0x5b; 32], &id, &mut other).unwrap_err(),
-        ContainerError::Tampered
+        container::open(&OTHER_KEY, &id, &mut other).unwrap_err(),
+        ContainerError::NotARecipient
     );
-    // The ciphertext is wiped after a failed open.
-    assert!(
-        other[HEADER_SIZE..HEADER_SIZE + MODEL.len()]
-            .iter()
-            .all(|&b| b == 0)
-    );
-    for at in [8, 24, 32, 40, HEADER_SIZE, HEADER_SIZE + 100, c.len() - 1] {
+    // Every byte of the header, the recipient and the model is authenticated (the key ID is
+    // how the recipient is found, the model ID is checked first).
+    for at in (0..c.len()).filter(|at| !(28..32).contains(at)) {
         let mut t = c.clone();
         t[at] ^= 1;
-        assert_eq!(
-            container::open(&KEY, &id, &mut t).unwrap_err(),
-            if at == 8 {
-                ContainerError::ModelId {
-                    found: {
-                        let mut f = id;
-                        f[0] ^= 1;
-                        f
-                    },
-                }
-            } else {
-                ContainerError::Tampered
+        let e = container::open(&KEY, &id, &mut t).unwrap_err();
+        let expected = match at {
+            8..24 => ContainerError::ModelId {
+                found: {
+                    let mut f = id;
+                    f[at - 8] ^= 1;
+                    f
+                },
             },
-            "byte {at}"
-        );
+            0..4 => ContainerError::Magic,
+            4 => ContainerError::Version(0),
+            5 => ContainerError::Recipients(0),
+            6 | 7 | 44..48 => ContainerError::Reserved,
+            48..56 => ContainerError::NotARecipient,
+            _ => ContainerError::Tampered,
+        };
+        assert_eq!(e, expected, "byte {at}");
+        if at >= body && e == ContainerError::Tampered {
+            // A failed open wipes the ciphertext it decrypted in place.
+            assert!(
+                t[body..body + MODEL.len()].iter().all(|&b| b == 0),
+                "byte {at}"
+            );
+        }
     }
     let mut t = c.clone();
     assert_eq!(
@@ -243,24 +268,49 @@ fn tampered_containers_are_refused() {
         container::open(&KEY, &id, &mut t).unwrap_err(),
         ContainerError::TrailingBytes { .. }
     ));
-    for n in 0..HEADER_SIZE + TAG_SIZE {
+    for n in 0..body + TAG_SIZE {
         let mut t = c[..n].to_vec();
         assert!(matches!(
             container::open(&KEY, &id, &mut t).unwrap_err(),
-            ContainerError::Truncated { .. } | ContainerError::Magic
+            ContainerError::Truncated { .. }
+                | ContainerError::Magic
+                | ContainerError::Version(_)
+                | ContainerError::Recipients(_)
         ));
     }
+    for (at, value, e) in [
+        (0, b'X', ContainerError::Magic),
+        (4, 2, ContainerError::Version(2)),
+        (5, 0, ContainerError::Recipients(0)),
+        (5, 9, ContainerError::Recipients(9)),
+        (6, 1, ContainerError::Reserved),
+        (44, 1, ContainerError::Reserved),
+    ] {
+        let mut t = c.clone();
+        t[at] = value;
+        assert_eq!(
+            container::open(&KEY, &id, &mut t).unwrap_err(),
+            e,
+            "byte {at}"
+        );
+    }
+    // A second recipient record claimed but absent: truncated, never read past the end.
     let mut t = c.clone();
-    t[4] = 2;
-    assert_eq!(
+    t[5] = 2;
+    assert!(matches!(
         container::open(&KEY, &id, &mut t).unwrap_err(),
-        ContainerError::Version(2)
+        ContainerError::Truncated { .. }
+    ));
+    // Sealing refuses no recipient and too many.
+    let mut out = vec![0u8; 1 << 16];
+    let id = container::model_id("m");
+    assert_eq!(
+        container::seal(&[], &id, 1, MODEL, &mut counter(), &mut out).unwrap_err(),
+        ContainerError::Recipients(0)
     );
-    let mut t = c.clone();
-    t[45] = 1;
     assert_eq!(
-        container::open(&KEY, &id, &mut t).unwrap_err(),
-        ContainerError::Reserved
+        container::seal(&[&KEY; 9], &id, 1, MODEL, &mut counter(), &mut out).unwrap_err(),
+        ContainerError::Recipients(9)
     );
 }
 

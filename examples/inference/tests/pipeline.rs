@@ -16,7 +16,7 @@ use cca_token::appraisal::Appraisal;
 use inference::{Clock, Config, Console, Disk, PipelineError, Summary, run};
 use key_broker::{AllowedRealm, Broker, BrokerConfig, Refusal, Session};
 use realm_inference::binding;
-use realm_inference::container::{self, HEADER_SIZE, TAG_SIZE};
+use realm_inference::container::{self, HEADER_SIZE, RECIPIENT_SIZE, TAG_SIZE};
 use realm_inference::disk;
 use realm_inference::model::Model;
 use realm_inference::report::{Line, decode_hex};
@@ -124,12 +124,12 @@ fn broker() -> Arc<Broker> {
     )
 }
 
-/// The model owner's side: the key the broker releases to the realm of `image` (the owner
-/// runs the broker, so it knows the master secret), and the model encrypted with it.
-fn encrypt_for(image: &str, model: &[u8]) -> Vec<u8> {
+/// The key the broker releases to the realm of `image` (the model's owner runs the broker,
+/// so it knows the master secret and derives it as the broker does).
+fn released(image: &str) -> realm_sdk::seal::SealingKey {
     let rim = rim(image);
     let rems = [cca_abi::measurement::Measurement::zero(HashAlgorithm::Sha256); 4];
-    let released = derive_key(
+    derive_key(
         &MASTER,
         &Identity {
             rim: &rim,
@@ -137,12 +137,23 @@ fn encrypt_for(image: &str, model: &[u8]) -> Vec<u8> {
             rems: &rems,
         },
         Policy::RimRpv,
-    );
-    let mut out = vec![0u8; model.len() + HEADER_SIZE + TAG_SIZE];
+    )
+}
+
+/// The model encrypted for the realms of `images` (the owner's approved images).
+fn encrypt_for_all(images: &[&str], model: &[u8]) -> Vec<u8> {
+    let keys: Vec<_> = images.iter().map(|i| released(i)).collect();
+    let recipients: Vec<&[u8; 32]> = keys.iter().map(|k| k.expose_secret()).collect();
+    let mut out = vec![0u8; model.len() + HEADER_SIZE + TAG_SIZE + 8 * RECIPIENT_SIZE];
     let id = container::model_id("digits-mlp");
-    container::seal(released.expose_secret(), &id, 1, [3; 12], model, &mut out)
+    let mut random = |b: &mut [u8]| key_broker::os_random(b).unwrap();
+    container::seal(&recipients, &id, 1, model, &mut random, &mut out)
         .unwrap()
         .to_vec()
+}
+
+fn encrypt_for(image: &str, model: &[u8]) -> Vec<u8> {
+    encrypt_for_all(&[image], model)
 }
 
 fn disk_image(container: &[u8], inputs: &[u8]) -> Vec<u8> {
@@ -457,11 +468,11 @@ fn tampering_fails_with_its_reason() {
 #[test]
 fn a_tampered_model_is_refused_or_named() {
     let mut c = encrypt_for("approved image", MODEL);
-    c[HEADER_SIZE + 10] ^= 1;
+    c[HEADER_SIZE + RECIPIENT_SIZE + 10] ^= 1;
     let run = run_realm("approved image", disk_image(&c, INPUTS));
     assert_eq!(
         run.result.unwrap_err(),
-        "the model does not decrypt: another key (not the image the owner approved) or a changed container"
+        "the model container was changed: a tag does not verify"
     );
     assert!(run.lines.is_empty());
 
