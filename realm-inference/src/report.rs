@@ -10,7 +10,7 @@
 //! | `inference: batch <i> outputs <outputs>` | per batch, its output records |
 //! | `inference: batch <i> hashes <SHA-512 inputs><SHA-512 outputs>` | per batch, the two hashes its challenge binds (128 bytes) |
 //! | `inference: batch <i> token <token>` | per batch, the attestation token |
-//! | `inference: done <batches> batches, <n> inferences in <ticks> ticks at <hz> Hz` | at the end; the time covers classification only |
+//! | `inference: done <batches> batches, <n> inferences in <ticks> ticks, <bytes> bytes read in <ticks> ticks at <hz> Hz` | at the end: classification time alone, then the disk reads (for the device's throughput) |
 //!
 //! The realm prints what it computed, but the host carries it, so nothing here is trusted:
 //! the verifier checks the token's signatures and challenge against the inputs the verifier
@@ -53,6 +53,10 @@ pub enum Line<'a> {
         inferences: usize,
         /// Counter ticks spent classifying.
         ticks: u64,
+        /// Bytes read from the disk.
+        read_bytes: u64,
+        /// Counter ticks spent reading them.
+        read_ticks: u64,
         /// The counter's frequency.
         hz: u64,
     },
@@ -105,7 +109,7 @@ impl<'a> Line<'a> {
     }
 
     fn parse_rest(rest: &'a str) -> Result<Self, LineError> {
-        let words: [Option<&str>; 9] = {
+        let words: [Option<&str>; 18] = {
             let mut w = rest.split(' ');
             core::array::from_fn(|_| w.next())
         };
@@ -130,20 +134,25 @@ impl<'a> Line<'a> {
                 Some("inferences"),
                 Some("in"),
                 Some(t),
+                Some("ticks,"),
+                Some(rb),
+                Some("bytes"),
+                Some("read"),
+                Some("in"),
+                Some(rt),
                 Some("ticks"),
                 Some("at"),
-            ] => {
-                let hz = rest
-                    .rsplit_once(" at ")
-                    .and_then(|(_, hz)| hz.strip_suffix(" Hz"))
-                    .ok_or(LineError::Unknown)?;
-                Ok(Self::Done {
-                    batches: number(b)?,
-                    inferences: number(n)?,
-                    ticks: number(t)?,
-                    hz: number(hz)?,
-                })
-            }
+                Some(hz),
+                Some("Hz"),
+                None,
+            ] => Ok(Self::Done {
+                batches: number(b)?,
+                inferences: number(n)?,
+                ticks: number(t)?,
+                read_bytes: number(rb)?,
+                read_ticks: number(rt)?,
+                hz: number(hz)?,
+            }),
             _ => Err(LineError::Unknown),
         }
     }
@@ -181,11 +190,15 @@ mod tests {
             Some(Ok(Line::Token(0, "d901")))
         );
         assert_eq!(
-            Line::parse("inference: done 9 batches, 450 inferences in 1234 ticks at 62500000 Hz"),
+            Line::parse(
+                "inference: done 9 batches, 450 inferences in 1234 ticks, 31744 bytes read in 99 ticks at 62500000 Hz"
+            ),
             Some(Ok(Line::Done {
                 batches: 9,
                 inferences: 450,
                 ticks: 1234,
+                read_bytes: 31744,
+                read_ticks: 99,
                 hz: 62_500_000
             }))
         );
@@ -209,8 +222,20 @@ mod tests {
             ("inference: event-log 00 00", LineError::Unknown),
             ("inference: ", LineError::Unknown),
             (
-                "inference: done 1 batches, 1 inferences in 1 ticks at x Hz",
+                "inference: done 1 batches, 1 inferences in 1 ticks at 1 Hz",
+                LineError::Unknown,
+            ),
+            (
+                "inference: done 1 batches, 1 inferences in 1 ticks, 1 bytes read in 1 ticks at x Hz",
                 LineError::Number,
+            ),
+            (
+                "inference: done 1 batches, 1 inferences in 1 ticks, 1 bytes read in 1 ticks at 1 Hz extra",
+                LineError::Unknown,
+            ),
+            (
+                "inference: done 1 batches, 1 inferences in 1 ticks, 1 bytes read in 1 ticks at 1",
+                LineError::Unknown,
             ),
         ] {
             assert_eq!(Line::parse(line), Some(Err(e)), "{line}");

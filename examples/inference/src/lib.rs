@@ -17,7 +17,8 @@
 //!    records, and gets a token whose challenge binds the verifier's nonce, the inputs and
 //!    the outputs (`realm_inference::binding::batch_challenge`); reports outputs, hashes
 //!    and token;
-//! 6. reports how many inferences it made in how many clock ticks (classification only).
+//! 6. reports how many inferences it made in how many clock ticks (classification only),
+//!    and how many bytes it read from the disk in how many ticks.
 //!
 //! The lines are those of `realm_inference::report`.
 
@@ -86,6 +87,10 @@ pub struct Summary {
     pub inferences: usize,
     /// Clock ticks spent classifying.
     pub ticks: u64,
+    /// Bytes read from the disk (header, model, inputs).
+    pub read_bytes: u64,
+    /// Clock ticks spent reading them.
+    pub read_ticks: u64,
 }
 
 /// Why a run stopped.
@@ -182,9 +187,28 @@ where
     C: Conduit,
     D: Disk,
 {
+    let mut summary = Summary {
+        batches: 0,
+        inferences: 0,
+        ticks: 0,
+        read_bytes: 0,
+        read_ticks: 0,
+    };
+    // Every read is timed, for the device's throughput.
+    let read = |disk: &mut D,
+                clock: &mut dyn Clock,
+                offset: u64,
+                buf: &mut [u8],
+                summary: &mut Summary| {
+        let start = clock.now();
+        disk.read_at(offset, buf).map_err(PipelineError::Disk)?;
+        summary.read_ticks += clock.now().wrapping_sub(start);
+        summary.read_bytes += buf.len() as u64;
+        Ok::<(), PipelineError<D::Error, R>>(())
+    };
     let capacity = disk.capacity();
     let mut sector = [0u8; SECTOR_SIZE];
-    disk.read_at(0, &mut sector).map_err(PipelineError::Disk)?;
+    read(disk, clock, 0, &mut sector, &mut summary)?;
     let header = Header::parse(&sector, capacity).map_err(PipelineError::Header)?;
     if header.model_len > config.max_model {
         return Err(PipelineError::ModelTooLarge {
@@ -193,8 +217,7 @@ where
         });
     }
     let mut sealed = vec![0u8; header.model_len];
-    disk.read_at(header.model_offset, &mut sealed)
-        .map_err(PipelineError::Disk)?;
+    read(disk, clock, header.model_offset, &mut sealed, &mut summary)?;
 
     let key = release(realm).map_err(PipelineError::Release)?;
     let (_, plaintext) = container::open(key.expose_secret(), &config.model_id, &mut sealed)
@@ -227,15 +250,10 @@ where
     let mut token = vec![0u8; TOKEN_SIZE];
     let mut logits = [0i32; MAX_CLASSES];
     let logits = &mut logits[..model.classes()];
-    let mut summary = Summary {
-        batches: 0,
-        inferences: 0,
-        ticks: 0,
-    };
     let mut index = 0;
     while let Some((offset, len)) = header.batch(index) {
         let inputs = &mut inputs[..len];
-        disk.read_at(offset, inputs).map_err(PipelineError::Disk)?;
+        read(disk, clock, offset, inputs, &mut summary)?;
         let count = len / header.input_len;
         let outputs = &mut outputs[..count * output_len];
         let start = clock.now();
@@ -270,10 +288,12 @@ where
         index += 1;
     }
     console.line(format_args!(
-        "{PREFIX}done {} batches, {} inferences in {} ticks at {} Hz",
+        "{PREFIX}done {} batches, {} inferences in {} ticks, {} bytes read in {} ticks at {} Hz",
         summary.batches,
         summary.inferences,
         summary.ticks,
+        summary.read_bytes,
+        summary.read_ticks,
         clock.hz()
     ));
     Ok(summary)
