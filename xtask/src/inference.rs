@@ -34,6 +34,7 @@ use realm_inference::container;
 use realm_inference::model::Model;
 use realm_inference::report::{Line, decode_hex};
 use realm_inference::verify::{Evidence, Expected, InferenceError, verify_batch};
+use realm_sdk::broker::BrokerPublicKey;
 use realm_sdk::seal::{Identity, Policy, derive_key};
 
 use crate::{BrokerRelay, Error, Firmware, aarch64_dir, build_payload_with, write_atomic};
@@ -231,8 +232,9 @@ pub fn make_disk(
         .map_err(|e| Error::Build(e.to_string()))
 }
 
-/// Runs the realm of `image` (none for the simulator) with `disk` attached; returns its
-/// console output.
+/// Runs the realm of `image` (none for the simulator) with `disk` attached, the broker at
+/// `broker` (whose public key the simulated realm pins: `pinned`); returns its console
+/// output.
 ///
 /// # Errors
 ///
@@ -244,6 +246,7 @@ pub fn run_realm(
     image: Option<&Path>,
     disk: &Path,
     broker: SocketAddr,
+    pinned: BrokerPublicKey,
 ) -> Result<String, Error> {
     match platform {
         Platform::Harness(_) | Platform::TfRmm(_) => {
@@ -260,12 +263,12 @@ pub fn run_realm(
                 disk.display()
             )))
         }
-        Platform::Simulator => simulate(disk, broker),
+        Platform::Simulator => simulate(disk, broker, pinned),
     }
 }
 
 /// The pipeline in this process on the RMM model, the broker over TCP (module docs).
-fn simulate(disk: &Path, broker: SocketAddr) -> Result<String, Error> {
+fn simulate(disk: &Path, broker: SocketAddr, pinned: BrokerPublicKey) -> Result<String, Error> {
     use cca_abi::eventlog::LogWriter;
     use realm_sdk::broker::{BrokerError, Entropy, KeyBrokerProvider, RESPONSE_SIZE, Transport};
     use realm_sdk::seal::SealingKeyProvider;
@@ -339,9 +342,6 @@ fn simulate(disk: &Path, broker: SocketAddr) -> Result<String, Error> {
         Box::new(InsecureTestIssuer::new()),
     );
     let mut realm = Realm::new(&mut sim).map_err(|e| Error::Realm(e.to_string()))?;
-    let pinned = key_broker::identity(&*crate::seal::demo_master_secret()?)
-        .map_err(|e| Error::Build(e.to_string()))?
-        .broker_public_key();
     let mut log = [0u8; inference::LOG_SIZE];
     let mut log = LogWriter::new(&mut log).map_err(|e| Error::Realm(e.to_string()))?;
     let mut console = Text(String::new());
@@ -441,11 +441,11 @@ pub fn host_inferences_per_second() -> f64 {
 /// A build or run failure ([`Error`]); the checks' outcomes are in the [`Story`].
 pub fn demo(platform: &Platform, anchors: &[TrustAnchor]) -> Result<Story, Error> {
     let secret = crate::seal::demo_master_secret()?;
+    let identity = key_broker::identity(&secret).map_err(|e| Error::Build(e.to_string()))?;
+    let pinned = identity.broker_public_key();
     let (image, rims, payload_bytes) = match platform {
         Platform::Simulator => (None, vec![simulator_rim()], 0),
         Platform::Harness(_) | Platform::TfRmm(_) => {
-            let identity =
-                key_broker::identity(&secret).map_err(|e| Error::Build(e.to_string()))?;
             let public: String = identity
                 .public()
                 .iter()
@@ -472,7 +472,7 @@ pub fn demo(platform: &Platform, anchors: &[TrustAnchor]) -> Result<Story, Error
     let disk = dir.join("disk.img");
     write_atomic(&disk, &make_disk(&secret, &rims, &nonce, MODEL)?)?;
 
-    let output = run_realm(platform, image.as_deref(), &disk, broker)?;
+    let output = run_realm(platform, image.as_deref(), &disk, broker, pinned)?;
     let report = parse_report(&output).map_err(Error::Realm)?;
     let model = Model::parse(MODEL).map_err(|e| Error::Build(e.to_string()))?;
     let mut checks = Vec::new();
@@ -679,7 +679,7 @@ pub fn demo(platform: &Platform, anchors: &[TrustAnchor]) -> Result<Story, Error
     ] {
         let path = dir.join("tampered.img");
         write_atomic(&path, &disk_bytes)?;
-        let outcome = match run_realm(platform, image.as_deref(), &path, broker) {
+        let outcome = match run_realm(platform, image.as_deref(), &path, broker, pinned) {
             Ok(out) => Err(format!(
                 "the realm ran: {}",
                 out.lines().last().unwrap_or("")
