@@ -783,3 +783,76 @@ mod tests {
         let _ = std::fs::remove_dir_all(&story.evidence);
     }
 }
+
+/// What `examples/inference-bench` printed: the kernel in a realm.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct KernelRun {
+    /// Outputs equal to the reference, bit for bit.
+    pub exact: u64,
+    /// Correct labels.
+    pub correct: u64,
+    /// Inputs classified and checked.
+    pub total: u64,
+    /// Inferences in the timed loop.
+    pub inferences: u64,
+    /// Its counter ticks.
+    pub ticks: u64,
+    /// The counter's frequency.
+    pub hz: u64,
+}
+
+impl KernelRun {
+    /// Finds the payload's line in `console` and reads it.
+    #[must_use]
+    pub fn parse(console: &str) -> Option<Self> {
+        let line = console
+            .lines()
+            .find_map(|l| l.trim_end().strip_prefix("inference-bench: "))?;
+        let numbers: Vec<u64> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|w| !w.is_empty())
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        // exact / total, correct / total; inferences, ticks, hz.
+        match numbers.as_slice() {
+            &[exact, total, correct, total2, inferences, ticks, hz] if total == total2 => {
+                Some(Self {
+                    exact,
+                    correct,
+                    total,
+                    inferences,
+                    ticks,
+                    hz,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Inferences per second in the realm.
+    #[must_use]
+    pub fn per_second(&self) -> f64 {
+        if self.ticks == 0 {
+            return 0.0;
+        }
+        self.inferences as f64 * self.hz as f64 / self.ticks as f64
+    }
+}
+
+#[cfg(test)]
+mod kernel_tests {
+    use super::*;
+
+    #[test]
+    fn the_bench_line_parses() {
+        let out = "x\ninference-bench: 450/450 outputs equal the reference bit for bit, 438/450 correct; 9000 inferences in 116465886 ticks at 1000000000 Hz\r\n";
+        let k = KernelRun::parse(out).unwrap();
+        assert_eq!(
+            (k.exact, k.correct, k.total, k.inferences),
+            (450, 438, 450, 9000)
+        );
+        assert!((k.per_second() - 77275.0).abs() < 1.0);
+        assert_eq!(KernelRun::parse("inference-bench: 1/2 outputs"), None);
+    }
+}

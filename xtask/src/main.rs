@@ -22,6 +22,10 @@
 //!                               verifier, the tamper cases and the benchmark, under the EL2
 //!                               harness (default), on TF-RMM, or --simulate: the pipeline in
 //!                               this process on the RMM model
+//! cargo xtask inference-bench [--tf-rmm DIR]
+//!                               benchmark: the inference kernel in a realm (the
+//!                               `inference-bench` payload: bit-exactness and inferences/s)
+//!                               against the same kernel natively on this host (baseline)
 //! cargo xtask size              benchmark: flat image sizes of the examples against the
 //!                               `minimal` payload (the runtime alone) as the baseline
 //! cargo xtask bench-launch DIR [NAME] [--runs N]
@@ -56,7 +60,7 @@ fn name_and_entry<'a>(args: &[&'a str]) -> Option<(&'a str, [u64; 2])> {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | seal [--tf-rmm DIR --anchors TA.json] | inference [--simulate | --tf-rmm DIR --anchors TA.json] | size | bench-launch DIR [NAME] [--runs N]"
+        "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | seal [--tf-rmm DIR --anchors TA.json] | inference [--simulate | --tf-rmm DIR --anchors TA.json] | inference-bench [--tf-rmm DIR] | size | bench-launch DIR [NAME] [--runs N]"
     );
     eprintln!(
         "NAME: a payload package of the workspace; examples: {}",
@@ -164,6 +168,56 @@ fn inference(args: &[&str]) -> Result<(), xtask::Error> {
     Ok(())
 }
 
+/// The inference kernel in a realm against the same kernel natively on this host.
+fn inference_bench(args: &[&str]) -> Result<(), xtask::Error> {
+    let output = match args {
+        [] => xtask::run_example("inference-bench", [0, 0])?,
+        ["--tf-rmm", dir] => {
+            let firmware = xtask::Firmware::in_dir(std::path::Path::new(dir)).ok_or_else(|| {
+                xtask::Error::Build(format!("{dir} must hold bl1.bin and fip.bin"))
+            })?;
+            xtask::run_on_tf_rmm(
+                &firmware,
+                "inference-bench",
+                [0, 0],
+                std::time::Duration::from_secs(300),
+                &mut xtask::NoServices,
+            )?
+        }
+        _ => {
+            return Err(xtask::Error::Build(
+                "usage: cargo xtask inference-bench [--tf-rmm DIR]".into(),
+            ));
+        }
+    };
+    print!("{output}");
+    xtask::check_realm_end(&output).map_err(xtask::Error::Realm)?;
+    let run = xtask::inference::KernelRun::parse(&output)
+        .ok_or_else(|| xtask::Error::Realm("no `inference-bench:` line".into()))?;
+    let host = xtask::inference::host_inferences_per_second();
+    println!(
+        "benchmark: {:.0} inferences/s in the realm; baseline, the same kernel natively on \
+         this host: {host:.0} inferences/s (realm/host {:.3}); {}/{} outputs bit-exact, {}/{} correct",
+        run.per_second(),
+        if host > 0.0 {
+            run.per_second() / host
+        } else {
+            0.0
+        },
+        run.exact,
+        run.total,
+        run.correct,
+        run.total
+    );
+    if run.exact != run.total {
+        return Err(xtask::Error::Realm(format!(
+            "{} outputs differ from the reference",
+            run.total - run.exact
+        )));
+    }
+    Ok(())
+}
+
 /// The sealing demo (`xtask::seal`), printing each realm's output.
 fn seal(args: &[&str]) -> Result<(), xtask::Error> {
     let (platform, anchors) = match args {
@@ -239,6 +293,7 @@ fn main() -> ExitCode {
         }
         ["seal", rest @ ..] => seal(rest),
         ["inference", rest @ ..] => inference(rest),
+        ["inference-bench", rest @ ..] => inference_bench(rest),
         ["tf-rmm", dir, rest @ ..] => {
             let Some((name, entry)) = name_and_entry(rest) else {
                 return usage();
