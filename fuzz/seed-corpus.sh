@@ -19,3 +19,7 @@ ls corpus/appraisal_policy | wc -l
 # The key-release decoders' with the hand-made messages in seeds/key_release.
 mkdir -p corpus/key_release
 cp seeds/key_release/* corpus/key_release/
+# The inference formats' with the committed digits model (realm-inference/data, read in place).
+mkdir -p corpus/inference_formats
+cp ../realm-inference/data/digits/model.qmlp corpus/inference_formats/model.qmlp
+ls corpus/inference_formats | wc -l

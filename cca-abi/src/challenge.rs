@@ -11,6 +11,7 @@
 //! |---|---|---|
 //! | [`verifier`] | `realm-sdk/challenge/verifier/v1` | the verifier's data, as given |
 //! | [`key_release`] | `realm-sdk/challenge/key-release/v2` | nonce (32) ‖ policy (1) ‖ realm key (97) ‖ broker key (97) |
+//! | [`inference`] | `realm-sdk/challenge/inference/v1` | verifier's nonce (32) ‖ SHA-512 of the batch's inputs (64) ‖ SHA-512 of its outputs (64) |
 //!
 //! No tag contains a zero byte, so the hashed inputs of two constructions always differ
 //! in their prefix; equal challenges would need a SHA-512 collision. Verifiers call the
@@ -29,6 +30,9 @@ pub const P384_PUBLIC_KEY_SIZE: usize = 97;
 pub const VERIFIER_DOMAIN: &[u8] = b"realm-sdk/challenge/verifier/v1";
 /// Domain tag of [`key_release`].
 pub const KEY_RELEASE_DOMAIN: &[u8] = b"realm-sdk/challenge/key-release/v2";
+
+/// Domain tag of [`inference`].
+pub const INFERENCE_DOMAIN: &[u8] = b"realm-sdk/challenge/inference/v1";
 
 fn hash(domain: &[u8], parts: &[&[u8]]) -> [u8; CHALLENGE_SIZE] {
     let mut h = Sha512::new();
@@ -62,6 +66,19 @@ pub fn key_release(
     )
 }
 
+/// The challenge of a batch of attested inference (`realm-inference`): the verifier's
+/// `nonce`, SHA-512 of the batch's inputs as the realm read them and SHA-512 of the outputs
+/// it wrote (`realm_inference::binding` defines both byte strings). Every input is of fixed
+/// length, so the concatenation is unambiguous.
+#[must_use]
+pub fn inference(
+    nonce: &[u8; NONCE_SIZE],
+    inputs_hash: &[u8; 64],
+    outputs_hash: &[u8; 64],
+) -> [u8; CHALLENGE_SIZE] {
+    hash(INFERENCE_DOMAIN, &[nonce, inputs_hash, outputs_hash])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,8 +86,30 @@ mod tests {
     /// The tags are distinct and free of zero bytes, so the constructions are prefix-free.
     #[test]
     fn domains_are_prefix_free() {
-        assert_ne!(VERIFIER_DOMAIN, KEY_RELEASE_DOMAIN);
-        assert!(!VERIFIER_DOMAIN.contains(&0) && !KEY_RELEASE_DOMAIN.contains(&0));
+        let tags = [VERIFIER_DOMAIN, KEY_RELEASE_DOMAIN, INFERENCE_DOMAIN];
+        for (i, a) in tags.iter().enumerate() {
+            assert!(!a.contains(&0));
+            for b in &tags[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    /// Every input of an inference challenge changes it, and it is not the verifier
+    /// challenge of the same bytes.
+    #[test]
+    fn inference_binds_every_input() {
+        let base = inference(&[1; 32], &[2; 64], &[3; 64]);
+        assert_ne!(base, inference(&[9; 32], &[2; 64], &[3; 64]));
+        assert_ne!(base, inference(&[1; 32], &[9; 64], &[3; 64]));
+        assert_ne!(base, inference(&[1; 32], &[2; 64], &[9; 64]));
+        // Swapping the inputs' and the outputs' hashes is another challenge.
+        assert_ne!(base, inference(&[1; 32], &[3; 64], &[2; 64]));
+        let mut same = [0u8; 160];
+        same[..32].fill(1);
+        same[32..96].fill(2);
+        same[96..].fill(3);
+        assert_ne!(base, verifier(&same));
     }
 
     /// Data a verifier picks to look like a key release's inputs (even with the key-release

@@ -73,6 +73,19 @@ impl Challenge {
         Self(challenge::verifier(data))
     }
 
+    /// The challenge of a batch of attested inference: the verifier's `nonce` and the
+    /// SHA-512 hashes of the batch's inputs and outputs ([`cca_abi::challenge::inference`];
+    /// `realm_inference::binding` says what is hashed). A verifier computes the same to
+    /// check that the token speaks for these very inputs and outputs.
+    #[must_use]
+    pub fn for_inference(
+        nonce: &[u8; challenge::NONCE_SIZE],
+        inputs_hash: &[u8; 64],
+        outputs_hash: &[u8; 64],
+    ) -> Self {
+        Self(challenge::inference(nonce, inputs_hash, outputs_hash))
+    }
+
     /// The challenge of a key release; only [`crate::broker`] makes these.
     pub(crate) fn key_release(
         nonce: &[u8; challenge::NONCE_SIZE],

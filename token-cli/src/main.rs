@@ -5,6 +5,10 @@
 //! cca-token verify TOKEN --anchors TA.json [--policy POLICY.json]
 //!                        [--nonce HEX | --challenge HEX] [--rim HEX] [--rpv HEX]
 //!                        [--event-log LOG] [--json]
+//! cca-token verify-inference TOKEN --anchors TA.json [--policy POLICY.json]
+//!                        --event-log LOG --inputs FILE --outputs FILE --nonce HEX
+//!                        --rim HEX (--model-hash HEX | --model FILE) [--rpv HEX]
+//!                        [--reported-hashes HEX]
 //! ```
 //!
 //! Options may come in any order; `-` as a file reads standard input (for one of the files).
@@ -25,6 +29,15 @@
 //! JSON document: `verified` (true or false), `error` (the reason, or null), `appraisal`
 //! (`default` or the policy file) and `token` (what `inspect` prints, or null for a
 //! malformed token).
+//!
+//! `verify-inference` checks one batch of attested inference (`realm_inference::verify`):
+//! the token as `verify` does (signatures, binding, trust anchor, appraisal), the RIM of the
+//! approved image, the event log against the REMs, the model the log measures against
+//! `--model-hash` (or the hash of `--model`, the plaintext model file, whose outputs are
+//! then recomputed too), and that the challenge binds `--nonce` (the verifier's, 32 bytes),
+//! these inputs and these outputs. `--reported-hashes` (the realm's `batch N hashes` line)
+//! makes a challenge mismatch say which of the three differs. It prints `verified: N
+//! inputs` or fails with the reason.
 //!
 //! Exit codes: 0 the token was inspected or verified (and `--help`, `--version`); 1 the
 //! token is malformed or does not verify (the reason on stderr); 2 a usage error (clap's
@@ -68,6 +81,49 @@ enum Command {
     },
     /// Check the signatures, the binding and the trust anchor, then appraise the token.
     Verify(VerifyArgs),
+    /// Check one batch of attested inference: the token, the RIM, the event log and the
+    /// model it measures, and that the challenge binds the nonce, the inputs and outputs.
+    VerifyInference(InferenceArgs),
+}
+
+#[derive(Debug, Args)]
+struct InferenceArgs {
+    /// The batch's token (CBOR); `-` reads standard input.
+    #[arg(value_name = "TOKEN")]
+    token: PathBuf,
+    /// Trust anchors, in the format of veraison's ta.json.
+    #[arg(long, value_name = "TA.json")]
+    anchors: PathBuf,
+    /// JSON appraisal policy [default: secured platforms only].
+    #[arg(long, value_name = "POLICY.json")]
+    policy: Option<PathBuf>,
+    /// The realm's event log (cca_abi::eventlog).
+    #[arg(long, value_name = "LOG")]
+    event_log: PathBuf,
+    /// The batch's inputs, as put on the disk.
+    #[arg(long, value_name = "FILE")]
+    inputs: PathBuf,
+    /// The batch's output records, as received.
+    #[arg(long, value_name = "FILE")]
+    outputs: PathBuf,
+    /// The verifier's nonce (32 bytes) on the disk.
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    nonce: Hex,
+    /// The approved image's RIM (what rim-predict gives for it).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    rim: Hex,
+    /// The expected realm personalization value.
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    rpv: Option<Hex>,
+    /// The expected model's hash (with the realm's algorithm).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg, required_unless_present = "model", conflicts_with = "model")]
+    model_hash: Option<Hex>,
+    /// The plaintext model file (QMLP): its hash is expected, and the outputs are recomputed.
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// The hashes the realm reported for the batch (128 bytes: its `batch N hashes` line).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    reported_hashes: Option<Hex>,
 }
 
 #[derive(Debug, Args)]
@@ -371,6 +427,92 @@ fn verify(a: &VerifyArgs) -> Result<(), Failure> {
     outcome.map_err(Failure::Refused).and(printed)
 }
 
+/// The bytes of a hex option of fixed length; another length is an input error naming it.
+fn fixed<const N: usize>(option: &str, h: &Hex) -> Result<[u8; N], Failure> {
+    h.0.as_slice().try_into().map_err(|_| Failure::Input {
+        file: option.to_owned(),
+        reason: format!("{} bytes; {N} are expected", h.0.len()),
+    })
+}
+
+fn verify_inference(a: &InferenceArgs) -> Result<(), Failure> {
+    use realm_inference::model::Model;
+    use realm_inference::verify::{Evidence, Expected, verify_batch};
+
+    let token = read(&a.token)?;
+    let anchors =
+        cca_token::anchors::from_json(&read_text(&a.anchors)?).map_err(|e| Failure::Input {
+            file: name(&a.anchors),
+            reason: e.to_string(),
+        })?;
+    let policy = a
+        .policy
+        .as_deref()
+        .map(|path| {
+            PolicyFile::from_json(&read_text(path)?).map_err(|e| Failure::Input {
+                file: name(path),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()?;
+    let (log, inputs, outputs) = (read(&a.event_log)?, read(&a.inputs)?, read(&a.outputs)?);
+    let nonce: [u8; 32] = fixed("--nonce", &a.nonce)?;
+    let reported: Option<[u8; 128]> = a
+        .reported_hashes
+        .as_ref()
+        .map(|h| fixed("--reported-hashes", h))
+        .transpose()?;
+    let model_bytes = a.model.as_deref().map(read).transpose()?;
+    let model = match (&model_bytes, &a.model) {
+        (Some(bytes), Some(path)) => Some(Model::parse(bytes).map_err(|e| Failure::Input {
+            file: name(path),
+            reason: e.to_string(),
+        })?),
+        _ => None,
+    };
+    // The expected hash: given, or the model's with the token's algorithm (known only once
+    // the token parses; a malformed token is refused by the check itself).
+    let algorithm = Token::parse(&token)
+        .ok()
+        .map(|t| t.realm_claims.hash_algorithm);
+    let model_hash = match (&a.model_hash, &model_bytes) {
+        (Some(h), _) => h.0.clone(),
+        (None, Some(bytes)) => match algorithm {
+            Some("sha-512") => HashAlgorithm::Sha512.hash(&[bytes]).as_bytes().to_vec(),
+            _ => HashAlgorithm::Sha256.hash(&[bytes]).as_bytes().to_vec(),
+        },
+        (None, None) => Vec::new(),
+    };
+    let expected = Expected {
+        anchors: &anchors,
+        appraisal: policy
+            .as_ref()
+            .map_or(Appraisal::DEFAULT, PolicyFile::appraisal),
+        rim: &a.rim.0,
+        rpv: a.rpv.as_ref().map(|h| h.0.as_slice()),
+        model_hash: &model_hash,
+        nonce: &nonce,
+        model: model.as_ref(),
+    };
+    let evidence = Evidence {
+        token: &token,
+        event_log: &log,
+        inputs: &inputs,
+        outputs: &outputs,
+        reported_hashes: reported.as_ref(),
+    };
+    let verified =
+        verify_batch(&evidence, &expected).map_err(|e| Failure::Refused(e.to_string()))?;
+    if model.is_some() {
+        print(&format!(
+            "verified: {} inputs, each output recomputed",
+            verified.inputs
+        ))
+    } else {
+        print("verified")
+    }
+}
+
 fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Inspect { token } => {
@@ -380,27 +522,43 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             print(&format!("{:#}", inspect(&token)))
         }
         Command::Verify(args) => verify(args),
+        Command::VerifyInference(args) => verify_inference(args),
     }
 }
 
 /// Refuses a command line that gives `-` (standard input) for more than one file.
 fn check_stdin(cli: &Cli) -> Result<(), clap::Error> {
-    let Command::Verify(a) = &cli.command else {
-        return Ok(());
+    let (files, subcommand) = match &cli.command {
+        Command::Inspect { .. } => return Ok(()),
+        Command::Verify(a) => (
+            vec![
+                Some(&a.token),
+                Some(&a.anchors),
+                a.policy.as_ref(),
+                a.event_log.as_ref(),
+            ],
+            "verify",
+        ),
+        Command::VerifyInference(a) => (
+            vec![
+                Some(&a.token),
+                Some(&a.anchors),
+                a.policy.as_ref(),
+                Some(&a.event_log),
+                Some(&a.inputs),
+                Some(&a.outputs),
+                a.model.as_ref(),
+            ],
+            "verify-inference",
+        ),
     };
-    let files = [
-        Some(&a.token),
-        Some(&a.anchors),
-        a.policy.as_ref(),
-        a.event_log.as_ref(),
-    ];
     if files.iter().flatten().filter(|p| is_stdin(p)).count() > 1 {
         let mut command = Cli::command();
         // The message shows the usage of `cca-token verify`.
         command.build();
         let kind = clap::error::ErrorKind::ArgumentConflict;
         let message = "only one file can be `-` (standard input)";
-        return Err(match command.find_subcommand_mut("verify") {
+        return Err(match command.find_subcommand_mut(subcommand) {
             Some(verify) => verify.error(kind, message),
             None => command.error(kind, message),
         });

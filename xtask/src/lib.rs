@@ -16,6 +16,7 @@ use std::time::Duration;
 
 pub mod bench_launch;
 pub mod exclusives;
+pub mod inference;
 pub mod relay;
 pub mod seal;
 

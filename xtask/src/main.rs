@@ -16,6 +16,16 @@
 //!                               the sealing demo: four realms of the `seal` example and a key
 //!                               broker on loopback, under the EL2 harness (default) or on
 //!                               TF-RMM, whose platform tokens TA.json's key verifies
+//! cargo xtask inference [--simulate | --tf-rmm DIR --anchors TA.json]
+//!                               attested inference (xtask::inference): the encrypted model,
+//!                               the broker, the realm classifying the digits on its disk, the
+//!                               verifier, the tamper cases and the benchmark, under the EL2
+//!                               harness (default), on TF-RMM, or --simulate: the pipeline in
+//!                               this process on the RMM model
+//! cargo xtask inference-bench [--tf-rmm DIR]
+//!                               benchmark: the inference kernel in a realm (the
+//!                               `inference-bench` payload: bit-exactness and inferences/s)
+//!                               against the same kernel natively on this host (baseline)
 //! cargo xtask size              benchmark: flat image sizes of the examples against the
 //!                               `minimal` payload (the runtime alone) as the baseline
 //! cargo xtask bench-launch DIR [NAME] [--runs N]
@@ -50,7 +60,7 @@ fn name_and_entry<'a>(args: &[&'a str]) -> Option<(&'a str, [u64; 2])> {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | seal [--tf-rmm DIR --anchors TA.json] | size | bench-launch DIR [NAME] [--runs N]"
+        "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | seal [--tf-rmm DIR --anchors TA.json] | inference [--simulate | --tf-rmm DIR --anchors TA.json] | inference-bench [--tf-rmm DIR] | size | bench-launch DIR [NAME] [--runs N]"
     );
     eprintln!(
         "NAME: a payload package of the workspace; examples: {}",
@@ -85,6 +95,125 @@ fn size() -> Result<(), xtask::Error> {
         #[allow(clippy::cast_precision_loss, reason = "image sizes are far below 2^52")]
         let ratio = bytes as f64 / baseline as f64;
         println!("{name:<10} {bytes:>9} {ratio:>9.2}x");
+    }
+    Ok(())
+}
+
+/// The attested-inference story (`xtask::inference`), printing the realm's output, each
+/// check, and the benchmark.
+fn inference(args: &[&str]) -> Result<(), xtask::Error> {
+    use xtask::inference::Platform;
+    let (platform, anchors) = match args {
+        [] => (
+            Platform::Harness(xtask::build_harness()?),
+            vec![rmm_model::token::InsecureTestIssuer::new().trust_anchor()],
+        ),
+        ["--simulate"] => (
+            Platform::Simulator,
+            vec![rmm_model::token::InsecureTestIssuer::new().trust_anchor()],
+        ),
+        ["--tf-rmm", dir, "--anchors", file] => {
+            let firmware = xtask::Firmware::in_dir(std::path::Path::new(dir)).ok_or_else(|| {
+                xtask::Error::Build(format!("{dir} must hold bl1.bin and fip.bin"))
+            })?;
+            let json = std::fs::read_to_string(file)
+                .map_err(|e| xtask::Error::Io((*file).to_owned(), e))?;
+            let anchors = cca_token::anchors::from_json(&json)
+                .map_err(|e| xtask::Error::Build(format!("{file}: {e}")))?;
+            (Platform::TfRmm(firmware), anchors)
+        }
+        _ => {
+            return Err(xtask::Error::Build(
+                "usage: cargo xtask inference [--simulate | --tf-rmm DIR --anchors TA.json]".into(),
+            ));
+        }
+    };
+    let story = xtask::inference::demo(&platform, &anchors)?;
+    print!("{}", story.output);
+    let mut failed = 0;
+    for check in &story.checks {
+        match &check.outcome {
+            Ok(what) => println!("ok: {}: {what}", check.what),
+            Err(why) => {
+                failed += 1;
+                println!("FAILED: {}: {why}", check.what);
+            }
+        }
+    }
+    let b = story.bench;
+    let payload = if b.payload_bytes == 0 {
+        "none (simulated)".to_owned()
+    } else {
+        format!("{} bytes", b.payload_bytes)
+    };
+    println!(
+        "benchmark: {:.0} inferences/s in the realm; baseline, the same kernel natively on \
+         this host: {:.0} inferences/s (realm/host {:.3}); disk read at {:.0} bytes/s; payload {payload}",
+        b.realm_per_s,
+        b.host_per_s,
+        if b.host_per_s > 0.0 {
+            b.realm_per_s / b.host_per_s
+        } else {
+            0.0
+        },
+        b.disk_bytes_per_s,
+    );
+    println!(
+        "batch 0's evidence for `cca-token verify-inference`: {}",
+        story.evidence.display()
+    );
+    if failed > 0 {
+        return Err(xtask::Error::Realm(format!("{failed} checks failed")));
+    }
+    Ok(())
+}
+
+/// The inference kernel in a realm against the same kernel natively on this host.
+fn inference_bench(args: &[&str]) -> Result<(), xtask::Error> {
+    let output = match args {
+        [] => xtask::run_example("inference-bench", [0, 0])?,
+        ["--tf-rmm", dir] => {
+            let firmware = xtask::Firmware::in_dir(std::path::Path::new(dir)).ok_or_else(|| {
+                xtask::Error::Build(format!("{dir} must hold bl1.bin and fip.bin"))
+            })?;
+            xtask::run_on_tf_rmm(
+                &firmware,
+                "inference-bench",
+                [0, 0],
+                std::time::Duration::from_secs(300),
+                &mut xtask::NoServices,
+            )?
+        }
+        _ => {
+            return Err(xtask::Error::Build(
+                "usage: cargo xtask inference-bench [--tf-rmm DIR]".into(),
+            ));
+        }
+    };
+    print!("{output}");
+    xtask::check_realm_end(&output).map_err(xtask::Error::Realm)?;
+    let run = xtask::inference::KernelRun::parse(&output)
+        .ok_or_else(|| xtask::Error::Realm("no `inference-bench:` line".into()))?;
+    let host = xtask::inference::host_inferences_per_second();
+    println!(
+        "benchmark: {:.0} inferences/s in the realm; baseline, the same kernel natively on \
+         this host: {host:.0} inferences/s (realm/host {:.3}); {}/{} outputs bit-exact, {}/{} correct",
+        run.per_second(),
+        if host > 0.0 {
+            run.per_second() / host
+        } else {
+            0.0
+        },
+        run.exact,
+        run.total,
+        run.correct,
+        run.total
+    );
+    if run.exact != run.total {
+        return Err(xtask::Error::Realm(format!(
+            "{} outputs differ from the reference",
+            run.total - run.exact
+        )));
     }
     Ok(())
 }
@@ -163,6 +292,8 @@ fn main() -> ExitCode {
             bench_launch(&fw, name, runs)
         }
         ["seal", rest @ ..] => seal(rest),
+        ["inference", rest @ ..] => inference(rest),
+        ["inference-bench", rest @ ..] => inference_bench(rest),
         ["tf-rmm", dir, rest @ ..] => {
             let Some((name, entry)) = name_and_entry(rest) else {
                 return usage();
