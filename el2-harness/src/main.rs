@@ -12,8 +12,12 @@
 //! - **the host**: it prints console host calls, accepts RIPAS changes and stops when the
 //!   realm calls PSCI `SYSTEM_OFF` or `SYSTEM_RESET`.
 //!
-//! What it does not model: GIC and timers for the realm, more than one REC, emulated MMIO
-//! (the UART's unprotected alias is mapped straight to the UART), and RIPAS enforcement on
+//! - **virtio devices**: a console and a block device (virtio-host's model) at the slots of
+//!   `cca_abi::virtio`, emulated from the realm's stage-2 data aborts (`virtio.rs`); the
+//!   disk is the window at `layout::DISK_PA`.
+//!
+//! What it does not model: GIC and timers for the realm, more than one REC, emulation of the
+//! UART (its unprotected alias is mapped straight to the UART), and RIPAS enforcement on
 //! the realm's own memory accesses (only the RMM's accesses check RIPAS).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![cfg_attr(
@@ -27,6 +31,8 @@ mod harness;
 mod stage2;
 #[cfg(target_os = "none")]
 mod switch;
+#[cfg(target_os = "none")]
+mod virtio;
 
 #[cfg(not(target_os = "none"))]
 fn main() {

@@ -199,8 +199,10 @@ fn first_reg(reg: Option<fdt::nodes::NodeProperty<'_>>) -> Result<(u64, u64), Dt
 mod realm {
     use core::ptr::NonNull;
 
-    use virtio_drivers::transport::mmio::{MmioError, MmioTransport, MmioVersion, VirtIOHeader};
-    use virtio_drivers::transport::{DeviceType, DeviceTypeError, Transport};
+    use safe_mmio::UniqueMmioPointer;
+    use safe_mmio::fields::ReadPure;
+    use virtio_drivers::transport::DeviceType;
+    use virtio_drivers::transport::mmio::{MmioTransport, MmioVersion, VirtIOHeader};
 
     use super::{DeviceInfo, Devices, DtbError, MAX_DTB_SIZE};
     use crate::rt::mmu;
@@ -265,9 +267,7 @@ mod realm {
         /// Maps each device's registers in turn and returns the first of type `wanted`.
         fn transport(&self, wanted: DeviceType) -> Result<Mmio, VirtioError> {
             for info in self.list() {
-                if let Some(t) = open(info)?
-                    && t.device_type() == wanted
-                {
+                if let Some(t) = open(info, wanted)? {
                     return Ok(t);
                 }
             }
@@ -285,9 +285,12 @@ mod realm {
         }
     }
 
-    /// Maps `info`'s page(s) as Device memory and opens its transport; `None` for a slot
-    /// with no device (device ID 0, §4.2.3.1.1).
-    fn open(info: &DeviceInfo) -> Result<Option<Mmio>, VirtioError> {
+    /// virtio-mmio `MagicValue` (§4.2.2).
+    const MAGIC_VALUE: u32 = 0x7472_6976;
+
+    /// Maps `info`'s page(s) as Device memory and opens its transport if it is a device of
+    /// type `wanted`; `None` for another type or an empty slot (device ID 0, §4.2.3.1.1).
+    fn open(info: &DeviceInfo, wanted: DeviceType) -> Result<Option<Mmio>, VirtioError> {
         let page = info.ipa & !0xfff;
         let end = info
             .ipa
@@ -310,17 +313,34 @@ mod realm {
                 mapped[slot] = (page, end);
             }
         }
+        // Identify the device before making a transport: dropping an `MmioTransport`
+        // resets its device, which would undo another driver's set-up.
+        let register = |offset: u64| {
+            let ptr = NonNull::new(core::ptr::with_exposed_provenance_mut::<ReadPure<u32>>(
+                (info.ipa + offset) as usize,
+            ))
+            .ok_or(VirtioError::Map)?;
+            // SAFETY: a 32-bit register inside the device's region, mapped as Device memory
+            // above; reading it has no side effect (MagicValue, Version, DeviceID, §4.2.2).
+            let reg = unsafe { UniqueMmioPointer::new(ptr) };
+            Ok::<u32, VirtioError>(reg.read())
+        };
+        if register(0)? != MAGIC_VALUE || register(4)? != 2 {
+            return Err(VirtioError::Transport { ipa: info.ipa });
+        }
+        let found = register(8)?;
+        if found == 0 || DeviceType::try_from(found).ok() != Some(wanted) {
+            return Ok(None);
+        }
         let header = NonNull::new(core::ptr::with_exposed_provenance_mut::<VirtIOHeader>(
             info.ipa as usize,
         ))
         .ok_or(VirtioError::Map)?;
         // SAFETY: `header` is the device's register region, `size` bytes, now mapped as
-        // Device memory for the rest of the program; nothing else in the realm accesses it.
+        // Device memory for the rest of the program; no other transport is made for it (the
+        // caller stops at the first device of the type it wants).
         let transport = match unsafe { MmioTransport::new(header, size) } {
             Ok(t) => t,
-            Err(MmioError::InvalidDeviceID(DeviceTypeError::InvalidDeviceType(0))) => {
-                return Ok(None);
-            }
             Err(_) => return Err(VirtioError::Transport { ipa: info.ipa }),
         };
         if transport.version() != MmioVersion::Modern {
