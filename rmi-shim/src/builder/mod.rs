@@ -61,6 +61,8 @@ mod ledger;
 mod run;
 mod shared;
 mod source;
+#[cfg(feature = "virtio")]
+pub mod virtio;
 
 pub use config::{BuildError, Populate, RealmConfig};
 pub use run::{Host, RipasDecision, RunOutcome};
