@@ -372,15 +372,17 @@ fn virtio_on_tf_rmm() {
     };
     let mut disk: Vec<u8> = (0..1u32 << 20).map(|i| (i % 241) as u8).collect();
     disk[..27].copy_from_slice(b"REALM-SDK VIRTIO TEST DISK\n");
-    let path = std::env::temp_dir().join(format!("realm-sdk-tf-rmm-virtio-{}.img", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "realm-sdk-tf-rmm-virtio-{}.img",
+        std::process::id()
+    ));
     std::fs::write(&path, &disk).expect("write the disk image");
     let (image, _) = xtask::build_payload("virtio").expect("build virtio");
     let mut qemu = xtask::tf_rmm_qemu(&fw, &image, [0, 0], "").expect("build rmi-host");
-    qemu.arg("-device").arg(
-        xtask::disk_device(&path, cca_abi::virtio::RMI_HOST_DISK_PA).expect("disk argument"),
-    );
-    let out = xtask::run_timed(qemu, Duration::from_secs(300), &mut xtask::NoServices)
-        .map(|o| o.text());
+    qemu.arg("-device")
+        .arg(xtask::disk_device(&path, cca_abi::virtio::RMI_HOST_DISK_PA).expect("disk argument"));
+    let out =
+        xtask::run_timed(qemu, Duration::from_secs(300), &mut xtask::NoServices).map(|o| o.text());
     let _ = std::fs::remove_file(&path);
     let out = out.expect("boot TF-A + TF-RMM");
     // Not `checked`: the RTTs made for the shared pages are delegated beyond the realm's
@@ -407,7 +409,10 @@ fn virtio_on_tf_rmm() {
     ] {
         assert!(out.contains(line), "{test}: no line {line:?}:\n{out}");
     }
-    assert!(!out.contains("rmi-host: virtio"), "{test}: a device stopped:\n{out}");
+    assert!(
+        !out.contains("rmi-host: virtio"),
+        "{test}: a device stopped:\n{out}"
+    );
     let rmi = after(&out, "rmi-host: RMI ", ' ').expect("RMI version printed");
     eprintln!("{test}: RMI {rmi}, disk read and written through virtio");
 }
