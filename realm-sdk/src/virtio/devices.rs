@@ -137,6 +137,7 @@ impl Devices {
         if magic != 0xd00d_feed {
             return Err(DtbError::BadMagic(magic));
         }
+        let blob = checked_header(blob)?;
         let fdt = fdt::Fdt::new_unaligned_fallible(blob).map_err(|_| DtbError::Malformed)?;
         let mut devices = Self::default();
         for node in fdt.all_nodes().map_err(|_| DtbError::Malformed)? {
@@ -178,6 +179,31 @@ impl Devices {
         }
         Ok(devices)
     }
+}
+
+/// Checks the header (devicetree specification v0.4 §5.2) before the `fdt` crate reads it:
+/// fdt 0.2.0-alpha3 adds the blocks' offsets and sizes as `u32` without checking for
+/// overflow (`Fdt::new_unaligned`), which panics in a debug build and slices out of range in
+/// a release one. Returns the blob cut to its `totalsize`.
+fn checked_header(blob: &[u8]) -> Result<&[u8], DtbError> {
+    let word = |i: usize| {
+        blob.get(i * 4..i * 4 + 4)
+            .map(|w| u64::from(u32::from_be_bytes(w.try_into().expect("4 bytes"))))
+            .ok_or(DtbError::Malformed)
+    };
+    let total = word(1)?;
+    if total < 0x28 || total > MAX_DTB_SIZE as u64 {
+        return Err(DtbError::BadSize(total as u32));
+    }
+    if total > blob.len() as u64 {
+        return Err(DtbError::Malformed);
+    }
+    let (structs, strings, rsvmap) = (word(2)?, word(3)?, word(4)?);
+    let (strings_size, structs_size) = (word(8)?, word(9)?);
+    if structs + structs_size > total || strings + strings_size > total || rsvmap >= total {
+        return Err(DtbError::Malformed);
+    }
+    Ok(&blob[..total as usize])
 }
 
 /// The first `reg` range of a node, with two address and two size cells.
