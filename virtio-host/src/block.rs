@@ -56,12 +56,12 @@ impl<'a> Disk<'a> {
 
     /// Byte range of `len` bytes at `sector`, if it is whole sectors inside the disk.
     fn range(&self, sector: u64, len: u64) -> Option<core::ops::Range<usize>> {
-        if len % SECTOR_SIZE as u64 != 0 {
+        if !len.is_multiple_of(SECTOR_SIZE as u64) {
             return None;
         }
         let start = sector.checked_mul(SECTOR_SIZE as u64)?;
         let end = start.checked_add(len)?;
-        (end <= self.data.len() as u64).then(|| start as usize..end as usize)
+        (end <= self.data.len() as u64).then_some(start as usize..end as usize)
     }
 
     /// Serves one request; returns the number of bytes written to the driver's buffers.

@@ -362,7 +362,7 @@ impl<'a> MmioDevice<'a> {
 }
 
 /// A data abort's access, decoded from its syndrome (Arm ARM D24.2.41, ESR_EL2 for a data
-/// abort with ISV = 1: SAS [23:22], SSE [21], SRT [20:16], SF [15], WnR [6]).
+/// abort with ISV = 1: SAS bits 23:22, SSE bit 21, SRT bits 20:16, SF bit 15, WnR bit 6).
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct MmioAccess {
     /// The faulting IPA (HPFAR_EL2's page with FAR_EL2's offset in it).

@@ -118,17 +118,15 @@ fn init(dev: &mut MmioDevice<'_>, mem: &mut Shared, q: u32, size: u32) {
     w(dev, mem, 0x20, 0);
     w(dev, mem, 0x70, 1 | 2 | 8);
     assert_eq!(r(dev, 0x70) & 8, 8, "FEATURES_OK accepted");
-    for queue in [q] {
-        w(dev, mem, 0x30, queue);
-        w(dev, mem, 0x38, size);
-        w(dev, mem, 0x80, DESC as u32);
-        w(dev, mem, 0x84, (DESC >> 32) as u32);
-        w(dev, mem, 0x90, AVAIL as u32);
-        w(dev, mem, 0x94, (AVAIL >> 32) as u32);
-        w(dev, mem, 0xa0, USED as u32);
-        w(dev, mem, 0xa4, (USED >> 32) as u32);
-        w(dev, mem, 0x44, 1);
-    }
+    w(dev, mem, 0x30, q);
+    w(dev, mem, 0x38, size);
+    w(dev, mem, 0x80, DESC as u32);
+    w(dev, mem, 0x84, (DESC >> 32) as u32);
+    w(dev, mem, 0x90, AVAIL as u32);
+    w(dev, mem, 0x94, (AVAIL >> 32) as u32);
+    w(dev, mem, 0xa0, USED as u32);
+    w(dev, mem, 0xa4, (USED >> 32) as u32);
+    w(dev, mem, 0x44, 1);
     w(dev, mem, 0x70, 1 | 2 | 8 | 4);
 }
 

@@ -54,7 +54,7 @@ mod payload {
 
     fn run(realm: &mut Realm<Smc>, args: EntryArgs) -> Result<(), VirtioError> {
         // SAFETY: the only place that takes a reference to POOL, once.
-        let pool = unsafe { &mut *(&raw mut POOL) };
+        let pool = unsafe { &mut *core::ptr::addr_of_mut!(POOL) };
         virtio::init(realm, pool)?;
         let devices = devices(realm, args.0[0]);
         let mut console = devices.console()?;

@@ -121,7 +121,7 @@ impl Devices {
     }
 
     /// Reads the devices from the devicetree `blob` (which the caller copied out of realm
-    /// RAM, see [`Devices::from_dtb_in_ram`]): every node whose `compatible` holds
+    /// RAM, see `Devices::from_dtb_in_ram`, runtime only): every node whose `compatible` holds
     /// `virtio,mmio`, its first `reg` range (two address and two size cells, as QEMU and
     /// kvmtool write them) moved to the unprotected half with `unprotected_bit`, and its
     /// first interrupt; and `/memory`.

@@ -3,7 +3,7 @@
 //!
 //! # Memory
 //!
-//! Devices see only a pool of pages the realm shares with the host ([`init`] gives them
+//! Devices see only a pool of pages the realm shares with the host (`init` (runtime only) gives them
 //! up: RIPAS `EMPTY`, reached at their unprotected alias). The drivers' queues live there,
 //! and every buffer the realm passes (a sector, a console line) is copied into the pool
 //! before the device may read it and out of the pool after the device wrote it: a private
@@ -19,7 +19,7 @@
 //!
 //! - virtio-drivers 0.13 keeps its own copy of the descriptors (`desc_shadow`), masks used
 //!   ring slots with the queue size and refuses a used element for a chain it did not
-//!   expect (`Error::WrongToken`); [`SharedHal::unshare`] copies back exactly the
+//!   expect (`Error::WrongToken`); `SharedHal`'s `unshare` copies back exactly the
 //!   buffer's length, whatever length the device claims;
 //! - [`Block`] checks every request against the capacity it read once at start, cuts
 //!   transfers to [`MAX_TRANSFER`] bytes and returns the device's status as an error;
@@ -42,26 +42,28 @@
 //! # Devices
 //!
 //! [`Devices`] lists the virtio-mmio devices: from a devicetree the host passed
-//! ([`Devices::from_dtb`]) or, without one, the slots this project's hosts use
+//! (`Devices::from_dtb_in_ram`, runtime only) or, without one, the slots this project's hosts use
 //! ([`Devices::host_default`], `cca_abi::virtio`).
 //!
 //! # Example (in a payload with the `rt` and `virtio` features)
 //!
 //! ```ignore
 //! use realm_sdk::service::SharedPages;
-//! use realm_sdk::virtio::{self, Block, Console, Devices};
+//! use realm_sdk::virtio::{self, Devices, VirtioError};
 //!
 //! static mut POOL: SharedPages<32> = SharedPages::new();
 //!
-//! fn main(realm: &mut Realm<Smc>, args: EntryArgs) {
+//! fn run(realm: &mut Realm<Smc>, args: EntryArgs) -> Result<(), VirtioError> {
 //!     // SAFETY: the only reference to POOL.
-//!     virtio::init(realm, unsafe { &mut *(&raw mut POOL) }).unwrap();
+//!     virtio::init(realm, unsafe { &mut *core::ptr::addr_of_mut!(POOL) })?;
 //!     let devices = Devices::host_default(realm);
-//!     let mut console = Console::find(&devices).unwrap();
-//!     console.write_line("hello over virtio").unwrap();
-//!     let mut disk = Block::find(&devices).unwrap();
-//!     let mut sector = [0u8; 512];
-//!     disk.read_sectors(0, &mut sector).unwrap();
+//!     let mut console = devices.console()?;
+//!     console.write_line("hello over virtio")?;
+//!     let mut disk = devices.block()?;
+//!     let mut header = [0u8; 64];
+//!     disk.read_at(0, &mut header)?;
+//!     disk.write_at(4096, b"result")?;
+//!     Ok(())
 //! }
 //! ```
 
@@ -109,7 +111,7 @@ pub enum VirtioError {
     Share(crate::rsi::RsiError),
     /// The pool could not be installed.
     Pool(PoolError),
-    /// No pool: [`init`] was not called (or failed).
+    /// No pool: `init` (runtime only) was not called (or failed).
     NoPool,
     /// The pool has fewer free pages than the operation needs.
     PoolExhausted {
@@ -230,11 +232,11 @@ pub fn init<C: crate::Conduit, const N: usize>(
 }
 
 /// Installs a pool of `pages` pages at `base`, for a host test whose device double reaches
-/// the same memory (the realm uses [`init`]).
+/// the same memory (the realm uses `init` (runtime only)).
 ///
 /// # Errors
 ///
-/// [`VirtioError::Pool`] as for [`init`].
+/// [`VirtioError::Pool`] as for `init` (runtime only).
 ///
 /// # Safety
 ///
@@ -397,7 +399,7 @@ impl<T: Transport> Block<T> {
     /// [`VirtioError::OutOfRange`] if the range is not whole sectors inside the disk,
     /// [`VirtioError::Device`] if the device fails a request.
     pub fn read_sectors(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), VirtioError> {
-        let offset = sector.checked_mul(SECTOR as u64).unwrap_or(u64::MAX);
+        let offset = sector.saturating_mul(SECTOR as u64);
         self.check(offset, buf.len(), true)?;
         let mut at = sector;
         for chunk in buf.chunks_mut(MAX_TRANSFER) {
@@ -414,7 +416,7 @@ impl<T: Transport> Block<T> {
     ///
     /// As [`Block::read_sectors`].
     pub fn write_sectors(&mut self, sector: u64, data: &[u8]) -> Result<(), VirtioError> {
-        let offset = sector.checked_mul(SECTOR as u64).unwrap_or(u64::MAX);
+        let offset = sector.saturating_mul(SECTOR as u64);
         self.check(offset, data.len(), true)?;
         let mut at = sector;
         for chunk in data.chunks(MAX_TRANSFER) {
