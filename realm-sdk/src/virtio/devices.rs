@@ -19,8 +19,8 @@ pub struct DeviceInfo {
     pub ipa: u64,
     /// Size of its register region in bytes.
     pub size: u64,
-    /// Its interrupt (the devicetree's first `interrupts` cell pair, as SPI number), if
-    /// known; the drivers here poll and do not use it.
+    /// Its interrupt: the second cell of the first `interrupts` specifier (GIC binding:
+    /// type, number, flags), if there is one; the drivers here poll and do not use it.
     pub irq: Option<u32>,
 }
 
