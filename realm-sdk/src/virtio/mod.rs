@@ -33,6 +33,11 @@
 //! every operation fails with [`VirtioError::PoolExhausted`]: the realm checks the free
 //! pages before each request, so the pool running out is an error, never a panic.
 //!
+//! The free-page check and the allocation are two steps: drive the devices from one CPU at
+//! a time (each `Console` and `Block` takes `&mut self`; two devices used from two CPUs at
+//! once need a lock around both), or a race could empty the pool between them, which
+//! `SharedHal` (whose `Hal` methods cannot fail) reports with a panic.
+//!
 //! What the host can still do, and nothing here can prevent: read and change every byte in
 //! the pool (so data must be protected end to end: the attested-inference example encrypts
 //! its model and inputs and authenticates its results), return wrong sector contents,
