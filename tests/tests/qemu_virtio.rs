@@ -1,7 +1,9 @@
 //! The `virtio` realm payload on QEMU under the EL2 harness (`expected/virtio.txt`): its
 //! console lines arrive through the harness's virtio console, and it reads a disk image
 //! made here through the virtio block device (loaded by QEMU at the harness's disk
-//! window), whose SHA-256 it reports, and writes and reads back a pattern.
+//! window), whose SHA-256 it reports, and writes and reads back a pattern. Once with the
+//! default device slots, once (`x1 = 2`) with the devices read from a devicetree in the
+//! realm's measured image, whose RIM must still be the one computed offline.
 
 use std::time::Duration;
 
@@ -19,13 +21,13 @@ fn disk_image() -> Vec<u8> {
     disk
 }
 
-#[test]
-fn virtio_console_and_block_under_the_harness() {
-    if !qemu_or_skip("virtio") {
+fn run(test: &str, x1: u64, expected_file: &str) {
+    if !qemu_or_skip(test) {
         return;
     }
     let disk = disk_image();
-    let path = std::env::temp_dir().join(format!("realm-sdk-virtio-{}.img", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("realm-sdk-virtio-{x1}-{}.img", std::process::id()));
     std::fs::write(&path, &disk).expect("write the disk image");
     let harness = build_harness().expect("build el2-harness");
     let (image_path, image) = build_payload("virtio").expect("build virtio");
@@ -33,7 +35,7 @@ fn virtio_console_and_block_under_the_harness() {
         harness,
         image: image_path,
         image_size: image.bytes.len() as u64,
-        entry: [0, 0],
+        entry: [0, x1],
         timeout: Duration::from_secs(120),
         rmm: xtask::ModelRmm::default(),
         disk: Some(path.clone()),
@@ -41,16 +43,28 @@ fn virtio_console_and_block_under_the_harness() {
     .run();
     let _ = std::fs::remove_file(&path);
     let output = output.expect("run QEMU");
-    let captures = match_output(&expected("virtio.txt"), &output)
-        .unwrap_or_else(|e| panic!("virtio: {e}\n--- output ---\n{output}"));
+    let captures = match_output(&expected(expected_file), &output)
+        .unwrap_or_else(|e| panic!("{test}: {e}\n--- output ---\n{output}"));
+    let offline = el2_harness::measure::rim(&image.bytes, [0, x1]).expect("image fits");
+    assert_eq!(captures[1], offline.to_string(), "{test}: RIM");
     let digest: String = Sha256::digest(&disk[..1 << 20])
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
     assert_eq!(
         captures[2], digest,
-        "the SHA-256 the realm read through virtio"
+        "{test}: the SHA-256 the realm read through virtio"
     );
+}
+
+#[test]
+fn virtio_console_and_block_under_the_harness() {
+    run("virtio", 0, "virtio.txt");
+}
+
+#[test]
+fn virtio_devices_from_a_measured_devicetree() {
+    run("virtio (devicetree)", 2, "virtio-dtb.txt");
 }
 
 #[test]
