@@ -78,6 +78,7 @@ pub mod rim;
 pub mod rmi;
 pub mod rsi;
 pub mod smccc;
+pub mod virtio;
 
 /// Size of a granule, the unit of memory the RMM manages: 4 KiB (TF-RMM refuses any other).
 pub const GRANULE_SIZE: usize = 0x1000;

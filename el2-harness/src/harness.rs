@@ -214,6 +214,9 @@ fn run(model: &mut RealmModel<InsecureTestIssuer>, ctx: &mut GuestContext) {
                 // A translation fault on a page of RAM not reached before: now mapped; the
                 // realm repeats the access.
             }
+            (8, EC_DABT_LOWER) if crate::virtio::handle(ctx, esr) => {
+                // A virtio register access, emulated; the realm resumes after it.
+            }
             (8, EC_DABT_LOWER | EC_IABT_LOWER) => {
                 log!(
                     "realm stage-2 fault: EC {ec:#x} at IPA {:#x}, FAR {:#x}, PC {:#x}",

@@ -34,3 +34,9 @@ pub const SHARED_IPA: u64 = REALM_RAM_IPA | (1 << (IPA_WIDTH - 1));
 pub const IPA_WIDTH: u8 = 39;
 /// QEMU virt PL011 UART0.
 pub const UART_PA: u64 = 0x0900_0000;
+/// Physical address of the virtio block device's disk window: the runner loads the disk
+/// image there (`-device loader,file=...,addr=...,force-raw=on`); the realm sees
+/// [`DISK_WINDOW`] bytes whatever the file's size (QEMU's RAM reads as zeros past it).
+pub const DISK_PA: u64 = cca_abi::virtio::HARNESS_DISK_PA;
+/// Size of the disk window.
+pub const DISK_WINDOW: u64 = cca_abi::virtio::DISK_WINDOW;

@@ -15,9 +15,13 @@
 //! It delivers the realm's EL1 virtual timer interrupt through the GICv3 virtual CPU
 //! interface, trapping `WFI` ([`vgic`]), and injects it early once, as a hostile host may.
 //!
+//! It emulates two virtio devices: a console and a block device (virtio-host's model) at the
+//! slots of `cca_abi::virtio`, from the realm's stage-2 data aborts (`virtio.rs`); the disk
+//! is the window at `layout::DISK_PA`.
+//!
 //! What it does not model: the rest of the GIC (no physical interrupt is enabled, no other
-//! virtual interrupt is delivered), the physical timer, more than one REC, emulated MMIO
-//! (the UART's unprotected alias is mapped straight to the UART), and RIPAS enforcement on
+//! virtual interrupt is delivered), the physical timer, more than one REC, emulation of the
+//! UART (its unprotected alias is mapped straight to the UART), and RIPAS enforcement on
 //! the realm's own memory accesses (only the RMM's accesses check RIPAS).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![cfg_attr(
@@ -33,6 +37,8 @@ mod stage2;
 mod switch;
 #[cfg(target_os = "none")]
 mod vgic;
+#[cfg(target_os = "none")]
+mod virtio;
 
 #[cfg(not(target_os = "none"))]
 fn main() {

@@ -601,9 +601,47 @@ pub struct Qemu {
     pub timeout: Duration,
     /// The RMM the harness models.
     pub rmm: ModelRmm,
+    /// A disk image for the realm's virtio block device, loaded at the harness's disk
+    /// window (`el2_harness::layout::DISK_PA`, at most `DISK_WINDOW` bytes); without one
+    /// the disk reads as zeros.
+    pub disk: Option<PathBuf>,
+}
+
+/// The QEMU `-device` argument that loads the disk image `path` at `pa`, the disk window
+/// of a host's virtio block device (`cca_abi::virtio`: `HARNESS_DISK_PA` or
+/// `RMI_HOST_DISK_PA`). The device's capacity is the whole window,
+/// [`cca_abi::virtio::DISK_WINDOW`] bytes, whatever the file's size.
+///
+/// # Errors
+///
+/// [`Error::Io`] if the file cannot be read, [`Error::Build`] if it is larger than the
+/// window.
+pub fn disk_device(path: &Path, pa: u64) -> Result<String, Error> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::Io(path.display().to_string(), e))?
+        .len();
+    if len > cca_abi::virtio::DISK_WINDOW {
+        return Err(Error::Build(format!(
+            "the disk image {} has {len} bytes, more than the {} of the disk window",
+            path.display(),
+            cca_abi::virtio::DISK_WINDOW
+        )));
+    }
+    let path = std::path::absolute(path).map_err(|e| Error::Io(path.display().to_string(), e))?;
+    Ok(format!(
+        "loader,file={},addr={pa:#x},force-raw=on",
+        path.display()
+    ))
 }
 
 impl Qemu {
+    /// The same run with `path` as the virtio block device's disk image.
+    #[must_use]
+    pub fn disk(mut self, path: impl Into<PathBuf>) -> Self {
+        self.disk = Some(path.into());
+        self
+    }
+
     /// Returns whether `qemu-system-aarch64` can be started.
     #[must_use]
     pub fn available() -> bool {
@@ -616,8 +654,11 @@ impl Qemu {
     }
 
     /// The command line.
-    #[must_use]
-    pub fn command(&self) -> Command {
+    ///
+    /// # Errors
+    ///
+    /// As [`disk_device`] for the disk image.
+    pub fn command(&self) -> Result<Command, Error> {
         let mut cmd = Command::new("qemu-system-aarch64");
         cmd.args([
             "-M",
@@ -656,7 +697,11 @@ impl Qemu {
                 HARNESS_BOOT_INFO_PA + offset
             ));
         }
-        cmd
+        if let Some(disk) = &self.disk {
+            cmd.arg("-device")
+                .arg(disk_device(disk, el2_harness::layout::DISK_PA)?);
+        }
+        Ok(cmd)
     }
 
     /// Runs QEMU to the end and returns what the serial port printed; service calls are
@@ -679,7 +724,7 @@ impl Qemu {
         if !Self::available() {
             return Err(Error::NoQemu);
         }
-        let mut cmd = self.command();
+        let mut cmd = self.command()?;
         cmd.arg("-d").arg("in_asm").arg("-D").arg(log);
         run_streaming(cmd, self.timeout, &mut NoServices, &mut |_| {}).map(|out| out.text())
     }
@@ -706,7 +751,7 @@ impl Qemu {
         if !Self::available() {
             return Err(Error::NoQemu);
         }
-        run_streaming(self.command(), self.timeout, services, on_line).map(|out| out.text())
+        run_streaming(self.command()?, self.timeout, services, on_line).map(|out| out.text())
     }
 }
 

@@ -74,6 +74,9 @@ struct Run {
     /// Seconds the realm may run (default 60 under the harness, 300 on TF-RMM).
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
+    /// A disk image (at most 16 MiB) for the realm's virtio block device.
+    #[arg(long, value_name = "FILE")]
+    disk: Option<PathBuf>,
     /// The harness models TF-RMM v0.9.0 (RSI 1.1) instead of v0.8.0.
     #[arg(long, conflicts_with = "tf_rmm")]
     rsi_1_1: bool,
@@ -200,6 +203,7 @@ fn launch(
                 } else {
                     ModelRmm::TfRmmV0_8
                 },
+                disk: args.disk.clone(),
             }
             .run_streaming(&mut NoServices, &mut print)
         }
@@ -207,7 +211,13 @@ fn launch(
             if !Qemu::available() {
                 return Err(Error::NoQemu);
             }
-            let cmd = realm_run::tf_rmm_qemu(&sdk, firmware, &image, entry, "")?;
+            let mut cmd = realm_run::tf_rmm_qemu(&sdk, firmware, &image, entry, "")?;
+            if let Some(disk) = &args.disk {
+                cmd.arg("-device").arg(realm_run::disk_device(
+                    disk,
+                    cca_abi::virtio::RMI_HOST_DISK_PA,
+                )?);
+            }
             realm_run::run_streaming(cmd, timeout, &mut NoServices, &mut print)
                 .map(|out| out.text())
         }

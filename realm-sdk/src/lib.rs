@@ -58,6 +58,11 @@ pub mod rsi;
 pub mod seal;
 pub mod service;
 pub mod time;
+#[cfg(feature = "virtio")]
+pub mod virtio;
+
+#[cfg(feature = "virtio")]
+extern crate alloc;
 
 #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
 #[allow(

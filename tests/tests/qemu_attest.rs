@@ -22,6 +22,7 @@ fn attest_verifies_its_token_inside_the_realm() {
         entry: [0, 0],
         timeout: Duration::from_secs(120),
         rmm: xtask::ModelRmm::default(),
+        disk: None,
     }
     .run()
     .expect("run QEMU");

@@ -32,6 +32,7 @@ fn check(payload: &str, entry: [u64; 2]) {
         entry,
         timeout: Duration::from_secs(120),
         rmm: xtask::ModelRmm::default(),
+        disk: None,
     }
     .run_traced(&log)
     .expect("run QEMU");

@@ -24,6 +24,7 @@ fn run_hello(entry_x0: u64, console: &str) {
         entry: [entry_x0, 0],
         timeout: Duration::from_secs(120),
         rmm: xtask::ModelRmm::default(),
+        disk: None,
     }
     .run()
     .expect("run QEMU");

@@ -41,6 +41,7 @@ fn run_selftest_on(
         entry: [0, ending],
         timeout: Duration::from_secs(120),
         rmm,
+        disk: None,
     }
     .run()
     .expect("run QEMU");

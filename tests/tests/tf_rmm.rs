@@ -392,4 +392,55 @@ fn timer_on_tf_rmm() {
         out.contains("timer: no sleep ended early, each ended on the timer's interrupt: ok"),
         "{out}"
     );
+#[test]
+fn virtio_on_tf_rmm() {
+    let test = "virtio on TF-RMM";
+    let Some(fw) = firmware(test) else {
+        return;
+    };
+    let mut disk: Vec<u8> = (0..1u32 << 20).map(|i| (i % 241) as u8).collect();
+    disk[..27].copy_from_slice(b"REALM-SDK VIRTIO TEST DISK\n");
+    let path = std::env::temp_dir().join(format!(
+        "realm-sdk-tf-rmm-virtio-{}.img",
+        std::process::id()
+    ));
+    std::fs::write(&path, &disk).expect("write the disk image");
+    let (image, _) = xtask::build_payload("virtio").expect("build virtio");
+    let mut qemu = xtask::tf_rmm_qemu(&fw, &image, [0, 0], "").expect("build rmi-host");
+    qemu.arg("-device")
+        .arg(xtask::disk_device(&path, cca_abi::virtio::RMI_HOST_DISK_PA).expect("disk argument"));
+    let out =
+        xtask::run_timed(qemu, Duration::from_secs(300), &mut xtask::NoServices).map(|o| o.text());
+    let _ = std::fs::remove_file(&path);
+    let out = out.expect("boot TF-A + TF-RMM");
+    // Not `checked`: the RTTs made for the shared pages are delegated beyond the realm's
+    // granules and its populated RAM; teardown must still return everything.
+    for line in [
+        "rmi-host: realm stopped: PSCI SYSTEM_OFF",
+        " granules; 0 still out of the pool",
+    ] {
+        assert!(out.contains(line), "{test}: no line {line:?}:\n{out}");
+    }
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(&disk[..1 << 20])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for line in [
+        "virtio console: hello from the realm",
+        "virtio console: 16777216 bytes of disk",
+        "virtio: disk id \"rmi-host disk\", 32768 sectors",
+        "virtio: first bytes: REALM-SDK VIRTIO TEST DISK.",
+        &format!("virtio: SHA-256 of the first MiB: {digest}"),
+        "virtio: wrote 3000 bytes at 0x100064 and read them back: true",
+        "virtio console: goodbye",
+    ] {
+        assert!(out.contains(line), "{test}: no line {line:?}:\n{out}");
+    }
+    assert!(
+        !out.contains("rmi-host: virtio"),
+        "{test}: a device stopped:\n{out}"
+    );
+    let rmi = after(&out, "rmi-host: RMI ", ' ').expect("RMI version printed");
+    eprintln!("{test}: RMI {rmi}, disk read and written through virtio");
 }

@@ -22,8 +22,8 @@ pub mod seal;
 
 pub use realm_run::{
     Error, FIP_FLASH_OFFSET, Firmware, FlatImage, HARNESS_BOOT_INFO_PA, HARNESS_BOOT_MAGIC,
-    HARNESS_IMAGE_PA, ModelRmm, Qemu, Sdk, TARGET, TimedOutput, check_realm_end, flat_image,
-    run_timed, write_atomic,
+    HARNESS_IMAGE_PA, ModelRmm, Qemu, Sdk, TARGET, TimedOutput, check_realm_end, disk_device,
+    flat_image, run_timed, write_atomic,
 };
 pub use relay::{BrokerRelay, NoServices, Services};
 
@@ -160,6 +160,7 @@ pub fn run_example(name: &str, entry: [u64; 2]) -> Result<String, Error> {
         entry,
         timeout: Duration::from_secs(60),
         rmm: ModelRmm::default(),
+        disk: None,
     }
     .run()
 }

@@ -33,6 +33,11 @@
 //!                               (default 5) per variant and prints min/median/max per phase:
 //!                               on-demand population against the eager builder (baseline),
 //!                               and on demand with 1 GiB of realm RAM
+//! cargo xtask bench-virtio [DIR]
+//!                               benchmark: bytes per second read and written through the
+//!                               virtio block device by the `virtio` example (x1 = 1), against
+//!                               a memcpy of the same 4 MiB inside the realm (baseline); under
+//!                               the EL2 harness, and on TF-RMM too if DIR holds the firmware
 //! ```
 
 use std::process::ExitCode;
@@ -60,7 +65,7 @@ fn name_and_entry<'a>(args: &[&'a str]) -> Option<(&'a str, [u64; 2])> {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | seal [--tf-rmm DIR --anchors TA.json] | inference [--simulate | --tf-rmm DIR --anchors TA.json] | inference-bench [--tf-rmm DIR] | size | bench-launch DIR [NAME] [--runs N]"
+        "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | seal [--tf-rmm DIR --anchors TA.json] | inference [--simulate | --tf-rmm DIR --anchors TA.json] | inference-bench [--tf-rmm DIR] | size | bench-launch DIR [NAME] [--runs N] | bench-virtio [DIR]"
     );
     eprintln!(
         "NAME: a payload package of the workspace; examples: {}",
@@ -254,6 +259,51 @@ fn seal(args: &[&str]) -> Result<(), xtask::Error> {
     Ok(())
 }
 
+/// The virtio benchmark: the `virtio` example with x1 = 1 and a 4 MiB disk image, under the
+/// harness and (with firmware) on TF-RMM; prints the realm's `bench:` lines.
+fn bench_virtio(fw: Option<&xtask::Firmware>) -> Result<(), xtask::Error> {
+    use std::time::Duration;
+    let disk =
+        std::env::temp_dir().join(format!("realm-sdk-bench-virtio-{}.img", std::process::id()));
+    let bytes: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&disk, bytes).map_err(|e| xtask::Error::Io(disk.display().to_string(), e))?;
+    let (image, flat) = build_payload("virtio")?;
+    let mut runs = vec![(
+        "EL2 harness",
+        xtask::Qemu {
+            harness: xtask::build_harness()?,
+            image: image.clone(),
+            image_size: flat.bytes.len() as u64,
+            entry: [0, 1],
+            timeout: Duration::from_secs(300),
+            rmm: xtask::ModelRmm::default(),
+            disk: Some(disk.clone()),
+        }
+        .run(),
+    )];
+    if let Some(fw) = fw {
+        let out = xtask::tf_rmm_qemu(fw, &image, [0, 1], "").and_then(|mut cmd| {
+            cmd.arg("-device").arg(xtask::disk_device(
+                &disk,
+                cca_abi::virtio::RMI_HOST_DISK_PA,
+            )?);
+            xtask::run_timed(cmd, Duration::from_secs(300), &mut xtask::NoServices)
+                .map(|o| o.text())
+        });
+        runs.push(("TF-RMM", out));
+    }
+    let _ = std::fs::remove_file(&disk);
+    for (name, out) in runs {
+        let out = out?;
+        println!("{name}:");
+        for line in out.lines().filter(|l| l.starts_with("bench: ")) {
+            println!("  {line}");
+        }
+        xtask::check_realm_end(&out).map_err(xtask::Error::Realm)?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -294,6 +344,20 @@ fn main() -> ExitCode {
         ["seal", rest @ ..] => seal(rest),
         ["inference", rest @ ..] => inference(rest),
         ["inference-bench", rest @ ..] => inference_bench(rest),
+        ["bench-virtio", rest @ ..] => {
+            let fw = match rest {
+                [] => None,
+                [dir] => match xtask::Firmware::in_dir(std::path::Path::new(dir)) {
+                    Some(fw) => Some(fw),
+                    None => {
+                        eprintln!("xtask: {dir} must hold bl1.bin and fip.bin (see the README)");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                _ => return usage(),
+            };
+            bench_virtio(fw.as_ref())
+        }
         ["tf-rmm", dir, rest @ ..] => {
             let Some((name, entry)) = name_and_entry(rest) else {
                 return usage();

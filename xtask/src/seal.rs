@@ -226,6 +226,7 @@ fn run(platform: &Platform, image: &Path, relay: &mut BrokerRelay) -> Result<Str
                 entry: [0, 0],
                 timeout: Duration::from_secs(180),
                 rmm: crate::ModelRmm::default(),
+                disk: None,
             }
             .run_with(relay)
         }

@@ -6,6 +6,11 @@
 //! it with the realm's console on this one (its service calls, `cca_abi::hostcall::SERVICE`,
 //! relayed over the same UART from the memory the realm shares), tears it down, reports how
 //! many granules it delegated and undelegated, and powers the machine off.
+//!
+//! It also emulates the realm's virtio console and block device (rmi-shim's
+//! `builder::virtio`, at the slots of `cca_abi::virtio`): the block device's disk is the
+//! 16 MiB window at `cca_abi::virtio::RMI_HOST_DISK_PA`, which the runner fills with
+//! `-device loader,file=DISK,addr=0x70000000,force-raw=on` (`realm_run::disk_device`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -44,13 +49,26 @@ mod host {
     /// The realm's console, written a line at a time so that the firmware's own log lines
     /// (TF-RMM at `LOG_LEVEL=40` logs every RMI call) fall between the realm's lines, never
     /// inside them.
-    #[derive(Default)]
     struct Console {
         line: alloc::vec::Vec<u8>,
+        /// The realm's virtio devices (`mmio_read`, `mmio_write`).
+        virtio: rmi_shim::builder::virtio::Devices<'static>,
     }
 
     /// Longest line kept before it is written anyway.
     const CONSOLE_LINE_MAX: usize = 8 << 10;
+
+    /// Appends the realm's output to `line`, writing it out at each newline ([`Console::flush`]).
+    fn push_output(line: &mut alloc::vec::Vec<u8>, bytes: &[u8]) {
+        for &b in bytes {
+            line.push(b);
+            if b == b'\n' || line.len() >= CONSOLE_LINE_MAX {
+                relay::sanitize(line);
+                console::write_bytes(line);
+                line.clear();
+            }
+        }
+    }
 
     impl Console {
         /// Writes what is buffered, with control bytes replaced so that it can never pass for
@@ -68,12 +86,25 @@ mod host {
     impl Host for Console {
         /// The realm's output, a whole line at a time ([`Console::flush`]).
         fn console(&mut self, bytes: &[u8]) {
-            for &b in bytes {
-                self.line.push(b);
-                if b == b'\n' || self.line.len() >= CONSOLE_LINE_MAX {
-                    self.flush();
-                }
-            }
+            push_output(&mut self.line, bytes);
+        }
+
+        /// The virtio devices' registers.
+        fn mmio_read(&mut self, ipa: u64, size: u8, shared: &mut SharedMemory<'_>) -> Option<u64> {
+            self.virtio.read(ipa, size, shared)
+        }
+
+        /// The virtio devices' registers; the console's output joins the realm's other output.
+        fn mmio_write(
+            &mut self,
+            ipa: u64,
+            size: u8,
+            value: u64,
+            shared: &mut SharedMemory<'_>,
+        ) -> bool {
+            let line = &mut self.line;
+            self.virtio
+                .write(ipa, size, value, shared, &mut |b| push_output(line, b))
         }
 
         /// Service calls (`cca_abi::hostcall::SERVICE`): the request is copied out of the
@@ -221,6 +252,8 @@ mod host {
             entry: ENTRY_OFFSET.map(|offset| defaults.ram_base + offset),
             unmeasured: UNMEASURED,
             ram_size: RAM_SIZE.unwrap_or(defaults.ram_size),
+            // The virtio pool of realm-sdk's `virtio` example (32 pages) and a service buffer.
+            max_shared_pages: 64,
             populate: if EAGER {
                 Populate::Eager
             } else {
@@ -242,9 +275,30 @@ mod host {
         let mut realm = Realm::build_on(link, &mut source, &config)?;
         let held = realm.granules();
         println!("rmi-host: realm built and activated, {held} granules delegated");
-        let mut console = Console::default();
+        // SAFETY: the disk window lies in Non-secure DRAM above this program (0x60000000,
+        // 64 MiB) and the delegation pool, below the end of QEMU's 2 GiB; nothing else uses
+        // it, and this is its only reference.
+        let disk = unsafe {
+            core::slice::from_raw_parts_mut(
+                cca_abi::virtio::RMI_HOST_DISK_PA as *mut u8,
+                cca_abi::virtio::DISK_WINDOW as usize,
+            )
+        };
+        let mut console = Console {
+            line: alloc::vec::Vec::new(),
+            virtio: rmi_shim::builder::virtio::Devices::new(
+                config.ipa_width,
+                disk,
+                b"rmi-host disk",
+            ),
+        };
         let outcome = realm.run(&mut console);
         console.flush();
+        for (name, e) in ["console", "block"].iter().zip(console.virtio.errors()) {
+            if let Some(e) = e {
+                println!("rmi-host: virtio {name} stopped: {e}");
+            }
+        }
         match &outcome {
             Ok(RunOutcome::SystemOff) => println!("rmi-host: realm stopped: PSCI SYSTEM_OFF"),
             Ok(RunOutcome::SystemReset) => {

@@ -526,6 +526,15 @@ pub fn restore(base: Ipa, len: usize) -> Result<(), MmuError> {
     })
 }
 
+/// Realm RAM as the image was linked for it: `[__realm_ram_start, __realm_ram_end)`.
+#[must_use]
+pub fn realm_ram() -> (Ipa, Ipa) {
+    (
+        Ipa(sym!(__realm_ram_start) as u64),
+        Ipa(sym!(__realm_ram_end) as u64),
+    )
+}
+
 /// Maps `[ipa, ipa + len)`, in the unprotected half of the IPA space, as Device-nGnRE memory
 /// (execute-never) for a device the host emulates there.
 ///

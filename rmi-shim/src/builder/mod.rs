@@ -67,6 +67,8 @@ mod run;
 mod shared;
 mod source;
 pub mod vgic;
+#[cfg(feature = "virtio")]
+pub mod virtio;
 
 pub use config::{BuildError, Populate, RealmConfig};
 pub use run::{Host, RipasDecision, RunOutcome};

@@ -48,6 +48,28 @@ pub trait Host {
         let _ = (imm, gprs, shared);
     }
 
+    /// An emulatable read (a data abort with a valid syndrome) of `size` bytes at the
+    /// unprotected `ipa`, outside the UART: the value to return, or `None` if the host has
+    /// nothing there (the run stops with [`BuildError::UnhandledExit`]). `shared` reaches
+    /// the memory the realm shares. The default has nothing.
+    fn mmio_read(&mut self, ipa: u64, size: u8, shared: &mut SharedMemory<'_>) -> Option<u64> {
+        let _ = (ipa, size, shared);
+        None
+    }
+
+    /// An emulatable write of `size` bytes of `value` at the unprotected `ipa`, outside the
+    /// UART: whether the host has something there (as for [`Host::mmio_read`]).
+    fn mmio_write(
+        &mut self,
+        ipa: u64,
+        size: u8,
+        value: u64,
+        shared: &mut SharedMemory<'_>,
+    ) -> bool {
+        let _ = (ipa, size, value, shared);
+        false
+    }
+
     /// A RIPAS change request. The default accepts.
     fn ripas_change(&mut self, base: u64, top: u64, ripas: Ripas) -> RipasDecision {
         let _ = (base, top, ripas);
@@ -259,8 +281,16 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         Ok(())
     }
 
-    /// Emulates a data abort at the UART's unprotected alias (a PL011: writes to `UARTDR`
-    /// print, reads return 0, so `UARTFR` reports an empty, idle FIFO).
+    /// Emulates a data abort with a valid syndrome at an unprotected IPA: at the UART's
+    /// alias a PL011 (writes to `UARTDR` print, reads return 0, so `UARTFR` reports an empty,
+    /// idle FIFO); anywhere else the host's [`Host::mmio_read`] / [`Host::mmio_write`].
+    ///
+    /// TF-RMM reports such an abort with ESR's ISV, SAS, SF and WnR kept (SRT and SSE
+    /// masked), FAR holding the offset in the page and, for a write, the value in
+    /// `gprs[0]`; on the next entry with `EMUL_MMIO` it puts `enter.gprs[0]`, cut to the
+    /// access size and sign-extended if the load asked, in the register, and steps over the
+    /// instruction (v0.8.0 and v0.9.0 `runtime/core/exit.c` `handle_data_abort`,
+    /// `runtime/rmi/run.c` `complete_mmio_emulation`).
     fn emulate_mmio(
         &mut self,
         run: &mut RmiRecRun,
@@ -272,19 +302,33 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
         let esr = run.exit.esr;
         let ipa = ((run.exit.hpfar >> 4) << 12) | (run.exit.far & 0xfff);
         let unhandled = BuildError::UnhandledExit { reason: 0, esr };
-        let uart = self.uart_alias.ok_or(unhandled.clone())?;
-        if (esr >> 26) != ESR_EC_DABT_LOWER
-            || esr & ESR_ISV == 0
-            || !(uart..uart + 0x1000).contains(&ipa)
-        {
+        if (esr >> 26) != ESR_EC_DABT_LOWER || esr & ESR_ISV == 0 {
             return Err(unhandled);
         }
-        if esr & ESR_WNR != 0 {
-            if ipa == uart {
-                host.console(&[run.exit.gprs[0] as u8]);
+        let write = esr & ESR_WNR != 0;
+        let size = 1u8 << ((esr >> 22) & 0b11);
+        match self.uart_alias {
+            Some(uart) if (uart..uart + 0x1000).contains(&ipa) => {
+                if write {
+                    if ipa == uart {
+                        host.console(&[run.exit.gprs[0] as u8]);
+                    }
+                } else {
+                    run.enter.gprs[0] = 0;
+                }
             }
-        } else {
-            run.enter.gprs[0] = 0;
+            _ => {
+                let mut shared = SharedMemory {
+                    pages: &mut self.shared,
+                };
+                if write {
+                    if !host.mmio_write(ipa, size, run.exit.gprs[0], &mut shared) {
+                        return Err(unhandled);
+                    }
+                } else {
+                    run.enter.gprs[0] = host.mmio_read(ipa, size, &mut shared).ok_or(unhandled)?;
+                }
+            }
         }
         run.enter.flags = RecEnterFlags::EMUL_MMIO.to_raw();
         Ok(())
