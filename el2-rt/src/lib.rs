@@ -6,6 +6,7 @@
 //! - a heap over the linker script's `__heap_start..__heap_end`;
 //! - the QEMU `virt` PL011 at 0x0900_0000 as console (`console`, `println!`);
 //! - the GICv3 virtual CPU interface cleared before a realm first runs (`gic`);
+//! - the other CPUs, each on a stack of its own, through PSCI `CPU_ON` (`smp::on_cpus`);
 //! - faults and panics are reported on the console, then the machine is powered off with
 //!   PSCI `SYSTEM_OFF` (`power_off`).
 //!
@@ -21,6 +22,8 @@ mod entry;
 pub mod gic;
 #[cfg(target_os = "none")]
 mod heap;
+#[cfg(target_os = "none")]
+pub mod smp;
 
 /// Physical address of the QEMU `virt` PL011 UART0.
 pub const UART_PA: u64 = 0x0900_0000;

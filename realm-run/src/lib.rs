@@ -601,6 +601,9 @@ pub struct Qemu {
     pub timeout: Duration,
     /// The RMM the harness models.
     pub rmm: ModelRmm,
+    /// The realm's RECs (1 to 8), one QEMU CPU each (`-smp`); QEMU runs the CPUs in
+    /// parallel threads (MTTCG), so RECs really run at the same time.
+    pub recs: usize,
 }
 
 impl Qemu {
@@ -619,36 +622,32 @@ impl Qemu {
     #[must_use]
     pub fn command(&self) -> Command {
         let mut cmd = Command::new("qemu-system-aarch64");
-        cmd.args([
-            "-M",
-            "virt,virtualization=on,gic-version=3",
-            "-cpu",
-            "max",
-            "-smp",
-            "1",
-        ])
-        .args([
-            "-m",
-            "1G",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-serial",
-            "stdio",
-        ])
-        .arg("-kernel")
-        .arg(&self.harness)
-        .arg("-device")
-        .arg(format!(
-            "loader,file={},addr={HARNESS_IMAGE_PA:#x},force-raw=on",
-            self.image.display()
-        ));
+        cmd.args(["-M", "virt,virtualization=on,gic-version=3", "-cpu", "max"])
+            .arg("-smp")
+            .arg(self.recs.max(1).to_string())
+            .args([
+                "-m",
+                "1G",
+                "-nodefaults",
+                "-display",
+                "none",
+                "-serial",
+                "stdio",
+            ])
+            .arg("-kernel")
+            .arg(&self.harness)
+            .arg("-device")
+            .arg(format!(
+                "loader,file={},addr={HARNESS_IMAGE_PA:#x},force-raw=on",
+                self.image.display()
+            ));
         let words = [
             HARNESS_BOOT_MAGIC,
             self.image_size,
             self.entry[0],
             self.entry[1],
             self.rmm.boot_word(),
+            self.recs as u64,
         ];
         for (offset, value) in (0..).step_by(8).zip(words) {
             cmd.arg("-device").arg(format!(

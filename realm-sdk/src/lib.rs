@@ -62,6 +62,11 @@ pub mod time;
     reason = "the runtime sets up the machine; each block is justified"
 )]
 pub mod rt;
+#[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+pub use rt::smp;
+
+#[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+extern crate alloc;
 
 pub use addr::{AuxPlaneIndex, Ipa, MeasurementIndex, PermIndex, PlaneIndex, RemIndex, VdevId};
 pub use attest::Challenge;

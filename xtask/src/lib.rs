@@ -157,6 +157,7 @@ pub fn run_example(name: &str, entry: [u64; 2]) -> Result<String, Error> {
         image,
         image_size: flat.bytes.len() as u64,
         entry,
+        recs: 1,
         timeout: Duration::from_secs(60),
         rmm: ModelRmm::default(),
     }

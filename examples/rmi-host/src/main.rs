@@ -34,7 +34,7 @@ mod host {
 
     // The realm parameters beyond the defaults (`REALM_PARAMS` at build time): `SPEC`,
     // `LPA2`, `SVE_VL`, `PMU_COUNTERS`, `IPA_WIDTH`, `RTT_LEVEL_START`, `ENTRY_OFFSET`,
-    // `UNMEASURED`, `RAM_SIZE`, `EAGER`.
+    // `UNMEASURED`, `RAM_SIZE`, `EAGER`, `RECS`.
     include!(concat!(env!("OUT_DIR"), "/params.rs"));
 
     /// Non-secure DRAM the host delegates from (see `memory.ld`).
@@ -179,6 +179,7 @@ mod host {
             } else {
                 Populate::OnDemand
             },
+            recs: RECS.unwrap_or(defaults.recs),
             ..defaults
         };
         if !SPEC.is_empty() {

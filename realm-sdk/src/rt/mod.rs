@@ -53,6 +53,7 @@ mod exceptions;
 mod heap;
 pub mod mmu;
 mod rndr;
+pub mod smp;
 
 pub use rndr::Rndr;
 

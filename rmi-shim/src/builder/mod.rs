@@ -63,7 +63,7 @@ mod shared;
 mod source;
 
 pub use config::{BuildError, Populate, RealmConfig};
-pub use run::{Host, RipasDecision, RunOutcome};
+pub use run::{Host, Parallel, RecRunner, RipasDecision, RunOutcome};
 pub use shared::{NotShared, SharedMemory};
 pub use source::{GranuleSource, RangeSource};
 
