@@ -75,11 +75,13 @@ mod payload {
         let mine = share(0, recs);
         println!("smp: REC 0 of {recs} ran {} chains", mine.len());
         let mut out = [[0u8; 32]; CHAINS];
-        for (i, d) in mine
-            .into_iter()
-            .chain(handles.into_iter().flat_map(smp::Handle::join))
-        {
+        for (i, d) in mine {
             out[i] = d;
+        }
+        for handle in handles {
+            for (i, d) in handle.join()? {
+                out[i] = d;
+            }
         }
         Ok(out)
     }

@@ -4,7 +4,7 @@
 //! use realm_sdk::smp;
 //! let recs = smp::rec_count();
 //! let handle = smp::start(1, || (0..1000u64).sum::<u64>())?;
-//! let sum = handle.join();
+//! let sum = handle.join()?;
 //! ```
 //!
 //! # How a REC is started
@@ -169,6 +169,8 @@ pub enum SmpError {
     MmuOff,
     /// `CPU_ON` failed (the RMM's or the host's answer: `DENIED`, `ALREADY_ON`, ...).
     CpuOn(PsciError),
+    /// The REC switched itself off without running the job.
+    Lost(usize),
 }
 
 impl fmt::Display for SmpError {
@@ -184,6 +186,7 @@ impl fmt::Display for SmpError {
             Self::Guard(e) => write!(f, "the stack guard page could not be unmapped: {e}"),
             Self::MmuOff => f.write_str("the MMU is off: secondary RECs need the primary's map"),
             Self::CpuOn(e) => write!(f, "PSCI CPU_ON failed: {}", psci_name(*e)),
+            Self::Lost(i) => write!(f, "REC {i} switched itself off without running its job"),
         }
     }
 }
@@ -439,33 +442,45 @@ impl<R> Handle<R> {
     }
 
     /// Waits for the job, then for its REC to be off, and returns the job's result.
-    pub fn join(mut self) -> R {
-        self.wait();
+    ///
+    /// # Errors
+    ///
+    /// [`SmpError::Lost`] if the REC switched itself off without running the job (its entry
+    /// refused the launch slot: not the slot armed for it).
+    pub fn join(mut self) -> Result<R, SmpError> {
+        if !self.wait() {
+            return Err(SmpError::Lost(self.index));
+        }
         // SAFETY: `wait` saw `done` (acquire): the job stored its result and never touches
         // the packet again.
         let result = unsafe { (*self.packet.result.get()).take() };
-        // The job stores its result before setting `done`: `None` is impossible.
-        result.unwrap_or_else(|| unreachable!("a finished job has a result"))
+        // The job stores its result before setting `done`.
+        result.ok_or(SmpError::Lost(self.index))
     }
 
-    fn wait(&mut self) {
+    /// Waits until the job is done and its REC off, then frees the REC's stacks and slot.
+    /// Returns whether the job ran (false: the REC went off without it).
+    fn wait(&mut self) -> bool {
         if self.stacks.is_none() {
-            return;
+            return self.packet.done.load(Ordering::Acquire);
         }
-        // WFE between checks: the job's REC sends an event (SEV) after setting `done`; on an
-        // RMM whose host asked for it (RMI_REC_ENTER flag TRAP_WFE, which a host running
-        // several RECs on one CPU needs) each WFE exits to the host, which can run the other
-        // REC meanwhile.
-        while !self.packet.done.load(Ordering::Acquire) {
-            aarch64_cpu::asm::wfe();
-        }
-        // The REC calls CPU_OFF right after the job; until the RMM reports it off it may
-        // still be on its stack.
         let mpidr = psci::rec_mpidr(self.index);
-        loop {
+        let done = loop {
+            // WFE between checks: the job's REC sends an event (SEV) after setting `done`.
+            // Every so often ask AFFINITY_INFO instead: the call exits to the host, which
+            // lets a host that runs several RECs on one CPU run the job's REC (QEMU does not
+            // trap WFE, so TRAP_WFE alone would not), and it tells a REC that went off
+            // without the job from one still working.
+            for _ in 0..POLLS_PER_ASK {
+                if self.packet.done.load(Ordering::Acquire) {
+                    break;
+                }
+                aarch64_cpu::asm::wfe();
+            }
             match psci::affinity_info(&mut Smc, mpidr) {
-                Ok(AffinityState::Off) => break,
-                Ok(_) => core::hint::spin_loop(),
+                // The job sets `done` before its REC calls CPU_OFF: read it again now.
+                Ok(AffinityState::Off) => break self.packet.done.load(Ordering::Acquire),
+                Ok(_) => {}
                 // The RMM knew this REC when the job started: an error here is an RMM that
                 // breaks its own rules, and freeing the stack would be unsound.
                 Err(e) => panic!(
@@ -474,15 +489,25 @@ impl<R> Handle<R> {
                     psci_name(e)
                 ),
             }
+        };
+        let slot = &slots()[self.index];
+        if slot.state.load(Ordering::Acquire) == ARMED {
+            // The REC never claimed the slot: take the job back.
+            disarm(slot);
+        } else {
+            slot.state.store(FREE, Ordering::Release);
         }
         drop(self.stacks.take());
-        slots()[self.index].state.store(FREE, Ordering::Release);
+        done
     }
 }
 
+/// `done` checks (with WFE between) before a join asks `AFFINITY_INFO`.
+const POLLS_PER_ASK: usize = 4096;
+
 impl<R> Drop for Handle<R> {
     fn drop(&mut self) {
-        self.wait();
+        let _ = self.wait();
     }
 }
 

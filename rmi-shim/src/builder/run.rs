@@ -172,10 +172,11 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
     /// changes, PSCI `CPU_ON` / `AFFINITY_INFO` (completed with `RMI_PSCI_COMPLETE`),
     /// interrupts.
     ///
-    /// Several RECs share this one CPU round-robin, switching at every exit. So that a REC
-    /// waiting for another (a spin loop with WFE, as realm-sdk's `smp` joins) gives the CPU
-    /// up, RECs are entered with `TRAP_WFE` when the realm has more than one, and a WFx exit
-    /// moves on to the next REC. To run RECs on several CPUs at once see [`Realm::parallel`].
+    /// Several RECs share this one CPU round-robin: a REC runs until it waits (a WFx exit:
+    /// RECs are entered with `TRAP_WFE` when the realm has more than one; or PSCI
+    /// `AFFINITY_INFO`, which realm-sdk's `smp` join polls) or switches itself off; then the
+    /// next runnable REC runs. Switching at other exits could leave a REC holding a spin lock
+    /// the next one spins on without ever exiting. To run RECs on several CPUs at once see [`Realm::parallel`].
     ///
     /// # Errors
     ///
@@ -199,9 +200,11 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
             match self.handle_exit(rd, runner, host, &runnable)? {
                 Next::Stop(outcome) => return Ok(outcome),
                 Next::Off if !runnable.any() => return Ok(RunOutcome::AllRecsOff),
-                // A REC keeps the CPU until it exits for something that lets another run.
-                Next::Enter if self.recs.len() == 1 => continue,
-                Next::Enter | Next::Yield | Next::Off => {}
+                // A REC keeps the CPU until it waits: switching at any exit could leave it
+                // holding a spin lock (its console's, across a host call) that the next REC
+                // then spins on forever, with no exit to switch back.
+                Next::Enter => continue,
+                Next::Yield | Next::Off => {}
             }
             // Round-robin over the runnable RECs.
             current = (1..=runners.len())
@@ -334,8 +337,11 @@ impl<C: Conduit, S: GranuleSource> Realm<'_, C, S> {
                     // The RMM made the target runnable, or it was already (then it answered
                     // ALREADY_ON and nothing changed).
                     runnable.set(t, true);
+                    Ok(Next::Enter)
+                } else {
+                    // A REC asking whether another is off is waiting for it.
+                    Ok(Next::Yield)
                 }
-                Ok(Next::Enter)
             }
             _ => Ok(Next::Enter),
         }
