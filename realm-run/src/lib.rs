@@ -436,18 +436,27 @@ pub fn tf_rmm_qemu(
         "-M",
         "virt,virtualization=on,secure=on,gic-version=3,acpi=off",
     ])
-    .args([
-        "-cpu",
-        "max,x-rme=on",
-        "-smp",
-        "2",
-        "-m",
-        "2G",
-        "-nographic",
-    ])
+    .args(["-cpu", "max,x-rme=on", "-smp"])
+    .arg(tf_rmm_cpus(realm_params).to_string())
+    .args(["-m", "2G", "-nographic"])
     .arg("-bios")
     .arg(&flash_path);
     Ok(cmd)
+}
+
+/// QEMU CPUs for a TF-RMM run: 2 (what the firmware has always booted with), or one per REC
+/// when `realm_params` asks for more RECs (`recs=N`: rmi-host runs REC i on CPU i). TF-RMM's
+/// QEMU `virt` build supports 32 CPUs (`MAX_CPUS`, `configs/qemu_virt_defcfg.cmake` of
+/// v0.8.0), TF-A's QEMU platform more than the 8 rmi-host uses.
+#[must_use]
+pub fn tf_rmm_cpus(realm_params: &str) -> usize {
+    realm_params
+        .split(',')
+        .filter_map(|item| item.trim().strip_prefix("recs="))
+        .filter_map(|n| n.parse::<usize>().ok())
+        .last()
+        .unwrap_or(1)
+        .max(2)
 }
 
 /// What a run printed, line by line, with the time since QEMU was started at which each line

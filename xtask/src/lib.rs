@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub mod bench_launch;
+pub mod bench_smp;
 pub mod exclusives;
 pub mod relay;
 pub mod seal;
@@ -27,7 +28,7 @@ pub use realm_run::{
 pub use relay::{BrokerRelay, NoServices, Services};
 
 /// Realm payloads in `examples/`, by package name.
-pub const EXAMPLES: &[&str] = &["attest", "hello", "minimal", "seal", "selftest"];
+pub const EXAMPLES: &[&str] = &["attest", "hello", "minimal", "seal", "selftest", "smp"];
 
 /// The workspace root.
 #[must_use]

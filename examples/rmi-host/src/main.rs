@@ -3,7 +3,8 @@
 //! TF-A enters it as BL33 at NS-EL2. It negotiates RMI, reads the RMM's features, predicts
 //! the realm's RIM, builds the realm from the embedded image with rmi-shim's builder
 //! (default configuration: 32 MiB of RAM at IPA 0x8000_0000, 39-bit IPA space, SHA-256), runs
-//! it with the realm's console on this one (its service calls, `cca_abi::hostcall::SERVICE`,
+//! it (a realm of several RECs, `recs=N` in `REALM_PARAMS`, with REC i on physical CPU i)
+//! with the realm's console on this one (its service calls, `cca_abi::hostcall::SERVICE`,
 //! relayed over the same UART from the memory the realm shares), tears it down, reports how
 //! many granules it delegated and undelegated, and powers the machine off.
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -21,7 +22,7 @@ mod host {
     use rmi_shim::builder::{
         BuildError, Host, Populate, RangeSource, Realm, RealmConfig, RunOutcome, SharedMemory,
     };
-    use rmi_shim::link::{Link, Rmi};
+    use rmi_shim::link::{Link, Rmi, V1, V2};
     use rmi_shim::rmi;
 
     el2_rt::entry!(main);
@@ -127,6 +128,38 @@ mod host {
         power_off();
     }
 
+    /// Runs REC `i` on physical CPU `i` ([`Realm::parallel`]); the secondary CPUs are started
+    /// with PSCI `CPU_ON` to TF-A ([`el2_rt::smp::on_cpus`]) and are off again when this
+    /// returns. Each CPU enters its REC through its own conduit, of the realm's generation.
+    fn run_parallel(
+        realm: &mut Realm<'_, Smc, RangeSource>,
+        console: &mut Console,
+        generation: Generation,
+    ) -> Result<RunOutcome, BuildError> {
+        let parallel = realm.parallel(console)?;
+        let cpus = parallel.recs();
+        println!("rmi-host: {cpus} RECs, one physical CPU each");
+        let failed = spin::Mutex::new(None);
+        let cpu = |index: usize| {
+            let result = match generation {
+                Generation::V1_0 => parallel.run_rec(index, &mut V1::assume(Smc)),
+                Generation::V2_0 => parallel.run_rec(index, &mut V2::assume(Smc)),
+            };
+            if let Err(e) = result {
+                failed.lock().get_or_insert(e);
+            }
+        };
+        if let Err(e) = el2_rt::smp::on_cpus(cpus, &cpu) {
+            println!("rmi-host: cannot start {cpus} CPUs: {e}");
+            return Err(BuildError::Config("not enough CPUs for one REC each"));
+        }
+        let outcome = parallel.finish();
+        match failed.into_inner() {
+            Some(e) if outcome.is_ok() => Err(e),
+            _ => outcome,
+        }
+    }
+
     fn launch() -> Result<(), BuildError> {
         if IMAGE.is_empty() {
             return Err(BuildError::Config(
@@ -197,7 +230,11 @@ mod host {
         let held = realm.granules();
         println!("rmi-host: realm built and activated, {held} granules delegated");
         let mut console = Console::default();
-        let outcome = realm.run(&mut console);
+        let outcome = if config.recs > 1 {
+            run_parallel(&mut realm, &mut console, generation)
+        } else {
+            realm.run(&mut console)
+        };
         console.flush();
         match &outcome {
             Ok(RunOutcome::SystemOff) => println!("rmi-host: realm stopped: PSCI SYSTEM_OFF"),

@@ -56,6 +56,7 @@ use cca_abi::smccc::Smc;
 use super::mmu::{self, MmuError};
 use crate::Ipa;
 use crate::psci::{self, AffinityState, MAX_RECS, PsciError};
+use crate::time::{Clock, Instant};
 
 /// Size of each secondary REC's stack.
 pub const STACK_SIZE: usize = 64 * 1024;
@@ -465,16 +466,16 @@ impl<R> Handle<R> {
             return self.packet.done.load(Ordering::Acquire);
         }
         let mpidr = psci::rec_mpidr(self.index);
+        // Ask about 1000 times a second (at least every 2^16 ticks without a frequency).
+        let interval = Clock::read().map_or(1 << 16, |c| (c.hz() / 1000).max(1));
         let done = loop {
             // WFE between checks: the job's REC sends an event (SEV) after setting `done`.
-            // Every so often ask AFFINITY_INFO instead: the call exits to the host, which
+            // Every millisecond ask AFFINITY_INFO instead: the call exits to the host, which
             // lets a host that runs several RECs on one CPU run the job's REC (QEMU does not
             // trap WFE, so TRAP_WFE alone would not), and it tells a REC that went off
             // without the job from one still working.
-            for _ in 0..POLLS_PER_ASK {
-                if self.packet.done.load(Ordering::Acquire) {
-                    break;
-                }
+            let ask_at = Instant::now().ticks().saturating_add(interval);
+            while !self.packet.done.load(Ordering::Acquire) && Instant::now().ticks() < ask_at {
                 aarch64_cpu::asm::wfe();
             }
             match psci::affinity_info(&mut Smc, mpidr) {
@@ -501,9 +502,6 @@ impl<R> Handle<R> {
         done
     }
 }
-
-/// `done` checks (with WFE between) before a join asks `AFFINITY_INFO`.
-const POLLS_PER_ASK: usize = 4096;
 
 impl<R> Drop for Handle<R> {
     fn drop(&mut self) {
