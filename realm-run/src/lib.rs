@@ -454,7 +454,7 @@ pub fn tf_rmm_cpus(realm_params: &str) -> usize {
         .split(',')
         .filter_map(|item| item.trim().strip_prefix("recs="))
         .filter_map(|n| n.parse::<usize>().ok())
-        .last()
+        .next_back()
         .unwrap_or(1)
         .max(2)
 }
