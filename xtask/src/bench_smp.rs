@@ -5,10 +5,11 @@
 //! up to the realm's REC count, in one realm, and prints a line per count
 //! (`examples/smp/src/main.rs`). This benchmark boots a realm of N RECs (default 4) R times
 //! (default 3) under the EL2 harness (QEMU `-smp N`, REC i on CPU i) and, with DIR (TF-A +
-//! TF-RMM), on TF-RMM through rmi-host (REC i on physical CPU i), and prints per platform
-//! and REC count the median time and the median of the per-run speed-ups. Every run's result
-//! check must pass. The numbers measure QEMU's threads on the machine that runs it: a
-//! speed-up needs as many free host cores as RECs.
+//! TF-RMM), on TF-RMM through rmi-host (REC i on physical CPU i), and a realm of 1 REC as
+//! often on each, and prints per platform and REC count the median time, the median of the
+//! per-run speed-ups over 1 REC, and the speed-up over the 1-REC realm ([`bench`] says why
+//! two baselines). Every run's result check must pass. The numbers measure QEMU's threads
+//! on the machine that runs it: a speed-up needs as many free host cores as RECs.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -62,11 +63,37 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// The table rows of one platform: per REC count, the median time and the median speed-up
-/// over 1 REC of the same run.
-#[must_use]
-pub fn table(platform: &str, runs: &[Times]) -> String {
-    let mut out = String::new();
+/// One platform of the benchmark: boots a realm of `recs` RECs `runs` times with `run` and
+/// parses each output.
+fn runs_of(
+    what: &str,
+    recs: usize,
+    runs: usize,
+    run: &mut dyn FnMut(usize) -> Result<String, Error>,
+) -> Result<Vec<Times>, Error> {
+    (0..runs)
+        .map(|i| {
+            let output = run(recs)?;
+            let times = parse(&output).ok_or_else(|| {
+                Error::Build(format!("{what} run {i}: the smp example failed:\n{output}"))
+            })?;
+            eprintln!("bench-smp: {what}, {recs} RECs, run {i}: {times:?}");
+            Ok(times)
+        })
+        .collect()
+}
+
+/// The rows of one platform: the realm of 1 REC (no other CPU) as its own baseline, then
+/// the realm of `recs` RECs with the speed-ups over both baselines.
+fn platform_table(platform: &str, alone: &[Times], runs: &[Times]) -> String {
+    let alone_us = median(
+        alone
+            .iter()
+            .filter_map(|r| r.first())
+            .map(|t| t.1 as f64)
+            .collect(),
+    );
+    let mut out = format!("| {platform}, realm of 1 REC | 1 | {alone_us:.0} | 1.00 | 1.00 |\n");
     let counts: Vec<usize> = runs
         .first()
         .map(|r| r.iter().map(|t| t.0).collect())
@@ -76,7 +103,7 @@ pub fn table(platform: &str, runs: &[Times]) -> String {
             .iter()
             .filter_map(|r| r.iter().find(|t| t.0 == count).map(|t| t.1 as f64))
             .collect();
-        let speedups: Vec<f64> = runs
+        let in_run: Vec<f64> = runs
             .iter()
             .filter_map(|r| {
                 let base = r.first()?.1 as f64;
@@ -84,17 +111,23 @@ pub fn table(platform: &str, runs: &[Times]) -> String {
                 (t > 0.0).then(|| base / t)
             })
             .collect();
+        let time = median(times);
+        let over_alone = if time > 0.0 { alone_us / time } else { 0.0 };
         let _ = writeln!(
             out,
-            "| {platform} | {count} | {:.0} | {:.2} |",
-            median(times),
-            median(speedups)
+            "| {platform}, realm of {} RECs | {count} | {time:.0} | {:.2} | {over_alone:.2} |",
+            runs.first().map_or(0, |r| r.last().map_or(0, |t| t.0)),
+            median(in_run),
         );
     }
     out
 }
 
-/// Runs the benchmark: the harness, and TF-RMM if `firmware` is given.
+/// Runs the benchmark: the harness, and TF-RMM if `firmware` is given. On each platform a
+/// realm of 1 REC (no other CPU: nothing else competes for the machine's cores) is the
+/// first baseline; the realm of `recs` RECs then reports each REC count against its own
+/// 1-REC phase (the second baseline, same run: the CPUs waiting for their REC spin, so that
+/// phase shares the machine with them) and against the 1-REC realm.
 ///
 /// # Errors
 ///
@@ -103,11 +136,10 @@ pub fn bench(firmware: Option<&Firmware>, recs: usize, runs: usize) -> Result<St
     let (image, flat) = build_payload("smp")?;
     let harness = build_harness()?;
     let mut report = String::from(
-        "| platform | RECs | median time (us) | median speed-up over 1 REC |\n|---|---|---|---|\n",
+        "| realm | RECs used | median time (us) | speed-up over 1 REC, same run | speed-up over the 1-REC realm |\n|---|---|---|---|---|\n",
     );
-    let mut results = Vec::new();
-    for run in 0..runs {
-        let output = Qemu {
+    let mut on_harness = |recs: usize| {
+        Qemu {
             harness: harness.clone(),
             image: image.clone(),
             image_size: flat.bytes.len() as u64,
@@ -116,37 +148,25 @@ pub fn bench(firmware: Option<&Firmware>, recs: usize, runs: usize) -> Result<St
             timeout: Duration::from_secs(300),
             rmm: ModelRmm::default(),
         }
-        .run()?;
-        let times = parse(&output).ok_or_else(|| {
-            Error::Build(format!(
-                "harness run {run}: the smp example failed:\n{output}"
-            ))
-        })?;
-        eprintln!("bench-smp: harness run {run}: {times:?}");
-        results.push(times);
-    }
-    report.push_str(&table("EL2 harness", &results));
+        .run()
+    };
+    let alone = runs_of("harness", 1, runs, &mut on_harness)?;
+    let many = runs_of("harness", recs, runs, &mut on_harness)?;
+    report.push_str(&platform_table("EL2 harness", &alone, &many));
     if let Some(firmware) = firmware {
-        let mut results = Vec::new();
-        let params = format!("recs={recs}");
-        for run in 0..runs {
-            let output = crate::run_image_on_tf_rmm_with(
+        let mut on_tf_rmm = |recs: usize| {
+            crate::run_image_on_tf_rmm_with(
                 firmware,
                 &image,
                 [0, 0],
-                &params,
+                &format!("recs={recs}"),
                 Duration::from_secs(600),
                 &mut crate::NoServices,
-            )?;
-            let times = parse(&output).ok_or_else(|| {
-                Error::Build(format!(
-                    "TF-RMM run {run}: the smp example failed:\n{output}"
-                ))
-            })?;
-            eprintln!("bench-smp: TF-RMM run {run}: {times:?}");
-            results.push(times);
-        }
-        report.push_str(&table("TF-RMM", &results));
+            )
+        };
+        let alone = runs_of("TF-RMM", 1, runs, &mut on_tf_rmm)?;
+        let many = runs_of("TF-RMM", recs, runs, &mut on_tf_rmm)?;
+        report.push_str(&platform_table("TF-RMM", &alone, &many));
     }
     Ok(report)
 }
@@ -166,9 +186,20 @@ mod tests {
                    smp: result check passed\n";
         let times = parse(out).unwrap();
         assert_eq!(times, vec![(1, 1000), (2, 500), (4, 400)]);
-        let t = table("h", &[times.clone(), times]);
-        assert!(t.contains("| h | 2 | 500 | 2.00 |"), "{t}");
-        assert!(t.contains("| h | 4 | 400 | 2.50 |"), "{t}");
+        let alone = vec![vec![(1, 800)]];
+        let t = platform_table("h", &alone, &[times.clone(), times]);
+        assert!(
+            t.contains("| h, realm of 1 REC | 1 | 800 | 1.00 | 1.00 |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| h, realm of 4 RECs | 2 | 500 | 2.00 | 1.60 |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| h, realm of 4 RECs | 4 | 400 | 2.50 | 2.00 |"),
+            "{t}"
+        );
         // No passed check, no times.
         assert_eq!(parse(&out.replace("passed", "FAILED")), None);
     }
