@@ -12,7 +12,12 @@
 //! - **the host**: it prints console host calls, accepts RIPAS changes and stops when the
 //!   realm calls PSCI `SYSTEM_OFF` or `SYSTEM_RESET`.
 //!
-//! What it does not model: GIC and timers for the realm, more than one REC, emulated MMIO
+//! A realm of several RECs (the boot information's REC count, `layout::BOOT_INFO_RECS`) runs
+//! REC i on QEMU CPU i (`-smp N`): the harness starts the other CPUs with PSCI `CPU_ON` to
+//! QEMU (`el2_rt::smp`), all share one model behind a lock, and a REC's `CPU_ON` and
+//! `AFFINITY_INFO` are completed through the model as `RMI_PSCI_COMPLETE` would.
+//!
+//! What it does not model: GIC and timers for the realm, emulated MMIO
 //! (the UART's unprotected alias is mapped straight to the UART), and RIPAS enforcement on
 //! the realm's own memory accesses (only the RMM's accesses check RIPAS).
 #![cfg_attr(target_os = "none", no_std, no_main)]

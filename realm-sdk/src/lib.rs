@@ -15,7 +15,8 @@
 //!   methods refuse, without calling the RMM, when only RSI 1.0 was negotiated;
 //! - `rt` (feature `rt`, `aarch64-unknown-none` only): a bare-metal runtime with entry, an
 //!   identity map with the MMU and caches on, stack, BSS, exception vectors, panic handler,
-//!   console (host call or PL011) and heap. It and its macros `entry!` and `println!` are
+//!   console (host call or PL011) and heap, and `smp` (re-exported as `realm_sdk::smp`): jobs
+//!   on the realm's other RECs. It and its macros `entry!` and `println!` are
 //!   documented for that target: docs.rs's default page, or
 //!   `cargo doc -p realm-sdk --target aarch64-unknown-none --features rt`.
 //!
