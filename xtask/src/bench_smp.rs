@@ -7,7 +7,7 @@
 //! (default 3) under the EL2 harness (QEMU `-smp N`, REC i on CPU i) and, with DIR (TF-A +
 //! TF-RMM), on TF-RMM through rmi-host (REC i on physical CPU i), and a realm of 1 REC as
 //! often on each, and prints per platform and REC count the median time, the median of the
-//! per-run speed-ups over 1 REC, and the speed-up over the 1-REC realm ([`bench`] says why
+//! per-run speed-ups over 1 REC, and the speed-up over the 1-REC realm ([`bench()`] says why
 //! two baselines). Every run's result check must pass. The numbers measure QEMU's threads
 //! on the machine that runs it: a speed-up needs as many free host cores as RECs.
 

@@ -3,7 +3,7 @@
 //! The work is [`CHAINS`] SHA-256 hash chains of [`ROUNDS`] links each (chain `i` starts from
 //! the hash of its index; each link hashes the previous digest). Chains are independent, so
 //! they split across RECs by index: REC `r` of `n` takes chains `r, r + n, r + 2n, ...`; the
-//! primary (REC 0) takes its share while the others run theirs ([`realm_sdk::smp::start`]).
+//! primary (REC 0) takes its share while the others run theirs (`realm_sdk::smp::start`).
 //!
 //! It runs the whole computation on REC 0 alone first (the baseline and the reference
 //! result), then on 2, 4, ... RECs up to the realm's REC count, checks every result against

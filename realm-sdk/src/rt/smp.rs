@@ -25,10 +25,13 @@
 //! `TPIDR_EL1` (its per-CPU block) and calls Rust, which claims the slot atomically, checks
 //! that the slot was armed for this REC's own MPIDR, runs the job and calls `CPU_OFF`.
 //!
-//! [`Handle::join`] waits (WFE) for the job's result (an atomic flag in Normal cacheable
-//! memory, set with release ordering after the result is stored, then an SEV), then asks `AFFINITY_INFO` until
-//! the RMM reports the REC off: only then is its stack out of use, and it is given back to
-//! the heap (guard page mapped again first).
+//! [`Handle::join`] waits (WFE) for the job's result: an atomic flag in Normal cacheable
+//! memory, set with release ordering after the result is stored, then an SEV. Once a
+//! millisecond, and once the flag is set, it asks `AFFINITY_INFO`: the call exits to the host,
+//! so a host running several RECs on one CPU gets to run the job's REC, and when the RMM
+//! reports the REC off its stack is out of use and goes back to the heap (guard page mapped
+//! again first). A REC reported off without the flag set went off without its job
+//! ([`SmpError::Lost`]).
 //!
 //! # How many RECs
 //!
@@ -159,7 +162,12 @@ fn slots() -> &'static [Slot; MAX_RECS] {
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum SmpError {
     /// REC 0 is the caller, or the index is at or past [`rec_count`].
-    NoSuchRec(usize),
+    NoSuchRec {
+        /// The index asked for.
+        index: usize,
+        /// The realm's REC count.
+        recs: usize,
+    },
     /// A job started on this REC has not been joined yet.
     Busy(usize),
     /// The heap could not hold the REC's stacks.
@@ -177,10 +185,9 @@ pub enum SmpError {
 impl fmt::Display for SmpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NoSuchRec(i) => write!(
+            Self::NoSuchRec { index, recs } => write!(
                 f,
-                "REC {i} cannot take a job (the realm has {} RECs, REC 0 is the caller)",
-                rec_count()
+                "REC {index} cannot take a job (the realm has {recs} RECs, REC 0 is the caller)"
             ),
             Self::Busy(i) => write!(f, "REC {i} still has a job that was not joined"),
             Self::NoMemory => f.write_str("the heap has no room for another REC's stacks"),
@@ -343,8 +350,9 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    if index == 0 || index >= rec_count() {
-        return Err(SmpError::NoSuchRec(index));
+    let recs = rec_count();
+    if index == 0 || index >= recs {
+        return Err(SmpError::NoSuchRec { index, recs });
     }
     if !mmu::is_enabled() {
         return Err(SmpError::MmuOff);
