@@ -104,10 +104,19 @@ fn read_boot_word(offset: u64) -> u64 {
 
 el2_rt::entry!(main);
 
-fn main() -> ! {
-    // Realm exits come through the harness's own vectors.
-    VBAR_EL2.set((&raw const __harness_vectors).addr() as u64);
+/// What the CPUs share: the RMM model (every exit is handled under its lock) and the
+/// starting state of each REC.
+struct Shared {
+    model: Mutex<RealmModel<InsecureTestIssuer>>,
+    /// Per REC: the context a completed `CPU_ON` (or, for REC 0, the boot) gave it, taken by
+    /// the REC's CPU when it starts the REC.
+    starts: [Mutex<Option<GuestContext>>; MAX_RECS],
+}
 
+/// RECs the harness runs at most: one physical CPU each (`el2_rt::smp::MAX_CPUS`).
+const MAX_RECS: usize = el2_rt::smp::MAX_CPUS;
+
+fn main() -> ! {
     log!("QEMU virt, NS-EL2, realm RAM at IPA {REALM_RAM_IPA:#x}");
     if read_boot_word(0) != BOOT_INFO_MAGIC {
         log!("no realm image: the runner must write the boot information at {BOOT_INFO_PA:#x}");
@@ -122,6 +131,15 @@ fn main() -> ! {
         log!("bad realm image size {image_size:#x}");
         power_off();
     }
+    // A boot block from before the word existed reads 0 there: one REC.
+    let recs = match read_boot_word(BOOT_INFO_RECS) {
+        0 => 1,
+        n if n <= MAX_RECS as u64 => n as usize,
+        n => {
+            log!("{n} RECs asked for; the harness runs at most {MAX_RECS}");
+            power_off();
+        }
+    };
     // SAFETY: the runner loaded `image_size` bytes at REALM_RAM_PA, inside the realm RAM
     // backing; nothing writes it while the RIM is computed.
     let image =
@@ -148,25 +166,95 @@ fn main() -> ! {
         hash_algorithm: HashAlgorithm::Sha256,
         rim,
         rsi,
+        recs,
         ..RealmConfig::default()
     };
     let ram = [(REALM_RAM_IPA, REALM_RAM_IPA + REALM_RAM_SIZE)];
-    let mut model = RealmModel::new(config, &ram, InsecureTestIssuer::new());
+    let model = RealmModel::new(config, &ram, InsecureTestIssuer::new());
+    STAGE2.lock().build(image_size);
+    let shared = Shared {
+        model: Mutex::new(model),
+        starts: [const { Mutex::new(None) }; MAX_RECS],
+    };
+    *shared.starts[0].lock() = Some(GuestContext::new(REALM_RAM_IPA, SPSR_EL1H_MASKED, entry));
+    if recs > 1 {
+        log!("{recs} RECs, one physical CPU each");
+    }
+    // REC i runs on CPU i; the machine is powered off by the CPU that sees the realm end.
+    if let Err(e) = el2_rt::smp::on_cpus(recs, &|cpu| cpu_main(cpu, &shared)) {
+        log!("cannot run {recs} RECs: {e} (QEMU needs -smp {recs} or more)");
+    }
+    power_off();
+}
 
-    let vttbr = STAGE2.lock().build(image_size);
-    VTTBR_EL2.set(vttbr);
+/// Sets up the calling CPU's EL2 state for running REC `index`: the harness's vectors, stage
+/// 2, the traps, the REC's MPIDR, timer access.
+fn cpu_init(index: usize) {
+    // Realm exits come through the harness's own vectors.
+    VBAR_EL2.set((&raw const __harness_vectors).addr() as u64);
+    VTTBR_EL2.set(STAGE2.lock().vttbr());
     VTCR_EL2.set(stage2::VTCR);
     // HCR_EL2: RW (EL1 is AArch64), TSC (trap SMC), VM (stage 2 on).
     HCR_EL2.set((1 << 31) | (1 << 19) | (1 << 0));
-    SCTLR_EL1.set(SCTLR_EL1_MMU_OFF);
-    VMPIDR_EL2.set(1 << 31);
+    // The REC's MPIDR as the RMM gives it (bit 31 RES1).
+    VMPIDR_EL2.set(rmm_model::rec_mpidr(index) | (1 << 31));
     // EL1 may read the physical counter and use the physical timer.
     CNTHCTL_EL2.set(0b11);
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
     vgic::init_cpu();
+}
 
-    let mut ctx = GuestContext::new(REALM_RAM_IPA, SPSR_EL1H_MASKED, entry);
-    run(&mut model, &mut ctx);
+/// How one run of a REC ended.
+enum RecEnd {
+    /// The REC called `CPU_OFF`: its CPU waits for the next `CPU_ON`.
+    Off,
+    /// The realm is finished (or failed).
+    Finished,
+}
+
+/// One physical CPU's state while it runs its REC: the REC's registers and what the last
+/// exit left to remember. Per-CPU host state of the REC belongs here.
+struct Vcpu {
+    index: usize,
+    ctx: GuestContext,
+    /// The page whose translation fault was last retried because another CPU had mapped it
+    /// meanwhile: a second fault there is not a missing page.
+    retried: Option<u64>,
+    /// The REC's virtual timer delivery on this CPU.
+    timer: vgic::VirtualTimer,
+}
+
+/// Physical CPU `index`: runs REC `index` whenever it is on, until the realm ends.
+fn cpu_main(index: usize, shared: &Shared) {
+    cpu_init(index);
+    loop {
+        let ctx = loop {
+            if let Some(ctx) = shared.starts[index].lock().take() {
+                break ctx;
+            }
+            core::hint::spin_loop();
+        };
+        // A REC starts as TF-RMM's `psci_reset_rec` leaves it: MMU and caches off.
+        SCTLR_EL1.set(SCTLR_EL1_MMU_OFF);
+        aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+        let mut vcpu = Vcpu {
+            index,
+            ctx,
+            retried: None,
+            timer: vgic::VirtualTimer::new(),
+        };
+        if let RecEnd::Finished = run(&mut vcpu, shared) {
+            finish();
+        }
+        if shared.model.lock().recs().iter().all(|r| !r.runnable()) {
+            log!("every REC called PSCI CPU_OFF");
+            finish();
+        }
+    }
+}
+
+/// Ends the run: reports, then powers the machine off (whatever the other CPUs are doing).
+fn finish() -> ! {
     log!(
         "done; {} pages of RAM populated on the realm's demand",
         STAGE2.lock().populated()
@@ -174,71 +262,124 @@ fn main() -> ! {
     power_off();
 }
 
-/// Runs the realm until it stops or fails.
-fn run(model: &mut RealmModel<InsecureTestIssuer>, ctx: &mut GuestContext) {
-    let mut timer = vgic::VirtualTimer::new();
+/// Runs REC `index` on this CPU until it stops, the realm stops or something fails. The one
+/// place this CPU enters the realm and takes its exits.
+fn run(vcpu: &mut Vcpu, shared: &Shared) -> RecEnd {
     loop {
-        timer.before_entry();
+        vcpu.timer.before_entry();
         // SAFETY: stage 2 maps only realm RAM and the UART's alias; HCR_EL2 traps SMCs.
-        let vector = unsafe { enter_guest(ctx) };
-        let esr = ESR_EL2.get();
-        let ec = (esr >> 26) & 0x3f;
-        match (vector, ec) {
-            (8, EC_SMC64) => {
-                let mut regs: Regs = [0; 18];
-                regs.copy_from_slice(&ctx.x[..18]);
-                let step = model.handle_smc(0, &mut regs, &mut RealmRam);
-                // A trapped SMC returns to the instruction after it.
-                ctx.elr += 4;
-                if let Step::Exit(exit) = step {
-                    let Some(response) = host(&exit) else {
-                        return;
-                    };
-                    if let Err(e) = model.enter(0, &mut regs, response, &mut RealmRam) {
-                        log!("cannot enter the realm again: {e}");
-                        return;
-                    }
-                }
-                ctx.x[..18].copy_from_slice(&regs);
-            }
-            (8, EC_WFX) if esr & 1 == 0 => timer.on_wfi(ctx),
-            (8, EC_HVC64) => {
-                // The RMM makes the realm take an Undefined Instruction exception for HVC
-                // (TF-RMM runtime/core/exit.c): inject it at the realm's EL1 vectors.
-                inject_undefined(ctx);
-            }
-            (8, EC_DABT_LOWER | EC_IABT_LOWER)
-                if esr & 0b11_1100 == 0b00_0100
-                    && STAGE2.lock().populate((HPFAR_EL2.get() >> 4) << 12) =>
-            {
-                // A translation fault on a page of RAM not reached before: now mapped; the
-                // realm repeats the access.
-            }
-            (8, EC_DABT_LOWER) if crate::virtio::handle(ctx, esr) => {
-                // A virtio register access, emulated; the realm resumes after it.
-            }
-            (8, EC_DABT_LOWER | EC_IABT_LOWER) => {
-                log!(
-                    "realm stage-2 fault: EC {ec:#x} at IPA {:#x}, FAR {:#x}, PC {:#x}",
-                    (HPFAR_EL2.get() >> 4) << 12,
-                    FAR_EL2.get(),
-                    ctx.elr
-                );
-                return;
-            }
-            _ => {
-                log!(
-                    "unexpected exit: vector {vector}, ESR {esr:#x}, PC {:#x}",
-                    ctx.elr
-                );
-                return;
-            }
+        let vector = unsafe { enter_guest(&mut vcpu.ctx) };
+        if let Some(end) = exit(vcpu, shared, vector) {
+            return end;
         }
     }
 }
 
-/// Acts as the host for one REC exit; `None` when the realm is finished.
-fn host(exit: &RecExit) -> Option<HostResponse> {
+/// Handles one exit of the CPU's REC (vector `vector`); `Some` when the REC stops running.
+fn exit(vcpu: &mut Vcpu, shared: &Shared, vector: u64) -> Option<RecEnd> {
+    let (index, ctx) = (vcpu.index, &mut vcpu.ctx);
+    let retried = vcpu.retried.take();
+    let esr = ESR_EL2.get();
+    let ec = (esr >> 26) & 0x3f;
+    match (vector, ec) {
+        (8, EC_SMC64) => {
+            let mut regs: Regs = [0; 18];
+            regs.copy_from_slice(&ctx.x[..18]);
+            // A trapped SMC returns to the instruction after it.
+            ctx.elr += 4;
+            let mut model = shared.model.lock();
+            if let Step::Exit(exit) = model.handle_smc(index, &mut regs, &mut RealmRam) {
+                let response = match host(&exit) {
+                    Reply::Enter(response) => response,
+                    Reply::Off => return Some(RecEnd::Off),
+                    Reply::Finished => return Some(RecEnd::Finished),
+                };
+                if let Err(e) = model.enter(index, &mut regs, response, &mut RealmRam) {
+                    log!("cannot enter REC {index} again: {e}");
+                    return Some(RecEnd::Finished);
+                }
+                if let RecExit::Psci {
+                    fid: 0x8400_0003 | 0xC400_0003,
+                    args,
+                } = exit
+                    && regs[0] == 0
+                {
+                    start_rec(shared, args);
+                }
+            }
+            ctx.x[..18].copy_from_slice(&regs);
+        }
+        (8, EC_WFX) if esr & 1 == 0 => vcpu.timer.on_wfi(ctx),
+        (8, EC_HVC64) => {
+            // The RMM makes the realm take an Undefined Instruction exception for HVC
+            // (TF-RMM runtime/core/exit.c): inject it at the realm's EL1 vectors.
+            inject_undefined(ctx);
+        }
+        (8, EC_DABT_LOWER | EC_IABT_LOWER)
+            if esr & 0b11_1100 == 0b00_0100
+                && STAGE2.lock().populate((HPFAR_EL2.get() >> 4) << 12) =>
+        {
+            // A translation fault on a page of RAM not reached before: now mapped; the
+            // realm repeats the access.
+        }
+        (8, EC_DABT_LOWER | EC_IABT_LOWER)
+            if esr & 0b11_1100 == 0b00_0100
+                && retried != Some((HPFAR_EL2.get() >> 4) << 12)
+                && STAGE2.lock().ram_mapped((HPFAR_EL2.get() >> 4) << 12) =>
+        {
+            // Another CPU populated the page between this fault and now: repeat once.
+            vcpu.retried = Some((HPFAR_EL2.get() >> 4) << 12);
+        }
+        (8, EC_DABT_LOWER) if crate::virtio::handle(ctx, esr) => {
+            // A virtio register access, emulated; the realm resumes after it.
+        }
+        (8, EC_DABT_LOWER | EC_IABT_LOWER) => {
+            log!(
+                "realm stage-2 fault on REC {index}: EC {ec:#x} at IPA {:#x}, FAR {:#x}, PC {:#x}",
+                (HPFAR_EL2.get() >> 4) << 12,
+                FAR_EL2.get(),
+                ctx.elr
+            );
+            return Some(RecEnd::Finished);
+        }
+        _ => {
+            log!(
+                "unexpected exit of REC {index}: vector {vector}, ESR {esr:#x}, PC {:#x}",
+                ctx.elr
+            );
+            return Some(RecEnd::Finished);
+        }
+    }
+    None
+}
+
+/// After a `CPU_ON` the model completed successfully: REC `args[0]` starts at `args[1]` with
+/// `x0` = `args[2]` (the context id), on its own CPU. The model checked the MPIDR (it names
+/// one of the realm's RECs) and the entry address (protected IPA).
+fn start_rec(shared: &Shared, args: [u64; 3]) {
+    let Some(target) = (0..MAX_RECS).find(|&i| rmm_model::rec_mpidr(i) == args[0]) else {
+        return;
+    };
+    *shared.starts[target].lock() =
+        Some(GuestContext::new(args[1], SPSR_EL1H_MASKED, [args[2], 0]));
+}
+
+/// What the host does after an exit.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made once per exit and matched at once, as the model's own HostResponse"
+)]
+enum Reply {
+    /// Enter the REC again with this response.
+    Enter(HostResponse),
+    /// The REC switched itself off.
+    Off,
+    /// The realm is finished.
+    Finished,
+}
+
+/// Acts as the host for one REC exit.
+fn host(exit: &RecExit) -> Reply {
     match exit {
         RecExit::HostCall { imm, gprs } => {
             let mut reply = *gprs;
@@ -264,15 +405,15 @@ fn host(exit: &RecExit) -> Option<HostResponse> {
             } else {
                 log!("host call with immediate {imm:#x} ignored");
             }
-            Some(HostResponse::HostCall { gprs: reply })
+            Reply::Enter(HostResponse::HostCall { gprs: reply })
         }
-        RecExit::RipasChange { top, .. } => Some(HostResponse::Ripas {
+        RecExit::RipasChange { top, .. } => Reply::Enter(HostResponse::Ripas {
             progress: *top,
             reject: false,
         }),
         // The harness maps realm RAM with fixed permissions: accepting the whole range is
         // what a host whose RMI_RTT_SET_S2AP calls covered it would report.
-        RecExit::S2apChange { top, .. } => Some(HostResponse::S2ap {
+        RecExit::S2apChange { top, .. } => Reply::Enter(HostResponse::S2ap {
             progress: *top,
             reject: false,
         }),
@@ -280,32 +421,27 @@ fn host(exit: &RecExit) -> Option<HostResponse> {
             fid: 0x8400_0008, ..
         } => {
             log!("realm called PSCI SYSTEM_OFF");
-            None
+            Reply::Finished
         }
         RecExit::Psci {
             fid: 0x8400_0009, ..
         } => {
             log!("realm called PSCI SYSTEM_RESET");
-            None
+            Reply::Finished
         }
         RecExit::Psci {
             fid: 0x8400_0002, ..
-        } => {
-            log!("realm called PSCI CPU_OFF on its only REC");
-            None
-        }
+        } => Reply::Off,
+        // CPU_ON and AFFINITY_INFO: the host lets it happen (RMI_PSCI_COMPLETE with
+        // success); the model answers from the target REC's state, as TF-RMM does.
         RecExit::Psci {
-            fid: 0x8400_0001 | 0xC400_0001,
+            fid: 0x8400_0003 | 0xC400_0003 | 0x8400_0004 | 0xC400_0004,
             ..
-        } => Some(HostResponse::Resume),
-        RecExit::Psci { fid, .. } => {
-            // Only CPU_ON and AFFINITY_INFO need completion; the harness runs one REC.
-            log!("PSCI {fid:#x} refused: the harness runs one REC");
-            Some(HostResponse::PsciComplete { status: -1 })
-        }
+        } => Reply::Enter(HostResponse::PsciComplete { status: 0 }),
+        RecExit::Psci { .. } => Reply::Enter(HostResponse::Resume),
         RecExit::DataAbort { ipa } => {
             log!("the RMM model could not reach realm memory at {ipa:#x}");
-            None
+            Reply::Finished
         }
     }
 }

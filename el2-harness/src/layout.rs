@@ -13,6 +13,9 @@ pub const BOOT_INFO_ENTRY_X1: u64 = 0x18;
 /// `BOOT_INFO_PA + 0x20`: the RMM the harness models, [`MODEL_TF_RMM_V0_8`] or
 /// [`MODEL_TF_RMM_V0_9`].
 pub const BOOT_INFO_MODEL: u64 = 0x20;
+/// `BOOT_INFO_PA + 0x28`: the number of RECs (1 to 8, one physical CPU each: QEMU needs
+/// `-smp` at least this); 0, what a runner that does not write the word leaves, means 1.
+pub const BOOT_INFO_RECS: u64 = 0x28;
 /// [`BOOT_INFO_MODEL`] value: TF-RMM v0.8.0's default build, RSI 1.0 only.
 pub const MODEL_TF_RMM_V0_8: u64 = 0;
 /// [`BOOT_INFO_MODEL`] value: TF-RMM v0.9.0, RSI 1.0 and 1.1.

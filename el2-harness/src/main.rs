@@ -12,6 +12,11 @@
 //! - **the host**: it prints console host calls, accepts RIPAS changes and stops when the
 //!   realm calls PSCI `SYSTEM_OFF` or `SYSTEM_RESET`.
 //!
+//! A realm of several RECs (the boot information's REC count, `layout::BOOT_INFO_RECS`) runs
+//! REC i on QEMU CPU i (`-smp N`): the harness starts the other CPUs with PSCI `CPU_ON` to
+//! QEMU (`el2_rt::smp`), all share one model behind a lock, and a REC's `CPU_ON` and
+//! `AFFINITY_INFO` are completed through the model as `RMI_PSCI_COMPLETE` would.
+//!
 //! It delivers the realm's EL1 virtual timer interrupt through the GICv3 virtual CPU
 //! interface, trapping `WFI` ([`vgic`]), and injects it early once, as a hostile host may.
 //!
@@ -20,7 +25,7 @@
 //! is the window at `layout::DISK_PA`.
 //!
 //! What it does not model: the rest of the GIC (no physical interrupt is enabled, no other
-//! virtual interrupt is delivered), the physical timer, more than one REC, emulation of the
+//! virtual interrupt is delivered), the physical timer, emulation of the
 //! UART (its unprotected alias is mapped straight to the UART), and RIPAS enforcement on
 //! the realm's own memory accesses (only the RMM's accesses check RIPAS).
 #![cfg_attr(target_os = "none", no_std, no_main)]

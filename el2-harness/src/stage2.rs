@@ -102,6 +102,19 @@ impl Stage2 {
         true
     }
 
+    /// Whether the page of RAM at IPA `ipa` is mapped (another CPU may have populated it
+    /// between this CPU's fault and its handling).
+    #[must_use]
+    pub fn ram_mapped(&mut self, ipa: u64) -> bool {
+        self.is_mapped(ipa) == Some(true)
+    }
+
+    /// The value for `VTTBR_EL2` (VMID 0), once [`Stage2::build`] made the tables.
+    #[must_use]
+    pub fn vttbr(&self) -> u64 {
+        (&raw const self.root).addr() as u64
+    }
+
     /// Pages of RAM populated on demand so far.
     #[must_use]
     pub fn populated(&self) -> usize {

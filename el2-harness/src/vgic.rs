@@ -21,8 +21,8 @@
 //! reason); the third time, it injects an interrupt the realm never asked for (vINTID 30,
 //! the physical timer's PPI). A realm must treat an interrupt as a hint and re-read the
 //! counter (realm-sdk's `time::sleep_until` counts the early and the stray one, and sleeps
-//! on after all three). The state is per CPU: one [`VirtualTimer`] for the
-//! harness's one physical CPU.
+//! on after all three). The state is per CPU: one [`VirtualTimer`] for each physical
+//! CPU, which runs one REC.
 
 use aarch64_cpu::registers::{
     CNTV_CTL_EL0, CNTVOFF_EL2, HCR_EL2, ICC_SRE_EL2, ICH_HCR_EL2, ICH_LR0_EL2, ICH_VMCR_EL2,

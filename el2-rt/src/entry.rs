@@ -31,6 +31,23 @@ _start:
 2:  wfi
     b       2b
 
+    /* Secondary CPUs (smp.rs), started by PSCI CPU_ON: x0 = its smp::Start, whose first word
+     * is the top of this CPU's stack. */
+    .section .text, "ax"
+    .global __el2_rt_secondary
+__el2_rt_secondary:
+    ldr     x9, [x0]
+    mov     sp, x9
+    adrp    x9, __el2_rt_vectors
+    add     x9, x9, :lo12:__el2_rt_vectors
+    msr     vbar_el2, x9
+    mov     x9, #0x32ff
+    msr     cptr_el2, x9
+    isb
+    bl      __el2_rt_secondary_start
+3:  wfi
+    b       3b
+
     /* Every exception is a fault of the program: report it and power off. */
     .section .text.el2_rt_vectors, "ax"
     .balign 0x800

@@ -9,6 +9,7 @@
 //!   registers, active priorities and control registers for a host to load and save per
 //!   REC (`gic`);
 //! - the physical counter (`physical_counter`);
+//! - the other CPUs, each on a stack of its own, through PSCI `CPU_ON` (`smp::on_cpus`);
 //! - faults and panics are reported on the console, then the machine is powered off with
 //!   PSCI `SYSTEM_OFF` (`power_off`).
 //!
@@ -24,6 +25,8 @@ mod entry;
 pub mod gic;
 #[cfg(target_os = "none")]
 mod heap;
+#[cfg(target_os = "none")]
+pub mod smp;
 
 /// Physical address of the QEMU `virt` PL011 UART0.
 pub const UART_PA: u64 = 0x0900_0000;

@@ -5,7 +5,8 @@
 //! defaults, comma-separated: `lpa2`, `sve_vl=N`, `pmu=N` (counters), `ipa_width=N`,
 //! `rtt_level_start=N`, `entry=OFFSET` (from the start of RAM), `unmeasured=A..B` (byte
 //! range of the image, repeatable), `ram_size=N` (bytes, a multiple of 2 MiB),
-//! `populate=eager|on-demand` (when RAM beyond the image gets its granules).
+//! `populate=eager|on-demand` (when RAM beyond the image gets its granules), `recs=N` (RECs,
+//! 1 to 16: REC 0 starts, the others wait for the realm's PSCI `CPU_ON`).
 
 use std::env;
 use std::path::PathBuf;
@@ -57,7 +58,7 @@ fn number(key: &str, v: &str) -> u64 {
 fn realm_params(spec: &str) -> String {
     let (mut lpa2, mut sve_vl, mut pmu, mut ipa_width, mut level, mut entry) =
         (false, None, None, None, None, None);
-    let (mut ram_size, mut eager) = (None, false);
+    let (mut ram_size, mut eager, mut recs) = (None, false, None);
     let mut unmeasured = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let (key, value) = item.split_once('=').unwrap_or((item, ""));
@@ -76,6 +77,7 @@ fn realm_params(spec: &str) -> String {
             }
             "entry" => entry = Some(number(&name, value)),
             "ram_size" => ram_size = Some(number(&name, value)),
+            "recs" => recs = Some(number(&name, value)),
             "populate" => {
                 eager = match value {
                     "eager" => true,
@@ -110,7 +112,8 @@ fn realm_params(spec: &str) -> String {
          const ENTRY_OFFSET: Option<u64> = {};\n\
          static UNMEASURED: &[core::ops::Range<usize>] = &[{}];\n\
          const RAM_SIZE: Option<u64> = {};\n\
-         const EAGER: bool = {eager};\n",
+         const EAGER: bool = {eager};\n\
+         const RECS: Option<usize> = {};\n",
         opt(sve_vl, "u8"),
         opt(pmu, "u8"),
         opt(ipa_width, "u32"),
@@ -121,5 +124,6 @@ fn realm_params(spec: &str) -> String {
         opt(entry, "u64"),
         ranges.join(", "),
         opt(ram_size, "u64"),
+        opt(recs, "usize"),
     )
 }

@@ -436,18 +436,27 @@ pub fn tf_rmm_qemu(
         "-M",
         "virt,virtualization=on,secure=on,gic-version=3,acpi=off",
     ])
-    .args([
-        "-cpu",
-        "max,x-rme=on",
-        "-smp",
-        "2",
-        "-m",
-        "2G",
-        "-nographic",
-    ])
+    .args(["-cpu", "max,x-rme=on", "-smp"])
+    .arg(tf_rmm_cpus(realm_params).to_string())
+    .args(["-m", "2G", "-nographic"])
     .arg("-bios")
     .arg(&flash_path);
     Ok(cmd)
+}
+
+/// QEMU CPUs for a TF-RMM run: 2 (what the firmware has always booted with), or one per REC
+/// when `realm_params` asks for more RECs (`recs=N`: rmi-host runs REC i on CPU i). TF-RMM's
+/// QEMU `virt` build supports 32 CPUs (`MAX_CPUS`, `configs/qemu_virt_defcfg.cmake` of
+/// v0.8.0), TF-A's QEMU platform more than the 8 rmi-host uses.
+#[must_use]
+pub fn tf_rmm_cpus(realm_params: &str) -> usize {
+    realm_params
+        .split(',')
+        .filter_map(|item| item.trim().strip_prefix("recs="))
+        .filter_map(|n| n.parse::<usize>().ok())
+        .next_back()
+        .unwrap_or(1)
+        .max(2)
 }
 
 /// What a run printed, line by line, with the time since QEMU was started at which each line
@@ -601,6 +610,9 @@ pub struct Qemu {
     pub timeout: Duration,
     /// The RMM the harness models.
     pub rmm: ModelRmm,
+    /// The realm's RECs (1 to 8), one QEMU CPU each (`-smp`); QEMU runs the CPUs in
+    /// parallel threads (MTTCG), so RECs really run at the same time.
+    pub recs: usize,
     /// A disk image for the realm's virtio block device, loaded at the harness's disk
     /// window (`el2_harness::layout::DISK_PA`, at most `DISK_WINDOW` bytes); without one
     /// the disk reads as zeros.
@@ -660,36 +672,32 @@ impl Qemu {
     /// As [`disk_device`] for the disk image.
     pub fn command(&self) -> Result<Command, Error> {
         let mut cmd = Command::new("qemu-system-aarch64");
-        cmd.args([
-            "-M",
-            "virt,virtualization=on,gic-version=3",
-            "-cpu",
-            "max",
-            "-smp",
-            "1",
-        ])
-        .args([
-            "-m",
-            "1G",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-serial",
-            "stdio",
-        ])
-        .arg("-kernel")
-        .arg(&self.harness)
-        .arg("-device")
-        .arg(format!(
-            "loader,file={},addr={HARNESS_IMAGE_PA:#x},force-raw=on",
-            self.image.display()
-        ));
+        cmd.args(["-M", "virt,virtualization=on,gic-version=3", "-cpu", "max"])
+            .arg("-smp")
+            .arg(self.recs.max(1).to_string())
+            .args([
+                "-m",
+                "1G",
+                "-nodefaults",
+                "-display",
+                "none",
+                "-serial",
+                "stdio",
+            ])
+            .arg("-kernel")
+            .arg(&self.harness)
+            .arg("-device")
+            .arg(format!(
+                "loader,file={},addr={HARNESS_IMAGE_PA:#x},force-raw=on",
+                self.image.display()
+            ));
         let words = [
             HARNESS_BOOT_MAGIC,
             self.image_size,
             self.entry[0],
             self.entry[1],
             self.rmm.boot_word(),
+            self.recs as u64,
         ];
         for (offset, value) in (0..).step_by(8).zip(words) {
             cmd.arg("-device").arg(format!(

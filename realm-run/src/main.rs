@@ -197,6 +197,7 @@ fn launch(
                 image,
                 image_size: flat.bytes.len() as u64,
                 entry,
+                recs: 1,
                 timeout,
                 rmm: if args.rsi_1_1 {
                     ModelRmm::TfRmmV0_9

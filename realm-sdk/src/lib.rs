@@ -17,7 +17,8 @@
 //!   methods refuse, without calling the RMM, when only RSI 1.0 was negotiated;
 //! - `rt` (feature `rt`, `aarch64-unknown-none` only): a bare-metal runtime with entry, an
 //!   identity map with the MMU and caches on, stack, BSS, exception vectors, panic handler,
-//!   console (host call or PL011) and heap. It and its macros `entry!` and `println!` are
+//!   console (host call or PL011) and heap, and `smp` (re-exported as `realm_sdk::smp`): jobs
+//!   on the realm's other RECs. It and its macros `entry!` and `println!` are
 //!   documented for that target: docs.rs's default page, or
 //!   `cargo doc -p realm-sdk --target aarch64-unknown-none --features rt`.
 //!
@@ -70,6 +71,11 @@ extern crate alloc;
     reason = "the runtime sets up the machine; each block is justified"
 )]
 pub mod rt;
+#[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+pub use rt::smp;
+
+#[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+extern crate alloc;
 
 pub use addr::{AuxPlaneIndex, Ipa, MeasurementIndex, PermIndex, PlaneIndex, RemIndex, VdevId};
 pub use attest::Challenge;

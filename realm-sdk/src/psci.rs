@@ -103,3 +103,36 @@ pub fn system_off(conduit: &mut (impl Conduit + ?Sized)) -> Result<(), PsciError
 pub fn system_reset(conduit: &mut (impl Conduit + ?Sized)) -> Result<(), PsciError> {
     status(call(conduit, PSCI_SYSTEM_RESET, &[]))
 }
+
+/// The most RECs a realm can have here: `rmi-shim`'s builder creates 1 to 16, and the
+/// runtime's `smp` module has one launch slot per REC.
+pub const MAX_RECS: usize = 16;
+
+/// The MPIDR of REC `index`: the layout TF-RMM gives REC indices (`lib/arch/include/arch.h`
+/// and `runtime/include/rec.h` of v0.8.0 and v0.9.0, `mpidr_to_rec_idx`): Aff0\[3:0\] is
+/// index\[3:0\], Aff1 index\[11:4\], Aff2 index\[19:12\], Aff3 index\[27:20\]. RECs are created
+/// with consecutive indices from 0, REC 0 being the one the host starts.
+#[must_use]
+pub const fn rec_mpidr(index: usize) -> u64 {
+    let i = index as u64;
+    (i & 0xf) | ((i >> 4) & 0xff) << 8 | ((i >> 12) & 0xff) << 16 | ((i >> 20) & 0xff) << 32
+}
+
+/// Counts the realm's RECs (1 to [`MAX_RECS`]) by asking `AFFINITY_INFO` about REC 1, 2, ...
+/// until the RMM answers `INVALID_PARAMETERS`.
+///
+/// Why `AFFINITY_INFO` rather than `CPU_ON` or a build-time constant: the RMM itself refuses
+/// an MPIDR whose REC index is at or past the realm's REC count, before the host sees the
+/// call (TF-RMM v0.8.0 and v0.9.0 `runtime/rsi/psci.c`, `psci_affinity_info`), so the
+/// answer comes from the RMM, which the realm trusts, not from the host; and unlike
+/// `CPU_ON` the probe starts nothing. A build-time constant could not follow the host's
+/// configuration. A valid MPIDR does exit to the host (one round trip per REC), whose only
+/// choice is to complete the call (the RMM computes ON or OFF) or stall the realm.
+///
+/// Any other error ends the count there (a REC the realm cannot ask about is not one it can
+/// use).
+pub fn count_recs(conduit: &mut (impl Conduit + ?Sized)) -> usize {
+    (1..MAX_RECS)
+        .find(|&i| affinity_info(conduit, rec_mpidr(i)).is_err())
+        .unwrap_or(MAX_RECS)
+}

@@ -987,3 +987,25 @@ fn model_tokens_verify() {
         assert_eq!(t.realm_claims.hash_algorithm, alg.token_name());
     }
 }
+
+/// `count_recs` finds every REC the RMM knows, from 1 to 16, by AFFINITY_INFO alone: the
+/// probes past the last REC are refused by the RMM without a host exit, and no REC starts.
+#[test]
+fn psci_count_recs_follows_the_realm() {
+    for recs in [1, 2, 4, 16] {
+        let mut s = Simulator::new(RealmConfig { recs, ..config() });
+        assert_eq!(psci::count_recs(&mut s), recs, "{recs} RECs");
+        // One exit per existing secondary REC; none for the refused MPIDR.
+        assert_eq!(s.exits().len(), recs - 1);
+        assert!(s.model().recs()[1..].iter().all(|r| !r.runnable()));
+    }
+}
+
+/// The MPIDR layout matches the model's (and so TF-RMM's `mpidr_to_rec_idx`).
+#[test]
+fn psci_rec_mpidr_matches_the_rmm_layout() {
+    for i in [0, 1, 15, 16, 17, 255, 4096, 1 << 20] {
+        assert_eq!(psci::rec_mpidr(i), rmm_model::rec_mpidr(i), "REC {i}");
+    }
+    assert_eq!(psci::rec_mpidr(17), 0x101);
+}

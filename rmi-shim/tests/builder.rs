@@ -1098,3 +1098,214 @@ fn parameters_are_checked_against_the_features() {
         assert_eq!(source.outstanding(POOL.0), 0);
     }
 }
+
+/// A realm of 2 RECs built for the PSCI tests.
+fn two_recs(img: &[u8]) -> RealmConfig<'_> {
+    RealmConfig {
+        recs: 2,
+        ram_size: 2 << 20,
+        ipa_width: 48,
+        ..RealmConfig {
+            image: img,
+            ..RealmConfig::default()
+        }
+    }
+}
+
+/// The realm plays with PSCI the way a confused or hostile realm might: CPU_ON of MPIDRs
+/// that name no REC (the RMM refuses them without bothering the host), of REC 0 itself, of
+/// a REC that is already on (ALREADY_ON after the host's completion); AFFINITY_INFO before,
+/// during and after REC 1 runs; and counts its RECs. The host's run loop completes what
+/// reaches it and the realm ends cleanly, on both generations, leaking nothing.
+#[test]
+fn psci_edge_cases_on_both_generations() {
+    use realm_sdk::psci::{AffinityState, PsciError};
+    for generation in GENERATIONS {
+        let mut rmm = rmm_for(generation);
+        rmm.set_program(Arc::new(|rec, c: &mut dyn Conduit| match rec {
+            0 => {
+                for bad in [0x55, psci::rec_mpidr(2), psci::rec_mpidr(16), u64::MAX] {
+                    assert_eq!(
+                        psci::cpu_on(c, bad, 0x8000_0000, 0),
+                        Err(PsciError::InvalidParameters),
+                        "CPU_ON {bad:#x}"
+                    );
+                }
+                assert_eq!(
+                    psci::cpu_on(c, 0, 0x8000_0000, 0),
+                    Err(PsciError::AlreadyOn)
+                );
+                assert_eq!(psci::count_recs(c), 2);
+                assert_eq!(psci::affinity_info(c, 1), Ok(AffinityState::Off));
+                psci::cpu_on(c, 1, 0x8000_0000, 7).unwrap();
+                // REC 1 has not run yet (REC 0 keeps the CPU until it waits): already on.
+                assert_eq!(
+                    psci::cpu_on(c, 1, 0x8000_0000, 7),
+                    Err(PsciError::AlreadyOn)
+                );
+                while psci::affinity_info(c, 1).unwrap() != AffinityState::Off {}
+                print(c, "rec 0: done\n");
+                psci::system_off(c).unwrap();
+            }
+            _ => {
+                print(c, "rec 1: up\n");
+                psci::cpu_off(c).unwrap();
+            }
+        }));
+        let img = image(100);
+        let config = two_recs(&img);
+        let mut source = RangeSource::new(POOL.0, POOL.1);
+        let mut realm = Realm::build(&mut rmm, &mut source, &config).unwrap();
+        let mut console = Console::default();
+        assert_eq!(
+            realm.run(&mut console).unwrap(),
+            RunOutcome::SystemOff,
+            "{generation}"
+        );
+        assert_eq!(
+            String::from_utf8(console.0).unwrap(),
+            "rec 1: up\nrec 0: done\n",
+            "{generation}"
+        );
+        realm.destroy().unwrap();
+        assert_eq!(rmm.delegated_count(), 0, "{generation}");
+    }
+}
+
+/// One RMM model shared by the test's threads, one call at a time: what several CPUs
+/// reaching one RMM look like to the builder.
+#[derive(Clone)]
+struct SharedRmm(Arc<Mutex<Rmm>>);
+
+impl Conduit for SharedRmm {
+    fn call(&mut self, regs: cca_abi::smccc::Regs) -> cca_abi::smccc::Regs {
+        self.0.lock().unwrap().call(regs)
+    }
+}
+
+/// The program of the parallel tests: REC 0 starts REC 1, waits for it with AFFINITY_INFO,
+/// switches the realm off; REC 1 prints and switches itself off.
+fn parallel_program(rec: usize, c: &mut dyn Conduit) {
+    use realm_sdk::psci::AffinityState;
+    match rec {
+        0 => {
+            psci::cpu_on(c, 1, 0x8000_0000, 7).unwrap();
+            while psci::affinity_info(c, 1).unwrap() != AffinityState::Off {}
+            print(c, "rec 0: rec 1 is off\n");
+            psci::system_off(c).unwrap();
+        }
+        _ => {
+            print(c, "rec 1: up\n");
+            psci::cpu_off(c).unwrap();
+        }
+    }
+}
+
+/// Runs a 2-REC realm with [`Realm::parallel`] on two threads (REC i on thread i, each with
+/// its own conduit), `fail` making that RMI call fail; returns the outcome and what the
+/// realm printed, after teardown, checking that no granule is left delegated.
+fn run_parallel(
+    generation: Generation,
+    fail: Option<u64>,
+) -> (Result<RunOutcome, BuildError>, String, u64) {
+    let mut rmm = rmm_for(generation);
+    rmm.set_program(Arc::new(parallel_program));
+    let shared = SharedRmm(Arc::new(Mutex::new(rmm)));
+    if let Some(n) = fail {
+        shared.0.lock().unwrap().fail_call(n);
+    }
+    let img = image(100);
+    let config = two_recs(&img);
+    let mut source = RangeSource::new(POOL.0, POOL.1);
+    let mut console = Console::default();
+    let outcome = Realm::build(shared.clone(), &mut source, &config).and_then(|mut realm| {
+        let outcome = {
+            let parallel = realm.parallel(&mut console)?;
+            std::thread::scope(|s| {
+                for index in 0..parallel.recs() {
+                    let parallel = &parallel;
+                    let conduit = shared.clone();
+                    s.spawn(move || match generation {
+                        Generation::V1_0 => {
+                            parallel.run_rec(index, &mut rmi_shim::link::V1::assume(conduit), None)
+                        }
+                        Generation::V2_0 => {
+                            parallel.run_rec(index, &mut rmi_shim::link::V2::assume(conduit), None)
+                        }
+                    });
+                }
+            });
+            parallel.finish()
+        };
+        let destroyed = realm.destroy();
+        outcome.and_then(|o| destroyed.map(|()| o))
+    });
+    let rmm = shared.0.lock().unwrap();
+    assert_eq!(
+        rmm.delegated_count(),
+        0,
+        "{generation}, failing call {fail:?}: granules left delegated"
+    );
+    assert_eq!(
+        source.outstanding(POOL.0),
+        0,
+        "{generation}, failing call {fail:?}"
+    );
+    (outcome, String::from_utf8(console.0).unwrap(), rmm.calls())
+}
+
+/// Two RECs on two threads at once: REC 1 runs on its own thread once REC 0's CPU_ON is
+/// completed (by REC 0's thread, under the lock), the realm ends, nothing leaks.
+#[test]
+fn parallel_runs_each_rec_on_its_own_cpu() {
+    for generation in GENERATIONS {
+        let (outcome, text, _) = run_parallel(generation, None);
+        assert_eq!(outcome.unwrap(), RunOutcome::SystemOff, "{generation}");
+        assert_eq!(text, "rec 1: up\nrec 0: rec 1 is off\n", "{generation}");
+    }
+}
+
+/// A CPU's conduit of the wrong generation is refused before anything is entered.
+#[test]
+fn parallel_refuses_a_conduit_of_another_generation() {
+    let mut rmm = rmm_for(Generation::V1_0);
+    rmm.set_program(Arc::new(parallel_program));
+    let img = image(100);
+    let config = two_recs(&img);
+    let mut source = RangeSource::new(POOL.0, POOL.1);
+    let mut realm = Realm::build(&mut rmm, &mut source, &config).unwrap();
+    let mut console = Console::default();
+    let parallel = realm.parallel(&mut console).unwrap();
+    let mut other = Rmm::new(RmmConfig::tf_rmm_v0_9());
+    assert!(matches!(
+        parallel.run_rec(0, &mut rmi_shim::link::V2::assume(&mut other), None),
+        Err(BuildError::Config(_))
+    ));
+    // An index past the last REC has nothing to run.
+    assert!(
+        parallel
+            .run_rec(2, &mut rmi_shim::link::V1::assume(&mut other), None)
+            .is_ok()
+    );
+    drop(parallel);
+    realm.destroy().unwrap();
+    assert_eq!(rmm.delegated_count(), 0);
+}
+
+/// Fault injection on the parallel run: whichever RMI call fails (during the build, the run
+/// on either thread, or teardown), every thread returns and no granule stays delegated.
+#[test]
+fn parallel_a_fault_at_any_call_leaks_nothing() {
+    for generation in GENERATIONS {
+        let (_, _, total) = run_parallel(generation, None);
+        let mut failed = 0;
+        for n in 0..total {
+            let (outcome, _, _) = run_parallel(generation, Some(n));
+            if let Err(BuildError::Leaked { .. }) = outcome {
+                panic!("{generation}, call {n}: {outcome:?}");
+            }
+            failed += usize::from(outcome.is_err());
+        }
+        assert!(failed > 0, "{generation}: faults must make some runs fail");
+    }
+}

@@ -146,7 +146,10 @@ impl<I: TokenIssuer> RealmModel<I> {
                     ret(regs, ALREADY_ON);
                 } else {
                     if status == SUCCESS {
+                        // TF-RMM resets the target (`psci_reset_rec`): whatever its last exit
+                        // was (its CPU_OFF), it starts afresh.
                         self.recs[target].runnable = true;
+                        self.recs[target].pending = None;
                     }
                     ret(regs, status);
                 }

@@ -158,6 +158,51 @@ fn no_entry_after_cpu_off() {
     );
 }
 
+/// TF-RMM: a REC that called CPU_OFF starts afresh when another REC's CPU_ON completes for
+/// it (`psci_reset_rec`): it takes calls again, and AFFINITY_INFO follows it off and on.
+#[test]
+fn cpu_on_restarts_a_rec_after_cpu_off() {
+    let config = RealmConfig {
+        ipa_width: 39,
+        recs: 2,
+        ..RealmConfig::default()
+    };
+    let mut m = RealmModel::new(config, &[(RAM, RAM + 0x10000)], NoAttestation);
+    let mut mem = SimMemory::new(RAM, 0x10000);
+    let cpu_on = |m: &mut RealmModel<NoAttestation>, mem: &mut SimMemory| {
+        let mut r = regs(0xC400_0003, &[1, RAM, 7]);
+        assert!(matches!(
+            m.handle_smc(0, &mut r, mem),
+            Step::Exit(RecExit::Psci { .. })
+        ));
+        m.psci_complete(0, &mut r, 0).unwrap();
+        r[0]
+    };
+    let affinity = |m: &mut RealmModel<NoAttestation>, mem: &mut SimMemory| {
+        let mut r = regs(0xC400_0004, &[1, 0]);
+        assert!(matches!(
+            m.handle_smc(0, &mut r, mem),
+            Step::Exit(RecExit::Psci { .. })
+        ));
+        m.psci_complete(0, &mut r, 0).unwrap();
+        r[0]
+    };
+    assert_eq!(cpu_on(&mut m, &mut mem), 0);
+    assert_eq!(affinity(&mut m, &mut mem), 0, "on");
+    // ALREADY_ON (-4) for a REC that is on.
+    assert_eq!(cpu_on(&mut m, &mut mem) as i64, -4);
+    let mut r = regs(0x8400_0002, &[]);
+    assert!(matches!(
+        m.handle_smc(1, &mut r, &mut mem),
+        Step::Exit(RecExit::Psci { .. })
+    ));
+    assert_eq!(affinity(&mut m, &mut mem), 1, "off");
+    assert_eq!(cpu_on(&mut m, &mut mem), 0);
+    let mut r = regs(0x8400_0000, &[]);
+    assert_eq!(m.handle_smc(1, &mut r, &mut mem), Step::Resume);
+    assert_eq!(r[0], 0x1_0001, "REC 1 takes calls again");
+}
+
 /// A memory access the backing store cannot serve becomes a data-abort exit and leaves the
 /// registers as they were, so the call can be made again.
 #[test]

@@ -20,6 +20,7 @@ fn attest_verifies_its_token_inside_the_realm() {
         image: image_path,
         image_size: image.bytes.len() as u64,
         entry: [0, 0],
+        recs: 1,
         timeout: Duration::from_secs(120),
         rmm: xtask::ModelRmm::default(),
         disk: None,

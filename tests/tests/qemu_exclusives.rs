@@ -30,6 +30,7 @@ fn check(payload: &str, entry: [u64; 2]) {
         image: image_path,
         image_size: image.bytes.len() as u64,
         entry,
+        recs: 1,
         timeout: Duration::from_secs(120),
         rmm: xtask::ModelRmm::default(),
         disk: None,

@@ -22,6 +22,7 @@ fn run_hello(entry_x0: u64, console: &str) {
         image: image_path,
         image_size: image.bytes.len() as u64,
         entry: [entry_x0, 0],
+        recs: 1,
         timeout: Duration::from_secs(120),
         rmm: xtask::ModelRmm::default(),
         disk: None,

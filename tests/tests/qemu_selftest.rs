@@ -39,6 +39,7 @@ fn run_selftest_on(
         image: image_path,
         image_size: image.bytes.len() as u64,
         entry: [0, ending],
+        recs: 1,
         timeout: Duration::from_secs(120),
         rmm,
         disk: None,

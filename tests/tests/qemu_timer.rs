@@ -29,6 +29,8 @@ fn run_timer(rmm: ModelRmm) {
         entry: [0, 0],
         timeout: Duration::from_secs(120),
         rmm,
+        recs: 1,
+        disk: None,
     }
     .run()
     .expect("run QEMU");

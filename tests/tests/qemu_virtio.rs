@@ -39,6 +39,7 @@ fn run(test: &str, x1: u64, expected_file: &str) {
         timeout: Duration::from_secs(120),
         rmm: xtask::ModelRmm::default(),
         disk: Some(path.clone()),
+        recs: 1,
     }
     .run();
     let _ = std::fs::remove_file(&path);

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub mod bench_launch;
+pub mod bench_smp;
 pub mod exclusives;
 pub mod inference;
 pub mod relay;
@@ -28,7 +29,9 @@ pub use realm_run::{
 pub use relay::{BrokerRelay, NoServices, Services};
 
 /// Realm payloads in `examples/`, by package name.
-pub const EXAMPLES: &[&str] = &["attest", "hello", "minimal", "seal", "selftest", "timer"];
+pub const EXAMPLES: &[&str] = &[
+    "attest", "hello", "minimal", "seal", "selftest", "smp", "timer",
+];
 
 /// The workspace root.
 #[must_use]
@@ -158,6 +161,7 @@ pub fn run_example(name: &str, entry: [u64; 2]) -> Result<String, Error> {
         image,
         image_size: flat.bytes.len() as u64,
         entry,
+        recs: 1,
         timeout: Duration::from_secs(60),
         rmm: ModelRmm::default(),
         disk: None,

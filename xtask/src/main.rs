@@ -38,6 +38,11 @@
 //!                               virtio block device by the `virtio` example (x1 = 1), against
 //!                               a memcpy of the same 4 MiB inside the realm (baseline); under
 //!                               the EL2 harness, and on TF-RMM too if DIR holds the firmware
+//! cargo xtask bench-smp [DIR] [--recs N] [--runs R]
+//!                               benchmark: the smp example on a realm of N RECs (default 4),
+//!                               R times (default 3), under the EL2 harness and (with DIR) on
+//!                               TF-RMM: median time and speed-up on 1, 2, 4, ... RECs against
+//!                               1 REC in the same run (xtask::bench_smp)
 //! ```
 
 use std::process::ExitCode;
@@ -65,7 +70,7 @@ fn name_and_entry<'a>(args: &[&'a str]) -> Option<(&'a str, [u64; 2])> {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | seal [--tf-rmm DIR --anchors TA.json] | inference [--simulate | --tf-rmm DIR --anchors TA.json] | inference-bench [--tf-rmm DIR] | size | bench-launch DIR [NAME] [--runs N] | bench-virtio [DIR]"
+        "usage: cargo xtask demo | run NAME [--pl011] [--x1 N] | image NAME | tf-rmm DIR [NAME] [--pl011] [--x1 N] | seal [--tf-rmm DIR --anchors TA.json] | inference [--simulate | --tf-rmm DIR --anchors TA.json] | inference-bench [--tf-rmm DIR] | size | bench-launch DIR [NAME] [--runs N] | bench-virtio [DIR] | bench-smp [DIR] [--recs N] [--runs R]"
     );
     eprintln!(
         "NAME: a payload package of the workspace; examples: {}",
@@ -278,6 +283,7 @@ fn bench_virtio(fw: Option<&xtask::Firmware>) -> Result<(), xtask::Error> {
             timeout: Duration::from_secs(300),
             rmm: xtask::ModelRmm::default(),
             disk: Some(disk.clone()),
+            recs: 1,
         }
         .run(),
     )];
@@ -340,6 +346,38 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             };
             bench_launch(&fw, name, runs)
+        }
+        ["bench-smp", rest @ ..] => {
+            let (mut dir, mut recs, mut runs) = (None, 4, 3);
+            let mut args = rest.iter();
+            while let Some(arg) = args.next() {
+                match (*arg, args.clone().next()) {
+                    ("--recs", Some(n)) => {
+                        recs = n.parse().unwrap_or(0);
+                        args.next();
+                    }
+                    ("--runs", Some(n)) => {
+                        runs = n.parse().unwrap_or(0);
+                        args.next();
+                    }
+                    (d, _) if dir.is_none() && !d.starts_with("--") => dir = Some(d),
+                    _ => return usage(),
+                }
+            }
+            if !(1..=8).contains(&recs) || runs == 0 {
+                return usage();
+            }
+            let fw = match dir {
+                Some(dir) => match xtask::Firmware::in_dir(std::path::Path::new(dir)) {
+                    Some(fw) => Some(fw),
+                    None => {
+                        eprintln!("xtask: {dir} must hold bl1.bin and fip.bin (see the README)");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                None => None,
+            };
+            xtask::bench_smp::bench(fw.as_ref(), recs, runs).map(|table| print!("{table}"))
         }
         ["seal", rest @ ..] => seal(rest),
         ["inference", rest @ ..] => inference(rest),

@@ -224,6 +224,7 @@ fn run(platform: &Platform, image: &Path, relay: &mut BrokerRelay) -> Result<Str
                 image: image.to_path_buf(),
                 image_size: size,
                 entry: [0, 0],
+                recs: 1,
                 timeout: Duration::from_secs(180),
                 rmm: crate::ModelRmm::default(),
                 disk: None,

@@ -3,7 +3,8 @@
 //! TF-A enters it as BL33 at NS-EL2. It negotiates RMI, reads the RMM's features, predicts
 //! the realm's RIM, builds the realm from the embedded image with rmi-shim's builder
 //! (default configuration: 32 MiB of RAM at IPA 0x8000_0000, 39-bit IPA space, SHA-256), runs
-//! it with the realm's console on this one (its service calls, `cca_abi::hostcall::SERVICE`,
+//! it (a realm of several RECs, `recs=N` in `REALM_PARAMS`, with REC i on physical CPU i)
+//! with the realm's console on this one (its service calls, `cca_abi::hostcall::SERVICE`,
 //! relayed over the same UART from the memory the realm shares), tears it down, reports how
 //! many granules it delegated and undelegated, and powers the machine off.
 //!
@@ -27,7 +28,7 @@ mod host {
     use rmi_shim::builder::{
         BuildError, Host, Populate, RangeSource, Realm, RealmConfig, RunOutcome, SharedMemory,
     };
-    use rmi_shim::link::{Link, Rmi};
+    use rmi_shim::link::{Link, Rmi, V1, V2};
     use rmi_shim::rmi;
 
     el2_rt::entry!(main);
@@ -40,7 +41,7 @@ mod host {
 
     // The realm parameters beyond the defaults (`REALM_PARAMS` at build time): `SPEC`,
     // `LPA2`, `SVE_VL`, `PMU_COUNTERS`, `IPA_WIDTH`, `RTT_LEVEL_START`, `ENTRY_OFFSET`,
-    // `UNMEASURED`, `RAM_SIZE`, `EAGER`.
+    // `UNMEASURED`, `RAM_SIZE`, `EAGER`, `RECS`.
     include!(concat!(env!("OUT_DIR"), "/params.rs"));
 
     /// Non-secure DRAM the host delegates from (see `memory.ld`).
@@ -53,6 +54,8 @@ mod host {
         line: alloc::vec::Vec<u8>,
         /// The realm's virtio devices (`mmio_read`, `mmio_write`).
         virtio: rmi_shim::builder::virtio::Devices<'static>,
+        /// The CPU running the realm on its own ([`Host::cpu_interface`]).
+        cpu: ThisCpu,
     }
 
     /// Longest line kept before it is written anyway.
@@ -152,7 +155,7 @@ mod host {
 
         /// This CPU's counter and GIC virtual CPU interface ([`VirtualCpuInterface`]).
         fn cpu_interface(&mut self) -> Option<&mut dyn VirtualCpuInterface> {
-            Some(self)
+            Some(&mut self.cpu)
         }
     }
 
@@ -169,7 +172,11 @@ mod host {
     /// timer's change of state on the entry after the host's wait (`runtime/core/run.c`
     /// `rec_run_loop`), not a physical interrupt. The host learns of the timer from
     /// `RmiRecExit.cntv_ctl`/`cntv_cval` and waits on its own counter.
-    impl VirtualCpuInterface for Console {
+    /// The calling CPU's counter and `ICH_*_EL2` registers: each CPU that runs a REC reaches
+    /// its own through this.
+    struct ThisCpu;
+
+    impl VirtualCpuInterface for ThisCpu {
         fn counter(&mut self) -> u64 {
             el2_rt::physical_counter()
         }
@@ -203,6 +210,42 @@ mod host {
             println!("rmi-host: error: {e}");
         }
         power_off();
+    }
+
+    /// Runs REC `i` on physical CPU `i` ([`Realm::parallel`]); the secondary CPUs are started
+    /// with PSCI `CPU_ON` to TF-A ([`el2_rt::smp::on_cpus`]) and are off again when this
+    /// returns. Each CPU enters its REC through its own conduit, of the realm's generation.
+    fn run_parallel(
+        realm: &mut Realm<'_, Smc, RangeSource>,
+        console: &mut Console,
+        generation: Generation,
+    ) -> Result<RunOutcome, BuildError> {
+        let parallel = realm.parallel(console)?;
+        let cpus = parallel.recs();
+        println!("rmi-host: {cpus} RECs, one physical CPU each");
+        let failed = spin::Mutex::new(None);
+        let cpu = |index: usize| {
+            let result = match generation {
+                Generation::V1_0 => {
+                    parallel.run_rec(index, &mut V1::assume(Smc), Some(&mut ThisCpu))
+                }
+                Generation::V2_0 => {
+                    parallel.run_rec(index, &mut V2::assume(Smc), Some(&mut ThisCpu))
+                }
+            };
+            if let Err(e) = result {
+                failed.lock().get_or_insert(e);
+            }
+        };
+        if let Err(e) = el2_rt::smp::on_cpus(cpus, &cpu) {
+            println!("rmi-host: cannot start {cpus} CPUs: {e}");
+            return Err(BuildError::Config("not enough CPUs for one REC each"));
+        }
+        let outcome = parallel.finish();
+        match failed.into_inner() {
+            Some(e) if outcome.is_ok() => Err(e),
+            _ => outcome,
+        }
     }
 
     fn launch() -> Result<(), BuildError> {
@@ -259,6 +302,7 @@ mod host {
             } else {
                 Populate::OnDemand
             },
+            recs: RECS.unwrap_or(defaults.recs),
             ..defaults
         };
         if !SPEC.is_empty() {
@@ -291,8 +335,13 @@ mod host {
                 disk,
                 b"rmi-host disk",
             ),
+            cpu: ThisCpu,
         };
-        let outcome = realm.run(&mut console);
+        let outcome = if config.recs > 1 {
+            run_parallel(&mut realm, &mut console, generation)
+        } else {
+            realm.run(&mut console)
+        };
         console.flush();
         for (name, e) in ["console", "block"].iter().zip(console.virtio.errors()) {
             if let Some(e) = e {

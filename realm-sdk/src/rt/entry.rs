@@ -1,4 +1,7 @@
-//! `_start`, the exception vector table and the IRQ path: the only assembly of the runtime.
+//! `_start`, the secondary REC entry, the exception vector table and the IRQ path: the only
+//! assembly of the runtime.
+
+use super::smp;
 
 core::arch::global_asm!(
     r#"
@@ -34,6 +37,13 @@ _start:
     stp     xzr, xzr, [x9], #16
     b       0b
 1:
+    /* TPIDR_EL1: this CPU's block (smp::CpuBlock), whose first word the vectors read. */
+    adrp    x9, __realm_sdk_primary_cpu
+    add     x9, x9, :lo12:__realm_sdk_primary_cpu
+    adrp    x10, __exception_stack_top
+    add     x10, x10, :lo12:__exception_stack_top
+    str     x10, [x9]
+    msr     tpidr_el1, x9
     mov     x0, x19
     mov     x1, x20
     mov     x2, x21
@@ -42,10 +52,70 @@ _start:
 2:  wfi
     b       2b
 
+    /* Secondary RECs start here (smp.rs), MMU off, x0 = the CPU_ON context id. The context
+     * id is checked before use: it must be the address of a launch slot (inside the slot
+     * array, slot aligned) whose magic says it is armed; otherwise CPU_OFF. */
+    .section .text, "ax"
+    .global __realm_sdk_secondary
+__realm_sdk_secondary:
+    adrp    x9, __realm_sdk_launch_slots
+    add     x9, x9, :lo12:__realm_sdk_launch_slots
+    subs    x10, x0, x9
+    b.lo    9f
+    mov     x11, #{slots_bytes}
+    cmp     x10, x11
+    b.hs    9f
+    tst     x10, #({slot_size} - 1)
+    b.ne    9f
+    ldr     x11, [x0, #{off_magic}]
+    ldr     x12, 8f
+    cmp     x11, x12
+    b.ne    9f
+    mov     x19, x0
+
+    mov     x9, #(3 << 20)
+    msr     cpacr_el1, x9
+    /* The primary's map, as is: same tables, same attributes, same controls. */
+    ldr     x9, [x19, #{off_mair}]
+    msr     mair_el1, x9
+    ldr     x9, [x19, #{off_tcr}]
+    msr     tcr_el1, x9
+    ldr     x9, [x19, #{off_ttbr0}]
+    msr     ttbr0_el1, x9
+    isb
+    tlbi    vmalle1
+    ic      iallu
+    dsb     nsh
+    isb
+    ldr     x9, [x19, #{off_sctlr}]
+    msr     sctlr_el1, x9
+    isb
+
+    adrp    x9, __realm_sdk_vectors
+    add     x9, x9, :lo12:__realm_sdk_vectors
+    msr     vbar_el1, x9
+    add     x9, x19, #{off_cpu}
+    msr     tpidr_el1, x9
+    ldr     x9, [x19, #{off_stack_top}]
+    mov     sp, x9
+    isb
+    mov     x0, x19
+    bl      __realm_sdk_secondary_start
+    b       9f
+    .balign 8
+8:  .quad   {magic}
+    /* PSCI CPU_OFF (0x84000002); should it return, wait. */
+9:  movz    x0, #0x0002
+    movk    x0, #0x8400, lsl #16
+    smc     #0
+    wfi
+    b       9b
+
     /* 16 vectors of 0x80 bytes. Vector 5, an IRQ taken from EL1 on SP_EL1 (the runtime's
      * own stack), goes to the IRQ path below and returns. Every other one is fatal: it
-     * switches to the exception stack (the main stack may be what overflowed into its guard
-     * page) and passes its number to the Rust handler. */
+     * switches to this CPU's exception stack (the main stack may be what overflowed into its
+     * guard page; the first word of the CPU's block at TPIDR_EL1) and passes its number to the
+     * Rust handler. */
     .section .text.vectors, "ax"
     .balign 0x800
     .global __realm_sdk_vectors
@@ -55,8 +125,8 @@ __realm_sdk_vectors:
     .if \n == 5
     b       __realm_sdk_irq_entry
     .else
-    adrp    x9, __exception_stack_top
-    add     x9, x9, :lo12:__exception_stack_top
+    mrs     x9, tpidr_el1
+    ldr     x9, [x9]
     mov     sp, x9
     mov     x0, #\n
     b       __realm_sdk_exception
@@ -140,5 +210,15 @@ __realm_sdk_irq_entry:
     ldp     x0, x1, [sp, #0x00]
     add     sp, sp, #0x2c0
     eret
-"#
+"#,
+    slots_bytes = const smp::SLOTS_BYTES,
+    slot_size = const smp::SLOT_SIZE,
+    off_magic = const smp::OFF_MAGIC,
+    off_mair = const smp::OFF_MAIR,
+    off_tcr = const smp::OFF_TCR,
+    off_ttbr0 = const smp::OFF_TTBR0,
+    off_sctlr = const smp::OFF_SCTLR,
+    off_stack_top = const smp::OFF_STACK_TOP,
+    off_cpu = const smp::OFF_CPU,
+    magic = const smp::MAGIC,
 );

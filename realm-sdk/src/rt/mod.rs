@@ -17,7 +17,11 @@
 //! - a console ([`console`]) implementing `embedded_io::Write`, over `RSI_HOST_CALL` or a
 //!   PL011 at the unprotected alias of the board's UART;
 //! - a global heap (`linked_list_allocator` behind a spin lock);
-//! - randomness from the CPU's `RNDR` register ([`Rndr`]).
+//! - randomness from the CPU's `RNDR` register ([`Rndr`]);
+//! - jobs on the realm's other RECs ([`smp`]): a secondary entry that validates its `CPU_ON`
+//!   context id and turns the MMU on with the primary's map, per-REC stacks with guard pages
+//!   and a per-CPU block (`TPIDR_EL1`, from which the exception vectors take each CPU's own
+//!   exception stack).
 //!
 //! Virtual addresses are IPAs (an identity map, see [`mmu`]), which is what realm-sdk's safe
 //! RSI functions assume; protected RAM is Normal write-back memory, the unprotected alias of
@@ -55,6 +59,7 @@ mod exceptions;
 mod heap;
 pub mod mmu;
 mod rndr;
+pub mod smp;
 
 pub use rndr::Rndr;
 

@@ -71,7 +71,7 @@ pub mod vgic;
 pub mod virtio;
 
 pub use config::{BuildError, Populate, RealmConfig};
-pub use run::{Host, RipasDecision, RunOutcome};
+pub use run::{Host, Parallel, RecRunner, RipasDecision, RunOutcome};
 pub use shared::{NotShared, SharedMemory};
 pub use source::{GranuleSource, RangeSource};
 
