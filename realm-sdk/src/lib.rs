@@ -62,9 +62,6 @@ pub mod time;
 #[cfg(feature = "virtio")]
 pub mod virtio;
 
-#[cfg(feature = "virtio")]
-extern crate alloc;
-
 #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
 #[allow(
     unsafe_code,
@@ -74,7 +71,10 @@ pub mod rt;
 #[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
 pub use rt::smp;
 
-#[cfg(all(feature = "rt", target_arch = "aarch64", target_os = "none"))]
+#[cfg(any(
+    feature = "virtio",
+    all(feature = "rt", target_arch = "aarch64", target_os = "none")
+))]
 extern crate alloc;
 
 pub use addr::{AuxPlaneIndex, Ipa, MeasurementIndex, PermIndex, PlaneIndex, RemIndex, VdevId};
