@@ -4,9 +4,9 @@
 //! the script's int8 accuracy). On the reference RMM too, when `REALM_SDK_FIRMWARE` names
 //! the firmware (as `tf_rmm.rs`; skipped without it).
 //!
-//! The attested-inference story itself (`xtask::inference`) needs the realm runners to
-//! attach a virtio block device; its in-process run on the RMM model is xtask's test
-//! `the_story_holds_on_the_simulator`.
+//! The attested-inference story itself (`xtask::inference`) is `qemu_inference_story.rs`
+//! (and `tf_rmm.rs::inference_story_on_tf_rmm`); its in-process run on the RMM model is
+//! xtask's test `the_story_holds_on_the_simulator`.
 
 use std::time::Duration;
 

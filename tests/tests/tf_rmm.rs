@@ -488,3 +488,48 @@ fn smp_on_two_recs_on_tf_rmm() {
     );
     eprintln!("{test}: both RECs ran, results match");
 }
+
+/// The attested-inference story on TF-RMM (`xtask::inference`): rmi-host emulates the
+/// realm's virtio console and block device (the RIDK disk loaded at `RMI_HOST_DISK_PA`) and
+/// relays its service calls to a key broker on loopback trusting TF-A's sample platform key.
+/// The model is encrypted for the RIM TF-RMM measures (RMI 1.0 or 2.0); every batch's token
+/// verifies, the outputs equal the reference bit for bit, and each tamper case fails for its
+/// own reason.
+#[test]
+fn inference_story_on_tf_rmm() {
+    use xtask::inference::{OUTPUTS, Platform, demo, parse_report};
+    let test = "inference story on TF-RMM";
+    let Some(fw) = firmware(test) else {
+        return;
+    };
+    let Some(json) = testdata::read_to_string("veraison/ta-tfa.json") else {
+        return;
+    };
+    let anchors = cca_token::anchors::from_json(&json).expect("trust anchors");
+    let story = demo(&Platform::TfRmm(fw), &anchors).expect("run the inference story");
+    for c in &story.checks {
+        assert!(
+            c.outcome.is_ok(),
+            "{test}: {}: {:?}\n--- output ---\n{}",
+            c.what,
+            c.outcome,
+            story.output
+        );
+    }
+    assert_eq!(story.checks.len(), 12, "{test}: {:#?}", story.checks);
+    let report = parse_report(&story.output).expect("the report parses");
+    let outputs: Vec<u8> = report.batches.iter().flat_map(|b| b.outputs.clone()).collect();
+    assert_eq!(outputs, OUTPUTS, "{test}: the realm's outputs, bit for bit");
+    assert_eq!(report.inferences, 450, "{test}");
+    assert!(
+        story.output.contains(" granules; 0 still out of the pool"),
+        "{test}: teardown returned every granule:\n{}",
+        story.output
+    );
+    let rmi = after(&story.output, "rmi-host: RMI ", ' ').expect("RMI version printed");
+    eprintln!(
+        "{test}: RMI {rmi}: {:.0} inferences/s in the realm, {:.0} natively; disk {:.0} bytes/s",
+        story.bench.realm_per_s, story.bench.host_per_s, story.bench.disk_bytes_per_s
+    );
+    let _ = std::fs::remove_dir_all(&story.evidence);
+}

@@ -15,9 +15,9 @@
 //! 6. the benchmark: the realm's inferences per second next to the same kernel natively on
 //!    this host (the baseline), the disk's bytes per second, the payload's size.
 //!
-//! Where the realm runs ([`Platform`]): under the EL2 harness on QEMU or on TF-RMM — both
-//! need the realm runners to attach the disk as a virtio block device, which they do not
-//! yet ([`run_realm`] says so) — or [`Platform::Simulator`]: the same pipeline library
+//! Where the realm runs ([`Platform`]): under the EL2 harness on QEMU or on TF-RMM (rmi-host),
+//! the disk attached as the realm's virtio block device and the report read from its virtio
+//! console ([`run_realm`]), or [`Platform::Simulator`]: the same pipeline library
 //! (`inference::run`) in this process on the software RMM model (`rmm_model::sim`, tokens
 //! signed with its published test keys), with the disk in memory and the broker reached
 //! over TCP. The simulator's RIM is not an image's: it is a fixed value the broker allows.
@@ -37,7 +37,7 @@ use realm_inference::verify::{Evidence, Expected, InferenceError, verify_batch};
 use realm_sdk::broker::BrokerPublicKey;
 use realm_sdk::seal::{Identity, Policy, derive_key};
 
-use crate::{BrokerRelay, Error, Firmware, aarch64_dir, build_payload_with, write_atomic};
+use crate::{BrokerRelay, Error, Firmware, Qemu, aarch64_dir, build_payload_with, write_atomic};
 
 /// The committed model (`tools/inference/train_digits.py`).
 pub const MODEL: &[u8] = include_bytes!("../../realm-inference/data/digits/model.qmlp");
@@ -236,11 +236,14 @@ pub fn make_disk(
 /// `broker` (whose public key the simulated realm pins: `pinned`); returns its console
 /// output.
 ///
+/// On QEMU the disk is loaded into the host's disk window (the harness's or rmi-host's,
+/// `cca_abi::virtio`) and the realm reads it through its virtio block device; its service
+/// calls reach the broker through a [`BrokerRelay`], as in `xtask::seal`.
+///
 /// # Errors
 ///
-/// On QEMU (harness or TF-RMM): [`Error::Build`], because the realm runners have no block
-/// device to attach the disk to yet (realm-sdk's virtio-blk, the other half of issue 13).
-/// The simulator's errors otherwise.
+/// A build or run failure; [`Error::Realm`] with the console output if the realm did not
+/// end with `SYSTEM_OFF` (`check_realm_end`), e.g. because the pipeline stopped.
 pub fn run_realm(
     platform: &Platform,
     image: Option<&Path>,
@@ -248,22 +251,49 @@ pub fn run_realm(
     broker: SocketAddr,
     pinned: BrokerPublicKey,
 ) -> Result<String, Error> {
-    match platform {
-        Platform::Harness(_) | Platform::TfRmm(_) => {
-            // TO CONNECT: run `image` as `xtask::seal` does (Qemu::run_with, or
-            // run_image_on_tf_rmm) with a BrokerRelay to `broker` and `disk` attached as
-            // the realm's virtio block device, once realm-run can attach one.
-            let _ = (
-                image,
-                BrokerRelay::new(broker, aarch64_dir().join("unused.blob")),
-            );
-            Err(Error::Build(format!(
-                "the realm runners cannot attach {} as a virtio block device yet: \
-                 `cargo xtask inference --simulate` runs the same pipeline on the RMM model",
-                disk.display()
-            )))
+    let qemu_image = || image.ok_or(Error::Elf("no realm image to run on QEMU"));
+    let blob = aarch64_dir().join(format!("inference-{}.blob", std::process::id()));
+    let output = match platform {
+        Platform::Harness(harness) => {
+            let image = qemu_image()?;
+            let size = std::fs::metadata(image)
+                .map_err(|e| Error::Io(image.display().to_string(), e))?
+                .len();
+            let mut relay = BrokerRelay::new(broker, blob.clone());
+            Qemu {
+                harness: harness.clone(),
+                image: image.to_path_buf(),
+                image_size: size,
+                entry: [0, 0],
+                recs: 1,
+                timeout: Duration::from_secs(300),
+                rmm: crate::ModelRmm::default(),
+                disk: Some(disk.to_path_buf()),
+            }
+            .run_with(&mut relay)
         }
-        Platform::Simulator => simulate(disk, broker, pinned),
+        Platform::TfRmm(firmware) => {
+            let image = qemu_image()?;
+            let mut relay = BrokerRelay::new(broker, blob.clone());
+            // One run at a time: tf_rmm_qemu rebuilds rmi-host in one work folder.
+            static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            let _guard = ONE_AT_A_TIME
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut qemu = crate::tf_rmm_qemu(firmware, image, [0, 0], "")?;
+            qemu.arg("-device").arg(crate::disk_device(
+                disk,
+                cca_abi::virtio::RMI_HOST_DISK_PA,
+            )?);
+            crate::run_timed(qemu, Duration::from_secs(600), &mut relay).map(|o| o.text())
+        }
+        Platform::Simulator => return simulate(disk, broker, pinned),
+    };
+    let _ = std::fs::remove_file(&blob);
+    let output = output?;
+    match crate::check_realm_end(&output) {
+        Ok(()) => Ok(output),
+        Err(e) => Err(Error::Realm(format!("{output}\n{e}"))),
     }
 }
 

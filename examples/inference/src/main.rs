@@ -5,11 +5,13 @@
 //!   pins it), and the key is released over the host's service relay
 //!   (`realm_sdk::service`, as in the `seal` example), with policy `RimRpv`;
 //! - the model's ID is fixed in the image ([`MODEL_ID`]);
-//! - the report goes to the console, classification is timed with the generic timer.
+//! - the disk is the host's virtio block device and the report goes to its virtio console
+//!   (`realm_sdk::virtio`, over a pool of pages shared with the host; both hosts, the EL2
+//!   harness and rmi-host, copy the virtio console to their UART); classification is
+//!   timed with the generic timer.
 //!
-//! The block device comes from [`block_device`]: realm-sdk's virtio-blk driver plugs in
-//! there. Until it does, this build has no block device and the payload stops with a panic
-//! saying so (`realm ended: panic`).
+//! Everything the host hands over (the disk, the broker's answers) is checked by the
+//! pipeline before use; a failure stops the payload with a panic naming it.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -26,7 +28,8 @@ mod payload {
     use realm_sdk::seal::{Policy, SealingKeyProvider};
     use realm_sdk::service::{ServiceChannel, SharedPages, share};
     use realm_sdk::time::Instant;
-    use realm_sdk::{Realm, Smc, println};
+    use realm_sdk::virtio::{self, Block, Devices, Mmio, VirtioError};
+    use realm_sdk::{Realm, Smc};
 
     realm_sdk::entry!(main);
 
@@ -43,12 +46,30 @@ mod payload {
     /// The pages given up for the service relay: a token and the request around it fit.
     static mut SHARED: SharedPages<2> = SharedPages::new();
 
-    /// The console, through realm-sdk's `println!`.
-    struct Lines;
+    /// The pool of pages the virtio devices reach (a console and a block device need 18).
+    static mut POOL: SharedPages<32> = SharedPages::new();
+
+    /// The virtio console: each line formatted first, then sent in one transmission. The
+    /// first failure is kept (and later lines dropped) for [`main`] to report: a report
+    /// with lines missing would not verify anyway.
+    struct Lines {
+        console: virtio::Console<Mmio>,
+        failed: Option<VirtioError>,
+    }
 
     impl Console for Lines {
         fn line(&mut self, line: fmt::Arguments<'_>) {
-            println!("{line}");
+            if self.failed.is_some() {
+                return;
+            }
+            let mut text = alloc::string::String::new();
+            // Formatting into a String fails only if a Display impl does.
+            if fmt::Write::write_fmt(&mut text, format_args!("{line}\n")).is_err() {
+                text = alloc::string::String::from("inference: a report line did not format\n");
+            }
+            if let Err(e) = self.console.write(text.as_bytes()) {
+                self.failed = Some(e);
+            }
         }
     }
 
@@ -64,28 +85,40 @@ mod payload {
         }
     }
 
-    /// No block device: the uninhabited placeholder of this build, which has no virtio-blk
-    /// driver. Replace it (and [`block_device`]) by realm-sdk's virtio-blk device.
-    enum NoDisk {}
+    /// The virtio block device holding the inference disk (`realm_inference::disk`).
+    struct VirtioDisk(Block<Mmio>);
 
-    impl Disk for NoDisk {
-        type Error = core::convert::Infallible;
+    impl Disk for VirtioDisk {
+        type Error = VirtioError;
         fn capacity(&mut self) -> u64 {
-            match *self {}
+            self.0.size()
         }
-        fn read_at(&mut self, _: u64, _: &mut [u8]) -> Result<(), Self::Error> {
-            match *self {}
+        fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), VirtioError> {
+            self.0.read_at(offset, buf)
         }
     }
 
-    /// The block device holding the inference disk (`realm_inference::disk`).
-    fn block_device() -> Option<NoDisk> {
-        None
+    /// The host's virtio console and block device, at the default slots.
+    fn devices(realm: &mut Realm<Smc>) -> Result<(Lines, VirtioDisk), VirtioError> {
+        // SAFETY: `main` runs once, on the only REC, and POOL is used only here.
+        let pool = unsafe { &mut *core::ptr::addr_of_mut!(POOL) };
+        virtio::init(realm, pool)?;
+        let devices = Devices::host_default(realm);
+        let console = devices.console()?;
+        let disk = devices.block()?;
+        Ok((
+            Lines {
+                console,
+                failed: None,
+            },
+            VirtioDisk(disk),
+        ))
     }
 
     fn main(realm: &mut Realm<Smc>, _args: EntryArgs) {
-        let Some(mut disk) = block_device() else {
-            panic!("inference: no block device (this build has no virtio-blk driver)");
+        let (mut console, mut disk) = match devices(realm) {
+            Ok(devices) => devices,
+            Err(e) => panic!("inference: the virtio devices: {e}"),
         };
         let broker = match BROKER_PUBLIC_KEY.map(|k| BrokerPublicKey::from_sec1(&k)) {
             Some(Ok(broker)) => broker,
@@ -117,7 +150,7 @@ mod payload {
                     .sealing_key(Policy::RimRpv)
             },
             &mut disk,
-            &mut Lines,
+            &mut console,
             &mut Timer(clock),
             &Config {
                 model_id: container::model_id(MODEL_ID),
@@ -125,6 +158,9 @@ mod payload {
             },
             &mut log,
         );
+        if let Some(e) = console.failed {
+            panic!("inference: the virtio console: {e}");
+        }
         if let Err(e) = result {
             panic!("inference: {e}");
         }
