@@ -30,7 +30,11 @@ fn the_story_holds_under_the_harness() {
     // Bit-exact outputs, 2 (outputs, verification) + 8 evidence + 2 disk tamper cases.
     assert_eq!(story.checks.len(), 12, "{:#?}", story.checks);
     let report = parse_report(&story.output).expect("the report parses");
-    let outputs: Vec<u8> = report.batches.iter().flat_map(|b| b.outputs.clone()).collect();
+    let outputs: Vec<u8> = report
+        .batches
+        .iter()
+        .flat_map(|b| b.outputs.clone())
+        .collect();
     assert_eq!(outputs, OUTPUTS, "the realm's outputs, bit for bit");
     assert_eq!(report.batches.len(), 9, "450 inputs in batches of 50");
     assert_eq!(report.inferences, 450);

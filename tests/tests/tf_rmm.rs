@@ -518,7 +518,11 @@ fn inference_story_on_tf_rmm() {
     }
     assert_eq!(story.checks.len(), 12, "{test}: {:#?}", story.checks);
     let report = parse_report(&story.output).expect("the report parses");
-    let outputs: Vec<u8> = report.batches.iter().flat_map(|b| b.outputs.clone()).collect();
+    let outputs: Vec<u8> = report
+        .batches
+        .iter()
+        .flat_map(|b| b.outputs.clone())
+        .collect();
     assert_eq!(outputs, OUTPUTS, "{test}: the realm's outputs, bit for bit");
     assert_eq!(report.inferences, 450, "{test}");
     assert!(

@@ -281,10 +281,8 @@ pub fn run_realm(
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let mut qemu = crate::tf_rmm_qemu(firmware, image, [0, 0], "")?;
-            qemu.arg("-device").arg(crate::disk_device(
-                disk,
-                cca_abi::virtio::RMI_HOST_DISK_PA,
-            )?);
+            qemu.arg("-device")
+                .arg(crate::disk_device(disk, cca_abi::virtio::RMI_HOST_DISK_PA)?);
             crate::run_timed(qemu, Duration::from_secs(600), &mut relay).map(|o| o.text())
         }
         Platform::Simulator => return simulate(disk, broker, pinned),
