@@ -275,11 +275,7 @@ pub fn run_realm(
         Platform::TfRmm(firmware) => {
             let image = qemu_image()?;
             let mut relay = BrokerRelay::new(broker, blob.clone());
-            // One run at a time: tf_rmm_qemu rebuilds rmi-host in one work folder.
-            static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-            let _guard = ONE_AT_A_TIME
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _guard = crate::tf_rmm_runs();
             let mut qemu = crate::tf_rmm_qemu(firmware, image, [0, 0], "")?;
             qemu.arg("-device")
                 .arg(crate::disk_device(disk, cca_abi::virtio::RMI_HOST_DISK_PA)?);

@@ -124,14 +124,18 @@ pub fn run_image_on_tf_rmm_with(
     timeout: Duration,
     services: &mut dyn Services,
 ) -> Result<String, Error> {
-    // One run at a time per process: each run rebuilds rmi-host with its own payload and
-    // reuses the same work folder.
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = tf_rmm_runs();
     let qemu = tf_rmm_qemu(firmware, image, entry, realm_params)?;
     run_timed(qemu, timeout, services).map(|out| out.text())
+}
+
+/// One TF-RMM run at a time per process: each run rebuilds rmi-host with its own payload
+/// and reuses the same work folder. Hold the guard from [`tf_rmm_qemu`] to the run's end.
+pub(crate) fn tf_rmm_runs() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Builds rmi-host embedding the flat realm `image` (with `entry` and `realm_params` as in
