@@ -346,23 +346,26 @@ struct Inputs {
     event_log: Option<Vec<u8>>,
 }
 
+/// The trust anchors in the JSON file at `path`.
+fn read_anchors(path: &Path) -> Result<Vec<cca_token::TrustAnchor>, Failure> {
+    cca_token::anchors::from_json(&read_text(path)?).map_err(|e| Failure::Input {
+        file: name(path),
+        reason: e.to_string(),
+    })
+}
+
+/// The appraisal policy in the JSON file at `path`.
+fn read_policy(path: &Path) -> Result<PolicyFile, Failure> {
+    PolicyFile::from_json(&read_text(path)?).map_err(|e| Failure::Input {
+        file: name(path),
+        reason: e.to_string(),
+    })
+}
+
 fn read_inputs(a: &VerifyArgs) -> Result<Inputs, Failure> {
     let token = read(&a.token)?;
-    let anchors =
-        cca_token::anchors::from_json(&read_text(&a.anchors)?).map_err(|e| Failure::Input {
-            file: name(&a.anchors),
-            reason: e.to_string(),
-        })?;
-    let policy = a
-        .policy
-        .as_deref()
-        .map(|path| {
-            PolicyFile::from_json(&read_text(path)?).map_err(|e| Failure::Input {
-                file: name(path),
-                reason: e.to_string(),
-            })
-        })
-        .transpose()?;
+    let anchors = read_anchors(&a.anchors)?;
+    let policy = a.policy.as_deref().map(read_policy).transpose()?;
     let event_log = a.event_log.as_deref().map(read).transpose()?;
     Ok(Inputs {
         token,
@@ -440,21 +443,8 @@ fn verify_inference(a: &InferenceArgs) -> Result<(), Failure> {
     use realm_inference::verify::{Evidence, Expected, verify_batch};
 
     let token = read(&a.token)?;
-    let anchors =
-        cca_token::anchors::from_json(&read_text(&a.anchors)?).map_err(|e| Failure::Input {
-            file: name(&a.anchors),
-            reason: e.to_string(),
-        })?;
-    let policy = a
-        .policy
-        .as_deref()
-        .map(|path| {
-            PolicyFile::from_json(&read_text(path)?).map_err(|e| Failure::Input {
-                file: name(path),
-                reason: e.to_string(),
-            })
-        })
-        .transpose()?;
+    let anchors = read_anchors(&a.anchors)?;
+    let policy = a.policy.as_deref().map(read_policy).transpose()?;
     let (log, inputs, outputs) = (read(&a.event_log)?, read(&a.inputs)?, read(&a.outputs)?);
     let nonce: [u8; 32] = fixed("--nonce", &a.nonce)?;
     let reported: Option<[u8; 128]> = a
