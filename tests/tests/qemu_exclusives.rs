@@ -1,7 +1,9 @@
 //! No exclusive access touches Device memory: every example, in every mode the other system
 //! tests run, executes no exclusive or atomic read-modify-write instruction before the
 //! runtime turns the MMU on (QEMU's `-d in_asm` log, read by `xtask::exclusives`), and does
-//! turn it on.
+//! turn it on. Secondary RECs (`smp`) enter through assembly that turns the MMU on with the
+//! primary's map before any Rust runs; their translation blocks come after the primary's
+//! `SCTLR_EL1` write in the log, so the check covers them as code run with the MMU on.
 
 use std::time::Duration;
 
@@ -13,6 +15,10 @@ use xtask::{Qemu, build_harness, build_payload};
 const REALM_RAM: std::ops::Range<u64> = 0x8000_0000..0x8200_0000;
 
 fn check(payload: &str, entry: [u64; 2]) {
+    check_recs(payload, entry, 1);
+}
+
+fn check_recs(payload: &str, entry: [u64; 2], recs: usize) {
     let test = format!("{payload} {entry:?}: no exclusive access before the MMU is on");
     if !qemu_or_skip(&test) {
         return;
@@ -30,7 +36,7 @@ fn check(payload: &str, entry: [u64; 2]) {
         image: image_path,
         image_size: image.bytes.len() as u64,
         entry,
-        recs: 1,
+        recs,
         timeout: Duration::from_secs(120),
         rmm: xtask::ModelRmm::default(),
         disk: None,
@@ -84,4 +90,19 @@ fn selftest_every_ending() {
     for ending in 0..=4 {
         check("selftest", [0, ending]);
     }
+}
+
+#[test]
+fn smp_on_two_recs() {
+    check_recs("smp", [0, 0], 2);
+}
+
+#[test]
+fn virtio() {
+    check("virtio", [0, 0]);
+}
+
+#[test]
+fn inference_bench() {
+    check("inference-bench", [0, 0]);
 }
