@@ -5,7 +5,7 @@
 //!
 //! It classifies every input, checks each output record against the training script's
 //! reference output bit for bit, counts the correct labels, then classifies the whole set
-//! [`ROUNDS`] times timed with the generic timer, and prints one line:
+//! `ROUNDS` (20) times timed with the generic timer, and prints one line:
 //!
 //! ```text
 //! inference-bench: 450/450 outputs equal the reference bit for bit, 438/450 correct; 9000 inferences in T ticks at F Hz

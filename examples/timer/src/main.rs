@@ -1,9 +1,9 @@
 //! `timer`: sleeps on the EL1 virtual timer.
 //!
-//! It sleeps 50, 10 and 25 ms with [`realm_sdk::time::sleep`], which arms the virtual timer
+//! It sleeps 50, 10 and 25 ms with `realm_sdk::time::sleep`, which arms the virtual timer
 //! and waits in `WFI` for its interrupt (INTID 27) from the host's virtual GIC. After each
 //! sleep it checks, on the counter, that it did not wake early, and, on the interrupt
-//! handler's counts ([`realm_sdk::time::timer_events`]), that the timer's interrupt was
+//! handler's counts (`realm_sdk::time::timer_events`), that the timer's interrupt was
 //! taken while the timer condition held. It ends with the handler's counts: interrupts the
 //! host injected before the timer fired, or that nothing asked for, are counted as early
 //! or other and do not end a sleep (the EL2 harness injects one of each on purpose, during
