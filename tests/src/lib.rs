@@ -151,6 +151,46 @@ pub fn assert_log_replays_to_token(log_hex: &str, request: &[u8]) {
     }
 }
 
+/// Checks an attested-inference story (`xtask::inference::demo`) as every platform must end
+/// it: each of its 12 checks passed (outputs, verification, 8 evidence and 2 disk tamper
+/// cases), and the report holds 450 inferences in 9 batches whose outputs equal the training
+/// script's reference bit for bit. Returns the parsed report. `test` names the test in the
+/// failure messages.
+///
+/// # Panics
+///
+/// When the story does not hold: this is a test assertion.
+pub fn assert_inference_story(
+    test: &str,
+    story: &xtask::inference::Story,
+) -> xtask::inference::Report {
+    use xtask::inference::{OUTPUTS, parse_report};
+    for c in &story.checks {
+        assert!(
+            c.outcome.is_ok(),
+            "{test}: {}: {:?}\n--- output ---\n{}",
+            c.what,
+            c.outcome,
+            story.output
+        );
+    }
+    assert_eq!(story.checks.len(), 12, "{test}: {:#?}", story.checks);
+    let report = parse_report(&story.output).expect("the report parses");
+    let outputs: Vec<u8> = report
+        .batches
+        .iter()
+        .flat_map(|b| b.outputs.clone())
+        .collect();
+    assert_eq!(outputs, OUTPUTS, "{test}: the realm's outputs, bit for bit");
+    assert_eq!(
+        report.batches.len(),
+        9,
+        "{test}: 450 inputs in batches of 50"
+    );
+    assert_eq!(report.inferences, 450, "{test}");
+    report
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -497,7 +497,7 @@ fn smp_on_two_recs_on_tf_rmm() {
 /// own reason.
 #[test]
 fn inference_story_on_tf_rmm() {
-    use xtask::inference::{OUTPUTS, Platform, demo, parse_report};
+    use xtask::inference::{Platform, demo};
     let test = "inference story on TF-RMM";
     let Some(fw) = firmware(test) else {
         return;
@@ -507,24 +507,7 @@ fn inference_story_on_tf_rmm() {
     };
     let anchors = cca_token::anchors::from_json(&json).expect("trust anchors");
     let story = demo(&Platform::TfRmm(fw), &anchors).expect("run the inference story");
-    for c in &story.checks {
-        assert!(
-            c.outcome.is_ok(),
-            "{test}: {}: {:?}\n--- output ---\n{}",
-            c.what,
-            c.outcome,
-            story.output
-        );
-    }
-    assert_eq!(story.checks.len(), 12, "{test}: {:#?}", story.checks);
-    let report = parse_report(&story.output).expect("the report parses");
-    let outputs: Vec<u8> = report
-        .batches
-        .iter()
-        .flat_map(|b| b.outputs.clone())
-        .collect();
-    assert_eq!(outputs, OUTPUTS, "{test}: the realm's outputs, bit for bit");
-    assert_eq!(report.inferences, 450, "{test}");
+    system_tests::assert_inference_story(test, &story);
     assert!(
         story.output.contains(" granules; 0 still out of the pool"),
         "{test}: teardown returned every granule:\n{}",

@@ -123,13 +123,7 @@ fn inference(args: &[&str]) -> Result<(), xtask::Error> {
             vec![rmm_model::token::InsecureTestIssuer::new().trust_anchor()],
         ),
         ["--tf-rmm", dir, "--anchors", file] => {
-            let firmware = xtask::Firmware::in_dir(std::path::Path::new(dir)).ok_or_else(|| {
-                xtask::Error::Build(format!("{dir} must hold bl1.bin and fip.bin"))
-            })?;
-            let json = std::fs::read_to_string(file)
-                .map_err(|e| xtask::Error::Io((*file).to_owned(), e))?;
-            let anchors = cca_token::anchors::from_json(&json)
-                .map_err(|e| xtask::Error::Build(format!("{file}: {e}")))?;
+            let (firmware, anchors) = firmware_and_anchors(dir, file)?;
             (Platform::TfRmm(firmware), anchors)
         }
         _ => {
@@ -229,6 +223,20 @@ fn inference_bench(args: &[&str]) -> Result<(), xtask::Error> {
 }
 
 /// The sealing demo (`xtask::seal`), printing each realm's output.
+/// `--tf-rmm DIR --anchors FILE`: the reference firmware in `dir` and the trust anchors
+/// (JSON) its tokens are checked against.
+fn firmware_and_anchors(
+    dir: &str,
+    file: &str,
+) -> Result<(xtask::Firmware, Vec<cca_token::TrustAnchor>), xtask::Error> {
+    let firmware = xtask::Firmware::in_dir(std::path::Path::new(dir))
+        .ok_or_else(|| xtask::Error::Build(format!("{dir} must hold bl1.bin and fip.bin")))?;
+    let json = std::fs::read_to_string(file).map_err(|e| xtask::Error::Io(file.to_owned(), e))?;
+    let anchors = cca_token::anchors::from_json(&json)
+        .map_err(|e| xtask::Error::Build(format!("{file}: {e}")))?;
+    Ok((firmware, anchors))
+}
+
 fn seal(args: &[&str]) -> Result<(), xtask::Error> {
     let (platform, anchors) = match args {
         [] => (
@@ -236,13 +244,7 @@ fn seal(args: &[&str]) -> Result<(), xtask::Error> {
             vec![rmm_model::token::InsecureTestIssuer::new().trust_anchor()],
         ),
         ["--tf-rmm", dir, "--anchors", file] => {
-            let firmware = xtask::Firmware::in_dir(std::path::Path::new(dir)).ok_or_else(|| {
-                xtask::Error::Build(format!("{dir} must hold bl1.bin and fip.bin"))
-            })?;
-            let json = std::fs::read_to_string(file)
-                .map_err(|e| xtask::Error::Io((*file).to_owned(), e))?;
-            let anchors = cca_token::anchors::from_json(&json)
-                .map_err(|e| xtask::Error::Build(format!("{file}: {e}")))?;
+            let (firmware, anchors) = firmware_and_anchors(dir, file)?;
             (xtask::seal::Platform::TfRmm(firmware), anchors)
         }
         _ => {
