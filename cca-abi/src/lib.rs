@@ -72,6 +72,7 @@
 
 pub mod challenge;
 pub mod eventlog;
+pub mod gic;
 pub mod hostcall;
 pub mod measurement;
 pub mod rim;

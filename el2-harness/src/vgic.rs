@@ -29,26 +29,19 @@ use aarch64_cpu::registers::{
     Readable, Writeable,
 };
 
+use cca_abi::gic::{
+    ICH_HCR_EN, ListRegister, LrState, PHYSICAL_TIMER_INTID, VIRTUAL_TIMER_INTID, timer_ctl,
+};
+
 use crate::switch::GuestContext;
-
-/// `CNTV_CTL_EL0` bits (Arm ARM D23, CNTV_CTL_EL0).
-const CNT_ENABLE: u64 = 1 << 0;
-const CNT_IMASK: u64 = 1 << 1;
-const CNT_ISTATUS: u64 = 1 << 2;
-
-/// The realm's EL1 virtual timer PPI.
-pub const VIRTUAL_TIMER_INTID: u64 = 27;
 
 /// The vINTID of the one stray interrupt: the EL1 physical timer's PPI, which the realm
 /// never arms.
-const STRAY_INTID: u64 = 30;
+const STRAY_INTID: u32 = PHYSICAL_TIMER_INTID;
 
-/// `ICH_LR<n>_EL2` (GICv3 §12.4.6) without its vINTID: state pending (`0b01` at \[63:62\]),
-/// group 1 (bit 60), HW = 0, priority 0xa0 at \[55:48\] (valid with 5 implemented priority
-/// bits).
-const LR_PENDING_GROUP1: u64 = (0b01 << 62) | (1 << 60) | (0xa0 << 48);
-/// `ICH_LR<n>_EL2.State` mask.
-const LR_STATE: u64 = 0b11 << 62;
+/// The priority of the interrupts the harness injects (valid with 5 implemented priority
+/// bits, as rmi-shim's `TIMER_PRIORITY`).
+const PRIORITY: u8 = 0xa0;
 
 /// Sets up this CPU's GIC virtual CPU interface and the traps the virtual timer needs; after
 /// `HCR_EL2` has been set for the realm.
@@ -62,7 +55,7 @@ pub fn init_cpu() {
     ICH_VMCR_EL2.set(0);
     ICH_LR0_EL2.set(0);
     // ICH_HCR_EL2.En: the virtual CPU interface signals the list registers' interrupts.
-    ICH_HCR_EL2.set(1);
+    ICH_HCR_EL2.set(ICH_HCR_EN);
     // HCR_EL2: IMO (bit 4) and FMO (bit 3) send the realm's ICC_* accesses to the virtual
     // interface and its virtual IRQs to it; TWI (bit 13) traps WFI.
     HCR_EL2.set(HCR_EL2.get() | (1 << 13) | (1 << 4) | (1 << 3));
@@ -87,8 +80,7 @@ impl VirtualTimer {
     /// Before entering the realm: injects the timer's interrupt if the timer condition holds
     /// and the interrupt is not already in the list register.
     pub fn before_entry(&mut self) {
-        let ctl = CNTV_CTL_EL0.get();
-        if ctl & (CNT_ENABLE | CNT_IMASK | CNT_ISTATUS) == CNT_ENABLE | CNT_ISTATUS {
+        if timer_ctl::asserted(CNTV_CTL_EL0.get()) {
             inject(VIRTUAL_TIMER_INTID);
         }
     }
@@ -100,15 +92,14 @@ impl VirtualTimer {
     pub fn on_wfi(&mut self, ctx: &mut GuestContext) {
         // The preferred return address of a trapped WFI is the WFI itself.
         ctx.elr += 4;
-        if ICH_LR0_EL2.get() & LR_STATE != 0 {
+        if ListRegister(ICH_LR0_EL2.get()).state() != LrState::Invalid {
             return;
         }
-        let armed = |ctl: u64| ctl & (CNT_ENABLE | CNT_IMASK) == CNT_ENABLE;
         let ctl = CNTV_CTL_EL0.get();
-        if !armed(ctl) {
+        if !timer_ctl::armed(ctl) {
             return;
         }
-        if self.hostile < 3 && ctl & CNT_ISTATUS == 0 {
+        if self.hostile < 3 && ctl & timer_ctl::ISTATUS == 0 {
             self.hostile += 1;
             match self.hostile {
                 1 => {
@@ -131,10 +122,10 @@ impl VirtualTimer {
         }
         loop {
             let ctl = CNTV_CTL_EL0.get();
-            if !armed(ctl) {
+            if !timer_ctl::armed(ctl) {
                 return;
             }
-            if ctl & CNT_ISTATUS != 0 {
+            if ctl & timer_ctl::ISTATUS != 0 {
                 break;
             }
             core::hint::spin_loop();
@@ -146,9 +137,9 @@ impl VirtualTimer {
 /// Makes `vintid` pending in `ICH_LR0_EL2` unless the list register holds an interrupt
 /// (pending or active) already: one list register, so never two entries for one vINTID, as
 /// TF-RMM requires of a host.
-fn inject(vintid: u64) {
-    if ICH_LR0_EL2.get() & LR_STATE == 0 {
-        ICH_LR0_EL2.set(LR_PENDING_GROUP1 | vintid);
+fn inject(vintid: u32) {
+    if ListRegister(ICH_LR0_EL2.get()).state() == LrState::Invalid {
+        ICH_LR0_EL2.set(ListRegister::pending_group1(vintid, PRIORITY).0);
         aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
     }
 }

@@ -14,12 +14,8 @@
 //! announces (for the timer, the counter and `CNTV_CTL_EL0.ISTATUS`), as
 //! realm-sdk's `time::sleep_until` does.
 
-/// INTID of the EL1 virtual timer's PPI (Server Base System Architecture; TF-RMM
-/// `lib/arch/include/arch.h` `EL1_VIRT_TIMER_PPI`; QEMU `virt` and the FVP).
-pub const VIRTUAL_TIMER_INTID: u32 = 27;
-
-/// INTID of the EL1 physical timer's PPI (TF-RMM `EL1_PHYS_TIMER_PPI`).
-pub const PHYSICAL_TIMER_INTID: u32 = 30;
+/// The INTIDs of the EL1 virtual and physical timers' PPIs, as the hosts inject them.
+pub use cca_abi::gic::{PHYSICAL_TIMER_INTID, VIRTUAL_TIMER_INTID};
 
 /// The INTID `ICC_IAR1_EL1` returns when no group-1 interrupt is pending (GICv3 §2.2.1,
 /// "special INTIDs").

@@ -217,13 +217,11 @@ mod sleeping {
     use aarch64_cpu::asm::barrier::{SY, isb};
     use aarch64_cpu::registers::{CNTV_CTL_EL0, CNTV_CVAL_EL0, DAIF, Readable, Writeable};
 
+    use cca_abi::gic::timer_ctl::{self, ENABLE, IMASK};
+
     use super::{Deadline, Duration, TimerEvents};
     use crate::gic;
 
-    /// `CNTV_CTL_EL0` bits (Arm ARM D23, CNTV_CTL_EL0).
-    const ENABLE: u64 = 1 << 0;
-    const IMASK: u64 = 1 << 1;
-    const ISTATUS: u64 = 1 << 2;
     /// `DAIF.I`.
     const DAIF_I: u64 = 1 << 7;
 
@@ -311,7 +309,7 @@ mod sleeping {
                 let ctl = CNTV_CTL_EL0.get();
                 // Asserted: enabled, condition met, not masked (masked means this fire was
                 // taken already and the host delivered it again).
-                if ctl & (ENABLE | IMASK | ISTATUS) == ENABLE | ISTATUS {
+                if timer_ctl::asserted(ctl) {
                     CNTV_CTL_EL0.set(ctl | IMASK);
                     isb(SY);
                     FIRED.fetch_add(1, Ordering::Relaxed);

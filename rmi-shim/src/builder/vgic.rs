@@ -62,80 +62,13 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use cca_abi::gic::timer_ctl;
 use cca_abi::rmi::{Generation, RecEnterFlags, RmiExitReason, RmiRecRun};
 
-/// vINTID of the realm's EL1 virtual timer (TF-RMM `lib/arch/include/arch.h`
-/// `EL1_VIRT_TIMER_PPI`; QEMU `virt` and the FVP).
-pub const VIRTUAL_TIMER_INTID: u32 = 27;
-
-/// The list registers of the GICv3 architecture (`ICH_LR<n>_EL2`, n < 16).
-pub const LIST_REGISTERS: usize = 16;
-
-/// `CNTV_CTL_EL0` bits (Arm ARM D23, CNTV_CTL_EL0).
-const CNT_ENABLE: u64 = 1 << 0;
-const CNT_IMASK: u64 = 1 << 1;
-const CNT_ISTATUS: u64 = 1 << 2;
+pub use cca_abi::gic::{ICH_HCR_EN, LIST_REGISTERS, ListRegister, LrState, VIRTUAL_TIMER_INTID};
 
 /// `ESR_EL2.EC` of a trapped WFI or WFE.
 const EC_WFX: u64 = 0x01;
-
-/// `ICH_HCR_EL2.En`.
-pub const ICH_HCR_EN: u64 = 1 << 0;
-
-/// The state of an `ICH_LR<n>_EL2` entry (bits \[63:62\], GICv3 §12.4.6).
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
-pub enum LrState {
-    /// No interrupt.
-    Invalid,
-    /// Pending.
-    Pending,
-    /// Active: acknowledged, not yet ended.
-    Active,
-    /// Active and pending.
-    PendingActive,
-}
-
-/// A list register value (`ICH_LR<n>_EL2`, GICv3 §12.4.6): vINTID \[31:0\], pINTID \[41:32\]
-/// (bit 41 is EOI when HW = 0), priority \[55:48\], group \[60\], HW \[61\], state \[63:62\].
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
-pub struct ListRegister(pub u64);
-
-impl ListRegister {
-    /// No interrupt.
-    pub const INVALID: Self = Self(0);
-    /// Bits other than the state.
-    const NOT_STATE: u64 = !(0b11 << 62);
-
-    /// A pending virtual group-1 interrupt `vintid` at `priority`, HW = 0 (what TF-RMM
-    /// requires of a host).
-    #[must_use]
-    pub const fn pending_group1(vintid: u32, priority: u8) -> Self {
-        Self((0b01 << 62) | (1 << 60) | ((priority as u64) << 48) | vintid as u64)
-    }
-
-    /// The entry's state.
-    #[must_use]
-    pub const fn state(self) -> LrState {
-        match self.0 >> 62 {
-            0 => LrState::Invalid,
-            1 => LrState::Pending,
-            2 => LrState::Active,
-            _ => LrState::PendingActive,
-        }
-    }
-
-    /// The virtual INTID.
-    #[must_use]
-    pub const fn vintid(self) -> u32 {
-        self.0 as u32
-    }
-
-    /// Whether HW is set (a physical interrupt is linked: never done by this host).
-    #[must_use]
-    pub const fn hw(self) -> bool {
-        self.0 & (1 << 61) != 0
-    }
-}
 
 /// The priority the host gives the timer's interrupt: valid whatever the number of
 /// implemented priority bits (at least 5 in GICv3, whose RES0 low bits TF-RMM checks).
@@ -308,7 +241,7 @@ impl Interrupts {
             .0;
         let exit = &run.exit;
         let ctl = exit.cntv_ctl;
-        state.asserted = ctl & (CNT_ENABLE | CNT_IMASK | CNT_ISTATUS) == CNT_ENABLE | CNT_ISTATUS;
+        state.asserted = timer_ctl::asserted(ctl);
         let reason = RmiExitReason::from_raw(exit.exit_reason.into());
         if reason != RmiExitReason::Sync || (exit.esr >> 26) & 0x3f != EC_WFX {
             return Ok(ExitHandled::No);
@@ -317,7 +250,7 @@ impl Interrupts {
         // just resumes.
         let wfi = exit.esr & 1 == 0;
         let pending = ListRegister(state.cpu.lrs[0]).state() != LrState::Invalid;
-        let armed = ctl & (CNT_ENABLE | CNT_IMASK) == CNT_ENABLE;
+        let armed = timer_ctl::armed(ctl);
         if wfi && !pending && !state.asserted && armed {
             cpu.wait_until(exit.cntv_cval);
             // The counter has reached the compare value: the timer condition holds now (the
@@ -337,13 +270,16 @@ fn check_returned(wrote: u64, read: u64) -> Option<ListRegister> {
         return Some(ListRegister::INVALID);
     }
     let same_entry = wrote.state() != LrState::Invalid
-        && read.0 & ListRegister::NOT_STATE == wrote.0 & ListRegister::NOT_STATE;
+        && read.0 & !ListRegister::STATE == wrote.0 & !ListRegister::STATE;
     same_entry.then_some(read)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cca_abi::gic::timer_ctl::{
+        ENABLE as CNT_ENABLE, IMASK as CNT_IMASK, ISTATUS as CNT_ISTATUS,
+    };
     use zerocopy::FromZeros;
 
     /// A software CPU: a counter that moves only when waited on, and list registers that

@@ -25,6 +25,7 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use cca_abi::gic::{ListRegister, LrState, timer_ctl};
 use cca_abi::rmi::{RecEnterFlags, RmiRecExit, RmiRecRun};
 use cca_abi::smccc::Regs;
 
@@ -42,17 +43,8 @@ pub const MODEL_IRQ_ACK: u64 = 0xC700_01B3;
 /// invalid.
 pub const MODEL_IRQ_EOI: u64 = 0xC700_01B4;
 
-const CNT_ENABLE: u64 = 1 << 0;
-const CNT_IMASK: u64 = 1 << 1;
-const CNT_ISTATUS: u64 = 1 << 2;
-
 /// `ICH_HCR_EL2` bits a host may set (TF-RMM `ICH_HCR_EL2_NS_MASK`).
 const ICH_HCR_NS_MASK: u64 = 0b1111_1110 | (1 << 14);
-const LR_STATE_SHIFT: u32 = 62;
-const LR_HW: u64 = 1 << 61;
-const LR_GROUP1: u64 = 1 << 60;
-const LR_PINTID_MASK: u64 = 0x3ff << 32;
-const LR_EOI: u64 = 1 << 41;
 /// RES0 priority bits with 5 implemented priority bits.
 const LR_PRIORITY_RES0: u64 = 0b111 << 48;
 /// Valid list registers of the model's CPU interface (`ICH_VTR_EL2.ListRegs` + 1, the
@@ -87,19 +79,19 @@ pub(super) struct VirtualTimer {
     reported_asserted: bool,
 }
 
-fn lr_state(lr: u64) -> u64 {
-    lr >> LR_STATE_SHIFT
+fn lr_state(lr: u64) -> LrState {
+    ListRegister(lr).state()
 }
 
 impl VirtualTimer {
     /// `CNTV_CTL_EL0` now, with ISTATUS.
     fn ctl_now(&self) -> u64 {
-        let met = self.ctl & CNT_ENABLE != 0 && counter() >= self.cval;
-        self.ctl | if met { CNT_ISTATUS } else { 0 }
+        let met = self.ctl & timer_ctl::ENABLE != 0 && counter() >= self.cval;
+        self.ctl | if met { timer_ctl::ISTATUS } else { 0 }
     }
 
     fn asserted(&self) -> bool {
-        self.ctl_now() & (CNT_ENABLE | CNT_IMASK | CNT_ISTATUS) == CNT_ENABLE | CNT_ISTATUS
+        timer_ctl::asserted(self.ctl_now())
     }
 
     /// `RMI_REC_ENTER`: checks and loads the host's GIC state and WFI trap. `false` if TF-RMM
@@ -110,17 +102,17 @@ impl VirtualTimer {
         }
         let lrs = &run.enter.gicv3_lrs[..NR_LRS];
         for (i, &lr) in lrs.iter().enumerate() {
-            if lr_state(lr) == 0 {
+            if lr_state(lr) == LrState::Invalid {
                 continue;
             }
-            let vintid = lr & 0xffff_ffff;
-            if lr & LR_HW != 0
-                || lr & LR_PINTID_MASK & !LR_EOI != 0
+            let vintid = ListRegister(lr).vintid();
+            if ListRegister(lr).hw()
+                || lr & ListRegister::PINTID & !ListRegister::EOI != 0
                 || lr & LR_PRIORITY_RES0 != 0
                 || (1020..8192).contains(&vintid)
                 || lrs[i + 1..]
                     .iter()
-                    .any(|&o| lr_state(o) != 0 && o & 0xffff_ffff == vintid)
+                    .any(|&o| lr_state(o) != LrState::Invalid && ListRegister(o).vintid() == vintid)
             {
                 return false;
             }
@@ -150,14 +142,17 @@ impl VirtualTimer {
         match regs[0] {
             MODEL_CNTV_WRITE => {
                 self.cval = regs[1];
-                self.ctl = regs[2] & (CNT_ENABLE | CNT_IMASK);
+                self.ctl = regs[2] & (timer_ctl::ENABLE | timer_ctl::IMASK);
             }
             MODEL_CNTV_READ => {
                 regs[1] = self.ctl_now();
                 regs[2] = counter();
             }
             MODEL_WFI => {
-                let pending = self.lrs.iter().any(|&lr| lr_state(lr) & 1 != 0);
+                let pending = self
+                    .lrs
+                    .iter()
+                    .any(|&lr| matches!(lr_state(lr), LrState::Pending | LrState::PendingActive));
                 if self.trap_wfi && !pending {
                     regs[0] = 0;
                     return Call::Wfi;
@@ -165,18 +160,26 @@ impl VirtualTimer {
             }
             MODEL_IRQ_ACK => {
                 regs[1] = 1023;
-                let group1_pending = |lr: &&mut u64| lr_state(**lr) == 1 && **lr & LR_GROUP1 != 0;
+                let group1_pending = |lr: &&mut u64| {
+                    lr_state(**lr) == LrState::Pending && ListRegister(**lr).group1()
+                };
                 if let Some(lr) = self.lrs.iter_mut().find(group1_pending) {
-                    regs[1] = *lr & 0xffff_ffff;
-                    *lr = (*lr & !(3 << LR_STATE_SHIFT)) | (2 << LR_STATE_SHIFT);
+                    regs[1] = u64::from(ListRegister(*lr).vintid());
+                    *lr = ListRegister(*lr).with_state(LrState::Active).0;
                 }
             }
             MODEL_IRQ_EOI => {
-                let active =
-                    |lr: &&mut u64| lr_state(**lr) & 2 != 0 && **lr & 0xffff_ffff == regs[1];
+                let active = |lr: &&mut u64| {
+                    matches!(lr_state(**lr), LrState::Active | LrState::PendingActive)
+                        && u64::from(ListRegister(**lr).vintid()) == regs[1]
+                };
                 if let Some(lr) = self.lrs.iter_mut().find(active) {
                     // Active → invalid; pending and active → pending.
-                    *lr &= !(2 << LR_STATE_SHIFT);
+                    let ended = match lr_state(*lr) {
+                        LrState::PendingActive => LrState::Pending,
+                        _ => LrState::Invalid,
+                    };
+                    *lr = ListRegister(*lr).with_state(ended).0;
                 }
             }
             _ => return Call::NotMine,
@@ -191,7 +194,9 @@ mod tests {
     use super::*;
     use zerocopy::FromZeros;
 
-    const TIMER_LR: u64 = (1 << 62) | LR_GROUP1 | (0xa0 << 48) | 27;
+    const TIMER_LR: u64 = ListRegister::pending_group1(27, 0xa0).0;
+    const LR_HW: u64 = ListRegister::HW;
+    const LR_EOI: u64 = ListRegister::EOI;
 
     /// `gic_validate_state` (TF-RMM v0.8.0): what a host may put in `RmiRecEnter`.
     #[test]
@@ -233,13 +238,13 @@ mod tests {
         regs[0] = MODEL_IRQ_ACK;
         assert!(matches!(t.call(&mut regs), Call::Resume));
         assert_eq!(regs[1], 27);
-        assert_eq!(lr_state(t.lrs[0]), 2);
+        assert_eq!(lr_state(t.lrs[0]), LrState::Active);
         regs[0] = MODEL_IRQ_ACK;
         t.call(&mut regs);
         assert_eq!(regs[1], 1023);
         regs[0] = MODEL_IRQ_EOI;
         regs[1] = 27;
         t.call(&mut regs);
-        assert_eq!(lr_state(t.lrs[0]), 0);
+        assert_eq!(lr_state(t.lrs[0]), LrState::Invalid);
     }
 }
