@@ -1,5 +1,9 @@
 //! SMC Calling Convention (Arm DEN0028) plumbing shared by RSI, RMI and PSCI.
 
+/// PSCI function ids and error codes (Arm DEN0022), from the `smccc` crate, so that the
+/// realm, the hosts and the model name the same constants.
+pub use smccc::psci;
+
 /// The registers of one SMC64 call, `x0` to `x17` (SMCCC 1.2 and later).
 ///
 /// On entry `regs[0]` holds the function id and `regs[1..]` the arguments; on return

@@ -11,7 +11,7 @@ use cca_abi::hostcall::{
 };
 use cca_abi::measurement::HashAlgorithm;
 use cca_abi::rsi::HOST_CALL_GPRS;
-use cca_abi::smccc::{Regs, unpack_bytes};
+use cca_abi::smccc::{Regs, psci, unpack_bytes};
 use el2_harness::layout::*;
 use el2_rt::{console, power_off};
 use rmm_model::memory::{RealmMemory, Unmapped};
@@ -299,7 +299,7 @@ fn exit(vcpu: &mut Vcpu, shared: &Shared, vector: u64) -> Option<RecEnd> {
                     return Some(RecEnd::Finished);
                 }
                 if let RecExit::Psci {
-                    fid: 0x8400_0003 | 0xC400_0003,
+                    fid: psci::PSCI_CPU_ON_32 | psci::PSCI_CPU_ON_64,
                     args,
                 } = exit
                     && regs[0] == 0
@@ -418,24 +418,31 @@ fn host(exit: &RecExit) -> Reply {
             reject: false,
         }),
         RecExit::Psci {
-            fid: 0x8400_0008, ..
+            fid: psci::PSCI_SYSTEM_OFF,
+            ..
         } => {
             log!("realm called PSCI SYSTEM_OFF");
             Reply::Finished
         }
         RecExit::Psci {
-            fid: 0x8400_0009, ..
+            fid: psci::PSCI_SYSTEM_RESET,
+            ..
         } => {
             log!("realm called PSCI SYSTEM_RESET");
             Reply::Finished
         }
         RecExit::Psci {
-            fid: 0x8400_0002, ..
+            fid: psci::PSCI_CPU_OFF,
+            ..
         } => Reply::Off,
         // CPU_ON and AFFINITY_INFO: the host lets it happen (RMI_PSCI_COMPLETE with
         // success); the model answers from the target REC's state, as TF-RMM does.
         RecExit::Psci {
-            fid: 0x8400_0003 | 0xC400_0003 | 0x8400_0004 | 0xC400_0004,
+            fid:
+                psci::PSCI_CPU_ON_32
+                | psci::PSCI_CPU_ON_64
+                | psci::PSCI_AFFINITY_INFO_32
+                | psci::PSCI_AFFINITY_INFO_64,
             ..
         } => Reply::Enter(HostResponse::PsciComplete { status: 0 }),
         RecExit::Psci { .. } => Reply::Enter(HostResponse::Resume),

@@ -8,17 +8,13 @@ use crate::{EnterError, HostResponse, RealmModel, RecExit, Step};
 
 /// PSCI function ids (Arm DEN0022, SMC32 and SMC64 forms).
 mod fid {
-    pub const VERSION: u32 = 0x8400_0000;
-    pub const CPU_SUSPEND_32: u32 = 0x8400_0001;
-    pub const CPU_SUSPEND_64: u32 = 0xC400_0001;
-    pub const CPU_OFF: u32 = 0x8400_0002;
-    pub const CPU_ON_32: u32 = 0x8400_0003;
-    pub const CPU_ON_64: u32 = 0xC400_0003;
-    pub const AFFINITY_INFO_32: u32 = 0x8400_0004;
-    pub const AFFINITY_INFO_64: u32 = 0xC400_0004;
-    pub const SYSTEM_OFF: u32 = 0x8400_0008;
-    pub const SYSTEM_RESET: u32 = 0x8400_0009;
-    pub const FEATURES: u32 = 0x8400_000A;
+    pub use cca_abi::smccc::psci::{
+        PSCI_AFFINITY_INFO_32 as AFFINITY_INFO_32, PSCI_AFFINITY_INFO_64 as AFFINITY_INFO_64,
+        PSCI_CPU_OFF as CPU_OFF, PSCI_CPU_ON_32 as CPU_ON_32, PSCI_CPU_ON_64 as CPU_ON_64,
+        PSCI_CPU_SUSPEND_32 as CPU_SUSPEND_32, PSCI_CPU_SUSPEND_64 as CPU_SUSPEND_64,
+        PSCI_FEATURES as FEATURES, PSCI_SYSTEM_OFF as SYSTEM_OFF,
+        PSCI_SYSTEM_RESET as SYSTEM_RESET, PSCI_VERSION as VERSION,
+    };
 }
 
 const SUCCESS: i64 = 0;

@@ -34,7 +34,7 @@ use cca_abi::rmi::{
     RmiStatus, TF_RMM_REC_AUX_COUNT,
 };
 use cca_abi::rsi::Ripas;
-use cca_abi::smccc::{Conduit, Regs};
+use cca_abi::smccc::{Conduit, Regs, psci};
 use cca_abi::{AbiVersion, GRANULE_SIZE, is_granule_aligned};
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -51,7 +51,6 @@ const GRANULE: u64 = GRANULE_SIZE as u64;
 /// level) without a valid syndrome, DFSC 0b000111 (translation fault, level 3): what a host
 /// populating RAM on demand looks for (TF-RMM `exit.c` `handle_data_abort` keeps the DFSC).
 pub(crate) const DATA_ABORT_ESR: u64 = (0x24 << 26) | 0b00_0111;
-const PSCI_SYSTEM_OFF: u32 = 0x8400_0008;
 
 /// **Not an RMM call**: the in-process stand-in for a load (`x0` = this, `x1` = IPA, `x2` =
 /// size, 1 to 8 bytes, not crossing a granule; the value returns in `x1`) at an unprotected
@@ -916,7 +915,7 @@ impl Rmm {
                 // realm is switched off as with PSCI SYSTEM_OFF.
                 Ok(ToRmm::Done) | Err(_) => {
                     break RecExit::Psci {
-                        fid: PSCI_SYSTEM_OFF,
+                        fid: psci::PSCI_SYSTEM_OFF,
                         args: [0; 3],
                     };
                 }
@@ -926,7 +925,7 @@ impl Rmm {
             || matches!(
                 exit,
                 RecExit::Psci {
-                    fid: PSCI_SYSTEM_OFF | 0x8400_0009,
+                    fid: psci::PSCI_SYSTEM_OFF | psci::PSCI_SYSTEM_RESET,
                     ..
                 }
             )

@@ -93,13 +93,11 @@ pub trait Host {
 
 /// PSCI function ids the run loop handles (Arm DEN0022).
 mod psci_fid {
-    pub const CPU_OFF: u32 = 0x8400_0002;
-    pub const CPU_ON_32: u32 = 0x8400_0003;
-    pub const CPU_ON_64: u32 = 0xC400_0003;
-    pub const AFFINITY_INFO_32: u32 = 0x8400_0004;
-    pub const AFFINITY_INFO_64: u32 = 0xC400_0004;
-    pub const SYSTEM_OFF: u32 = 0x8400_0008;
-    pub const SYSTEM_RESET: u32 = 0x8400_0009;
+    pub use cca_abi::smccc::psci::{
+        PSCI_AFFINITY_INFO_32 as AFFINITY_INFO_32, PSCI_AFFINITY_INFO_64 as AFFINITY_INFO_64,
+        PSCI_CPU_OFF as CPU_OFF, PSCI_CPU_ON_32 as CPU_ON_32, PSCI_CPU_ON_64 as CPU_ON_64,
+        PSCI_SYSTEM_OFF as SYSTEM_OFF, PSCI_SYSTEM_RESET as SYSTEM_RESET,
+    };
 }
 
 /// ESR_ELx.EC of a trapped WFI or WFE (Arm ARM D23.2.41); TF-RMM forwards these from plane 0
