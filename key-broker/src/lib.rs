@@ -27,10 +27,8 @@
 //! ```
 //! use std::sync::Arc;
 //!
-//! use key_broker::{AllowedRealm, Broker, BrokerConfig, Refusal, Session};
-//! use realm_sdk::broker::{
-//!     BrokerError, Entropy, KeyBrokerProvider, REQUEST_HEADER_SIZE, RESPONSE_SIZE, Transport,
-//! };
+//! use key_broker::{AllowedRealm, Broker, BrokerConfig, OsRandom, Refusal, Session};
+//! use realm_sdk::broker::{KeyBrokerProvider, REQUEST_HEADER_SIZE, RESPONSE_SIZE, Transport};
 //! use realm_sdk::seal::{Policy, SealingKeyProvider};
 //! use realm_sdk::{Conduit, HashAlgorithm, Realm};
 //! use rmm_model::sim::Simulator;
@@ -63,14 +61,6 @@
 //!     ) -> Result<(), Refusal> {
 //!         *response = self.0.release(request)?;
 //!         Ok(())
-//!     }
-//! }
-//!
-//! /// The realm's randomness (in a realm: `realm_sdk::rt::Rndr`).
-//! struct OsRandom;
-//! impl Entropy for OsRandom {
-//!     fn fill(&mut self, buf: &mut [u8]) -> Result<(), BrokerError> {
-//!         key_broker::os_random(buf).map_err(|_| BrokerError::Entropy)
 //!     }
 //! }
 //!
@@ -309,6 +299,18 @@ pub fn identity(master_secret: &[u8; 32]) -> Result<BrokerIdentity, ConfigError>
 /// [`RandomError`] if the operating system has none to give.
 pub fn os_random(buf: &mut [u8]) -> Result<(), RandomError> {
     getrandom::fill(buf).map_err(RandomError)
+}
+
+/// The operating system's randomness ([`os_random`]) as a realm's
+/// [`realm_sdk::broker::Entropy`]: for realms that run in this process (on the RMM model, in
+/// tests and simulations). A realm on an RMM uses its own (`realm_sdk::rt::Rndr`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsRandom;
+
+impl realm_sdk::broker::Entropy for OsRandom {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), BrokerError> {
+        os_random(buf).map_err(|_| BrokerError::Entropy)
+    }
 }
 
 /// Locks `m`, recovering it if a thread panicked while holding it.

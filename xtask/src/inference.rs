@@ -294,7 +294,7 @@ pub fn run_realm(
 /// The pipeline in this process on the RMM model, the broker over TCP (module docs).
 fn simulate(disk: &Path, broker: SocketAddr, pinned: BrokerPublicKey) -> Result<String, Error> {
     use cca_abi::eventlog::LogWriter;
-    use realm_sdk::broker::{BrokerError, Entropy, KeyBrokerProvider, RESPONSE_SIZE, Transport};
+    use realm_sdk::broker::{KeyBrokerProvider, RESPONSE_SIZE, Transport};
     use realm_sdk::seal::SealingKeyProvider;
     use realm_sdk::{Conduit, Realm};
     use rmm_model::sim::Simulator;
@@ -347,12 +347,6 @@ fn simulate(disk: &Path, broker: SocketAddr, pinned: BrokerPublicKey) -> Result<
             Ok(())
         }
     }
-    struct OsRandom;
-    impl Entropy for OsRandom {
-        fn fill(&mut self, buf: &mut [u8]) -> Result<(), BrokerError> {
-            key_broker::os_random(buf).map_err(|_| BrokerError::Entropy)
-        }
-    }
 
     let bytes = std::fs::read(disk).map_err(|e| Error::Io(disk.display().to_string(), e))?;
     let client = key_broker::net::Client::connect(broker)
@@ -376,7 +370,7 @@ fn simulate(disk: &Path, broker: SocketAddr, pinned: BrokerPublicKey) -> Result<
             KeyBrokerProvider::new(
                 realm,
                 Tcp(client),
-                OsRandom,
+                key_broker::OsRandom,
                 pinned,
                 &mut token,
                 &mut request,

@@ -21,7 +21,7 @@ use realm_inference::disk;
 use realm_inference::model::Model;
 use realm_inference::report::{Line, decode_hex};
 use realm_inference::verify::{Evidence, Expected, InferenceError, verify_batch};
-use realm_sdk::broker::{BrokerError, Entropy, KeyBrokerProvider, RESPONSE_SIZE, Transport};
+use realm_sdk::broker::{KeyBrokerProvider, RESPONSE_SIZE, Transport};
 use realm_sdk::seal::{Identity, Policy, SealingKeyProvider, derive_key};
 use realm_sdk::{Conduit, Realm};
 use rmm_model::sim::Simulator;
@@ -92,14 +92,6 @@ impl Transport for Direct<'_> {
     ) -> Result<(), Refusal> {
         *response = self.0.release(request)?;
         Ok(())
-    }
-}
-
-struct OsRandom;
-
-impl Entropy for OsRandom {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), BrokerError> {
-        key_broker::os_random(buf).map_err(|_| BrokerError::Entropy)
     }
 }
 
@@ -189,7 +181,7 @@ fn run_realm(image: &str, disk: Vec<u8>) -> Run {
             KeyBrokerProvider::new(
                 realm,
                 Direct(&session),
-                OsRandom,
+                key_broker::OsRandom,
                 pinned,
                 &mut token,
                 &mut request,
